@@ -1,0 +1,118 @@
+"""Command line: ``python -m window_server [settings…]`` runs the service.
+
+With no ``REDIS_URL`` a private redis-server is spawned under ``data_dir`` and stopped on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import errno
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from window_server.app import create_app
+from window_server.redis_server import EmbeddedRedis, RedisServerError
+from window_server.settings import Settings, SettingsError, build_settings, parse_cli
+
+log = logging.getLogger("window_server")
+
+
+def configure_logging(level: str) -> None:
+    """Log lines for operators: time, level, logger, message (ids as context, never secrets)."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def fail(message: str, status: int = 1) -> int:
+    print(f"window_server: error: {message}", file=sys.stderr)
+    return status
+
+
+async def serve(settings: Settings, announce: bool = True) -> None:
+    """Run the app until SIGINT or SIGTERM."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(settings.host, settings.port) from None
+        raise
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if announce:
+        print_banner(settings, port)
+    log.info("serving on http://%s:%d", settings.host, port)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+class PortInUse(Exception):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            f"port {port} on {host} is already in use: stop the program using it, "
+            f"or choose another port with --port N (or RW_PORT=N)"
+        )
+
+
+def print_banner(settings: Settings, port: int) -> None:
+    """Tell the person who ran the command where to go."""
+    base = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
+    print(f"\nRemote Window is running at {base}", flush=True)
+    print(f"  health:    {base}/healthz   readiness: {base}/readyz", flush=True)
+    print("Stop with Ctrl-C.\n", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        argv = argv[1:]
+    _ns, cli = parse_cli(argv)
+    try:
+        settings = build_settings(os.environ, cli)
+    except SettingsError as exc:
+        return fail(str(exc), 2)
+    configure_logging(settings.log_level)
+
+    embedded: EmbeddedRedis | None = None
+    if not settings.redis_url:
+        embedded = EmbeddedRedis(settings.redis_dir)
+        try:
+            url = embedded.start()
+        except RedisServerError as exc:
+            return fail(str(exc))
+        log.info("REDIS_URL is not set: using the embedded redis-server (stopped on exit)")
+        settings = dataclasses.replace(settings, redis_url=url)
+    try:
+        asyncio.run(serve(settings))
+    except PortInUse as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

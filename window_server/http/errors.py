@@ -1,0 +1,64 @@
+"""One error shape for HTTP: ``{"error": {"code", "message", "field"?}}``, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from window_server.domain.errors import RemoteWindowError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    """Return the one JSON error response."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    return web.json_response({"error": body}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every exception into the one error shape; log unexpected ones with a traceback."""
+    try:
+        return await handler(request)
+    except RemoteWindowError as exc:
+        return error_response(exc.http_status, exc.code, exc.message, exc.field)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = exc.reason if exc.text is None or exc.text.startswith(f"{exc.status}:") else exc.text
+        resp = error_response(exc.status, code, message)
+        if exc.status == 405 and "Allow" in exc.headers:
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
+    except json.JSONDecodeError as exc:
+        return error_response(400, "invalid_json", f"the request body is not valid JSON: {exc.msg}")
+    except (RedisConnectionError, RedisTimeoutError, ConnectionError):
+        log.warning("redis unavailable while serving %s %s", request.method, request.path)
+        return error_response(503, "unavailable", "the queue store does not answer; try again shortly")
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "something went wrong on our side; it has been logged")

@@ -1,0 +1,132 @@
+"""A private redis-server for one process: the embedded default and the test harness.
+
+It is a real redis-server from PATH bound to 127.0.0.1 on a free port, with AOF ``everysec``.
+It dies with its parent (PR_SET_PDEATHSIG), so a killed window_server leaves no Redis behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class RedisServerError(RuntimeError):
+    """The private redis-server could not be started; the message says how to fix it."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class EmbeddedRedis:
+    """Start, ping and stop one redis-server child process."""
+
+    def __init__(self, data_dir: Path, *, appendfsync: str = "everysec", binary: str = "redis-server") -> None:
+        self.data_dir = Path(data_dir)
+        self.appendfsync = appendfsync
+        self.binary = binary
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> str:
+        """Spawn the server and wait until it answers PING; return its URL."""
+        exe = shutil.which(self.binary)
+        if exe is None:
+            raise RedisServerError(
+                "redis-server was not found on PATH: install it (apt-get install -y redis-server, "
+                "or run ./rw run which does) or set REDIS_URL to an existing Redis"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        for _attempt in range(5):  # a free port can be taken between probe and bind
+            self.port = free_port()
+            args = [
+                exe, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir.resolve()),
+                "--daemonize", "no", "--appendonly", "yes", "--appendfsync", self.appendfsync,
+                "--save", "", "--protected-mode", "yes", "--logfile", "redis.log",
+            ]
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
+            )
+            if self._wait_ready(timeout):
+                log.info("embedded redis-server started on 127.0.0.1:%d, data in %s (AOF %s)",
+                         self.port, self.data_dir, self.appendfsync)
+                return self.url
+            last_error = self._read_failure()
+            self.stop()
+        raise RedisServerError(f"redis-server did not start in {self.data_dir}: {last_error}")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.02)  # polling a child process start-up, not a test wait
+        return False
+
+    def _read_failure(self) -> str:
+        logfile = self.data_dir / "redis.log"
+        if logfile.exists():
+            lines = [ln for ln in logfile.read_text(errors="replace").splitlines() if ln.strip()]
+            if lines:
+                return lines[-1]
+        return "no log written"
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM: Redis flushes its AOF) and reap it."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        if proc.stderr:
+            proc.stderr.close()
+        log.info("embedded redis-server on port %d stopped", self.port)
+
+    def kill(self) -> None:
+        """Kill the server with SIGKILL (tests of what survives a crash)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            self.proc = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

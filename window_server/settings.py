@@ -1,0 +1,149 @@
+"""Typed settings: one table of name, environment variable, default and help.
+
+Only ``__main__`` (and the test harness) build a ``Settings``; every other module receives it.
+No other module reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the setting and the fix."""
+
+
+def _setting(default: Any, env: str, help: str, check: Callable[[Any], str | None] | None = None) -> Any:
+    return field(default=default, metadata={"env": env, "help": help, "check": check})
+
+
+def _port(v: int) -> str | None:
+    return None if 0 <= v <= 65535 else "must be a port number 0-65535"
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else "must be greater than 0"
+
+
+def _non_negative(v: float) -> str | None:
+    return None if v >= 0 else "must be 0 or more"
+
+
+def _log_level(v: str) -> str | None:
+    ok = {"DEBUG", "INFO", "WARNING", "ERROR"}
+    return None if v.upper() in ok else f"must be one of {', '.join(sorted(ok))}"
+
+
+def _redis_url(v: str) -> str | None:
+    if not v or v.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return "must start with redis://, rediss:// or unix:// (or be empty for the embedded server)"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can set. Each field is one row of the settings table."""
+
+    host: str = _setting("127.0.0.1", "RW_HOST", "address the HTTP/socket.io server listens on")
+    port: int = _setting(8080, "RW_PORT", "TCP port of the HTTP/socket.io server (0 picks a free one)", _port)
+    redis_url: str = _setting(
+        "", "REDIS_URL",
+        "Redis to use, e.g. redis://10.0.0.5:6379/0; empty spawns a private redis-server under data_dir",
+        _redis_url,
+    )
+    data_dir: Path = _setting(Path("var"), "RW_DATA_DIR", "where the embedded Redis, stills and exports live")
+    log_level: str = _setting("INFO", "RW_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", _log_level)
+    demo: bool = _setting(True, "RW_DEMO", "load the 22-centre demo chain and demo accounts")
+    centres_file: Path | None = _setting(None, "RW_CENTRES_FILE", "TOML file of the centre chain (default: the demo chain)")
+    matters_file: Path | None = _setting(None, "RW_MATTERS_FILE", "TOML file of the matter catalogue (default: the demo catalogue)")
+    redis_timeout: float = _setting(2.0, "RW_REDIS_TIMEOUT", "seconds before a Redis command counts as failed", _positive)
+    max_body_bytes: int = _setting(1_048_576, "RW_MAX_BODY_BYTES", "largest JSON request body accepted", _positive)
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+
+def setting_rows() -> list[tuple[str, str, str, str]]:
+    """Return (name, env, default, help) for every setting: the documentation table."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = "" if f.default is None else str(f.default)
+        rows.append((f.name, f.metadata["env"], default, f.metadata["help"]))
+    return rows
+
+
+def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "bool":
+        low = raw.strip().lower()
+        if low in {"1", "true", "yes", "on"}:
+            return True
+        if low in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError("must be true or false")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind.startswith("Path"):
+        return Path(raw) if raw else None if "None" in kind else Path(".")
+    return raw
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per setting, its help naming the environment variable and default."""
+    group = parser.add_argument_group("settings (flag, or environment variable)")
+    for f in dataclasses.fields(Settings):
+        default = "" if f.default is None else f.default
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            metavar=f.metadata["env"],
+            help=f"{f.metadata['help']} (default: {default!s})",
+        )
+
+
+def build_settings(
+    environ: Mapping[str, str], cli: Mapping[str, str | None] | None = None, **overrides: Any
+) -> Settings:
+    """Build and validate settings: CLI beats environment beats default; raise SettingsError."""
+    values: dict[str, Any] = {}
+    cli = cli or {}
+    for f in dataclasses.fields(Settings):
+        env = f.metadata["env"]
+        raw = cli.get(f.name)
+        source = "--" + f.name.replace("_", "-")
+        if raw is None and env in environ:
+            raw, source = environ[env], env
+        if raw is not None:
+            try:
+                values[f.name] = _convert(f, str(raw))
+            except ValueError as exc:
+                hint = str(exc) if "must" in str(exc) else f"must be a {f.type}"
+                raise SettingsError(f"setting {source}: {hint}, got {raw!r}") from None
+    values.update(overrides)
+    settings = Settings(**values)
+    for f in dataclasses.fields(Settings):
+        check = f.metadata["check"]
+        if check is not None:
+            problem = check(getattr(settings, f.name))
+            if problem:
+                raise SettingsError(
+                    f"setting {f.metadata['env']} ({f.name}): {problem}, got {getattr(settings, f.name)!r}"
+                )
+    return settings
+
+
+def parse_cli(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str | None]]:
+    """Parse ``argv`` for the run command; return the namespace and the settings given as flags."""
+    parser = argparse.ArgumentParser(prog="python -m window_server")
+    add_arguments(parser)
+    ns = parser.parse_args(argv)
+    return ns, {f.name: getattr(ns, f.name) for f in dataclasses.fields(Settings)}
