@@ -1,0 +1,130 @@
+"""The service as an operator runs it: a real ``python -m window_server`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+from window_server.settings import setting_rows
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RW_") and k != "REDIS_URL"}
+    env.update(extra)
+    return env
+
+
+async def _run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        PY, "-m", "window_server", *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def _exited(pid: int, limit: float = 10.0) -> None:
+    """Wait until a process that is not our child has terminated (pidfd becomes readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.add_reader(fd, done.set_result, None)
+    try:
+        async with asyncio.timeout(limit):
+            await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(x) for x in text.split()]
+
+
+@asynccontextmanager
+async def _service(tmp_path: Path, *args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """Start the service with the embedded Redis; yield the process and its base URL."""
+    proc = await asyncio.create_subprocess_exec(
+        PY, "-m", "window_server", "--port", "0", "--data-dir", str(tmp_path / "var"), *args,
+        env=_env(), cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(60):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "the service exited before announcing its URL"
+                if m := re.search(r"running at (http://\S+)", line):
+                    break
+        yield proc, m.group(1)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_help_lists_every_setting() -> None:
+    code, out, _ = await _run("--help", env=_env())
+    assert code == 0
+    for _name, env, _default, _help in setting_rows():
+        assert env in out
+
+
+async def test_bad_setting_fails_with_one_line_naming_it() -> None:
+    code, _, err = await _run(env=_env(RW_PORT="eighty"))
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "RW_PORT" in lines[0]
+
+
+async def test_missing_redis_server_binary_is_named_with_the_fix(tmp_path: Path) -> None:
+    code, _, err = await _run("--data-dir", str(tmp_path), env=_env(PATH=str(tmp_path)))
+    assert code == 1
+    assert "redis-server was not found" in err and "REDIS_URL" in err
+
+
+async def test_port_in_use_is_named_with_the_fix(redis_url: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = await _run("--port", str(port), env=_env(REDIS_URL=redis_url))
+    assert code == 1
+    assert f"port {port}" in err and "already in use" in err and "--port" in err
+
+
+async def test_embedded_redis_serves_and_is_stopped_on_sigterm(tmp_path: Path) -> None:
+    async with _service(tmp_path) as (proc, url):
+        async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as resp:
+            assert resp.status == 200
+        (redis_pid,) = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await proc.wait() == 0
+        await _exited(redis_pid)
+    assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()
+
+
+async def test_embedded_redis_dies_with_a_killed_service(tmp_path: Path) -> None:
+    async with _service(tmp_path) as (proc, _url):
+        (redis_pid,) = _children(proc.pid)
+        proc.kill()
+        await proc.wait()
+        await _exited(redis_pid)  # PR_SET_PDEATHSIG: no redis-server is left behind

@@ -1,0 +1,15 @@
+"""Docs stay true: what operators read matches the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from window_server.settings import setting_rows
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_operations_doc_lists_every_setting() -> None:
+    text = (DOCS / "operations.md").read_text()
+    missing = [env for _n, env, _d, _h in setting_rows() if f"`{env}`" not in text]
+    assert not missing, f"docs/operations.md lacks settings: {missing}"
