@@ -1,0 +1,42 @@
+"""Every Redis key name, in one place. The Lua functions receive this table as JSON.
+
+Templates use ``{name}`` placeholders, filled in order. All keys share the ``rw:`` prefix so an
+operator can tell them apart from anything else in a shared Redis.
+"""
+
+from __future__ import annotations
+
+KEYS: dict[str, str] = {
+    # sessions
+    "session": "rw:s:{sid}",  # HASH: scalar fields and small JSON fields of one session
+    "session_events": "rw:s:{sid}:ev",  # STREAM: the session's own history
+    "declined": "rw:s:{sid}:declined",  # HASH agent -> remembered-until ms
+    "notes": "rw:s:{sid}:notes",  # LIST of JSON notes
+    "materials": "rw:s:{sid}:materials",  # HASH material id -> JSON (documents issue)
+    "session_seq": "rw:seq:session:{day}",  # STRING counter: session numbers of one day
+    "ticket_seq": "rw:seq:ticket:{centre}:{day}",  # STRING counter: ticket numbers
+    "booth_session": "rw:booth:{booth}:session",  # STRING: the booth's open session
+    # queues and pools
+    "queue": "rw:q:{region}:{lang}",  # ZSET sid -> lane * 1e13 + enqueued ms
+    "available": "rw:av:{region}:{tier}:{lang}",  # ZSET agent -> idle since ms
+    "centre_available": "rw:avc:{centre}",  # ZSET agent -> idle since ms
+    "centre_transfers": "rw:tq:{centre}",  # ZSET sid -> transfer requested ms
+    "staff": "rw:staff:{region}:{lang}",  # SET agents online who may serve the region
+    "agent": "rw:a:{aid}",  # HASH presence and profile of one specialist
+    # timers (ZSET member -> due ms)
+    "offers": "rw:t:offers",  # sid -> offer deadline
+    "rematch": "rw:t:rematch",  # sid -> widening or a remembered decline ends
+    "heartbeats": "rw:t:heartbeats",  # agent -> last heartbeat
+    "grace": "rw:t:grace",  # sid -> reconnect grace ends
+    "wrap_up": "rw:t:wrapup",  # agent -> wrap-up ends
+    "transfer_deadlines": "rw:t:transfers",  # sid -> transfer expires
+    # the log
+    "events": "rw:events",  # STREAM: every transition and presence change, chain-wide
+    "recent_handling": "rw:stats:aht",  # LIST: recent handling times (ms), newest first
+    "active": "rw:active",  # SET: sessions not yet in a final state
+}
+
+
+def key(name: str, **parts: str) -> str:
+    """Fill a key template: ``key("queue", region="320500", lang="zh")``."""
+    return KEYS[name].format(**parts)

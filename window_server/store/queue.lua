@@ -1,0 +1,828 @@
+#!lua name=rw
+-- Remote Window's queue as Redis functions: every multi-key change is one atomic call.
+--
+-- Loaded by window_server/store/queue.py, which substitutes three tables from Python:
+-- the transition table (window_server/domain/session.py), the key templates
+-- (window_server/store/keys.py) and the routing constants (window_server/domain/routing.py).
+-- Each function takes one JSON argument and returns one JSON reply:
+--   {"ok": {...}, "fx": [effects]}   or   {"err": code, "msg": text, "state": s}
+-- Redis does not roll back a script that fails half-way, so every function validates all it
+-- needs before its first write.
+
+local T = __TRANSITIONS__
+local K = __KEYS__
+local C = __CONSTANTS__
+local SPAN = C.lane_span
+local MISSES_BEFORE_AWAY = C.misses_before_away
+
+-- ---------------------------------------------------------------------------- helpers
+
+local function key(name, ...)
+  local parts = {...}
+  local i = 0
+  return (string.gsub(K[name], '{%w+}', function() i = i + 1; return parts[i] end))
+end
+
+local function num(x)
+  if type(x) == 'string' then return x end
+  return string.format('%.0f', x)
+end
+
+local function fail(code, msg, state)
+  error({code = code, msg = msg, state = state})
+end
+
+local FX -- effects of the current call, returned to the caller
+
+local function effect(e) FX[#FX + 1] = e end
+
+local function hget(k, f)
+  local v = redis.call('HGET', k, f)
+  if v == false then return nil end
+  return v
+end
+
+local function decode(v, default)
+  if v == nil or v == false or v == '' then return default end
+  return cjson.decode(v)
+end
+
+-- Append an event to the chain-wide log and, for sessions, to the session's own stream.
+local function emit(fields, sid)
+  local flat = {}
+  for k, v in pairs(fields) do
+    flat[#flat + 1] = k
+    flat[#flat + 1] = type(v) == 'number' and num(v) or tostring(v)
+  end
+  local id = redis.call('XADD', K.events, '*', unpack(flat))
+  if sid then redis.call('XADD', key('session_events', sid), id, unpack(flat)) end
+  return id
+end
+
+local function session(sid)
+  local k = key('session', sid)
+  if redis.call('EXISTS', k) == 0 then fail('unknown_session', 'no session ' .. sid) end
+  return k
+end
+
+local function check(sid, act)
+  local state = hget(key('session', sid), 'state')
+  local to = T[state] and T[state][act]
+  if not to then
+    fail('illegal_transition', 'session ' .. sid .. ' is ' .. state .. ': cannot ' ..
+      string.gsub(act, '_', ' '), state)
+  end
+  return state, to
+end
+
+-- Move a session along the transition table, log it and tell the signaling layer.
+local function transition(sid, act, by, why, now, extra)
+  local k = key('session', sid)
+  local from, to = check(sid, act)
+  redis.call('HSET', k, 'state', to, 'updated', num(now))
+  redis.call('HINCRBY', k, 'version', 1)
+  local ev = {sid = sid, act = act, from = from, to = to, by = by or '', why = why or '', ts = now}
+  if extra then for f, v in pairs(extra) do ev[f] = v end end
+  emit(ev, sid)
+  if T[to] == nil or next(T[to]) == nil then redis.call('SREM', K.active, sid) end
+  local s = redis.call('HMGET', k, 'booth', 'intake_centre', 'region', 'lang', 'agent')
+  effect({kind = 'session', sid = sid, state = to, from = from, act = act, booth = s[1],
+          centre = s[2], region = s[3], lang = s[4], agent = s[5] or ''})
+  return to
+end
+
+local function annotate(sid, act, by, why, now, extra)
+  local state = hget(key('session', sid), 'state')
+  local ev = {sid = sid, act = act, from = state, to = state, by = by or '', why = why or '', ts = now}
+  if extra then for f, v in pairs(extra) do ev[f] = v end end
+  emit(ev, sid)
+end
+
+-- ------------------------------------------------------------------------- presence
+
+local function agent_key(aid)
+  local k = key('agent', aid)
+  if redis.call('EXISTS', k) == 0 then fail('unknown_agent', 'no specialist ' .. aid .. ' is signed in') end
+  return k
+end
+
+local function leave_pools(aid)
+  local k = key('agent', aid)
+  for _, av in ipairs(decode(hget(k, 'avkeys'), {})) do redis.call('ZREM', av, aid) end
+  redis.call('ZREM', key('centre_available', hget(k, 'centre') or ''), aid)
+end
+
+local function join_pools(aid, idle_since)
+  local k = key('agent', aid)
+  for _, av in ipairs(decode(hget(k, 'avkeys'), {})) do redis.call('ZADD', av, num(idle_since), aid) end
+  redis.call('ZADD', key('centre_available', hget(k, 'centre')), num(idle_since), aid)
+end
+
+-- The one place presence changes: pools, wrap-up timer, log and effect follow from it.
+local function set_presence(aid, status, now, why, sid)
+  local k = key('agent', aid)
+  local old = hget(k, 'status') or 'offline'
+  if old == 'available' then leave_pools(aid) end
+  redis.call('ZREM', K.wrap_up, aid)
+  redis.call('HSET', k, 'status', status, 'since', num(now))
+  if status == 'available' then
+    local idle = tonumber(hget(k, 'idle_since') or now)
+    if old ~= 'available' and old ~= 'offered' then
+      idle = now
+      redis.call('HSET', k, 'idle_since', num(now))
+    end
+    join_pools(aid, idle)
+  end
+  if old ~= status then
+    emit({aid = aid, act = 'presence', from = old, to = status, why = why or '', ts = now,
+          sid = sid or '', centre = hget(k, 'centre') or ''})
+    effect({kind = 'presence', agent = aid, status = status, from = old,
+            centre = hget(k, 'centre') or ''})
+  end
+end
+
+-- --------------------------------------------------------------------------- routing
+
+local function declined_by(sid, aid, now)
+  local until_ms = redis.call('HGET', key('declined', sid), aid)
+  return until_ms and tonumber(until_ms) > now
+end
+
+local function better(a_score, a_id, b_score, b_id)
+  if b_id == nil then return true end
+  if a_score ~= b_score then return a_score < b_score end
+  return a_id < b_id
+end
+
+-- The longest-idle available specialist in ``set`` who has not declined ``sid``.
+local function first_agent(set, sid, now)
+  local start = 0
+  while true do
+    local r = redis.call('ZRANGE', set, start, start + 15, 'WITHSCORES')
+    if #r == 0 then return nil end
+    for i = 1, #r, 2 do
+      if not declined_by(sid, r[i], now) then return r[i], tonumber(r[i + 1]) end
+    end
+    start = start + 16
+  end
+end
+
+-- The first session of queue ``q`` within scores [lo, hi] that ``aid`` has not declined.
+local function first_session(q, lo, hi, aid, now)
+  local offset = 0
+  while true do
+    local r = redis.call('ZRANGE', q, num(lo), num(hi), 'BYSCORE', 'LIMIT', offset, 16, 'WITHSCORES')
+    if #r == 0 then return nil end
+    for i = 1, #r, 2 do
+      if not declined_by(r[i], aid, now) then return r[i], tonumber(r[i + 1]) end
+    end
+    offset = offset + 16
+  end
+end
+
+local function offer(sid, aid, now, cfg, kind)
+  local k = key('session', sid)
+  local deadline = now + cfg.offer_ms
+  if kind == 'queue' then
+    redis.call('ZREM', hget(k, 'qkey'), sid)
+    redis.call('ZREM', K.rematch, sid)
+    transition(sid, 'offer', 'router', '', now, {agent = aid, deadline = deadline})
+  else
+    redis.call('ZREM', key('centre_transfers', hget(k, 'xfer_centre') or ''), sid)
+    annotate(sid, 'transfer_offer', 'router', '', now, {agent = aid, deadline = deadline})
+  end
+  redis.call('HSET', k, 'offer_agent', aid, 'offer_deadline', num(deadline), 'offer_kind', kind)
+  redis.call('ZADD', K.offers, num(deadline), sid)
+  redis.call('HSET', key('agent', aid), 'offer', sid)
+  set_presence(aid, 'offered', now, kind, sid)
+  effect({kind = 'offer', sid = sid, agent = aid, deadline = deadline, transfer = kind == 'transfer',
+          booth = hget(k, 'booth'), matter = hget(k, 'matter'), region = hget(k, 'region')})
+end
+
+-- Offer a waiting session to the best eligible specialist, if there is one.
+local function match_session(sid, now, cfg)
+  local k = key('session', sid)
+  local s = redis.call('HMGET', k, 'state', 'region', 'lang', 'enq')
+  if s[1] ~= 'waiting' then return nil end
+  local tiers = {'own'}
+  if now - tonumber(s[4]) >= cfg.widen_ms then tiers[2] = 'partner' end
+  local best, best_score
+  for _, tier in ipairs(tiers) do
+    local aid, score = first_agent(key('available', s[2], tier, s[3]), sid, now)
+    if aid and better(score, aid, best_score, best) then best, best_score = aid, score end
+  end
+  if best then offer(sid, best, now, cfg, 'queue') end
+  return best
+end
+
+local function agent_can_serve(aid, region, lang)
+  local k = key('agent', aid)
+  for _, e in ipairs(decode(hget(k, 'pool'), {})) do
+    if e.region == region then
+      for _, l in ipairs(decode(hget(k, 'langs'), {})) do if l == lang then return true end end
+    end
+  end
+  return false
+end
+
+-- Offer an available specialist the first transfer waiting for their centre, else the first
+-- waiting session they may take.
+local function match_agent(aid, now, cfg)
+  local k = key('agent', aid)
+  if hget(k, 'status') ~= 'available' then return nil end
+  local tq = key('centre_transfers', hget(k, 'centre'))
+  for _, sid in ipairs(redis.call('ZRANGE', tq, 0, -1)) do
+    local s = redis.call('HMGET', key('session', sid), 'region', 'lang')
+    if agent_can_serve(aid, s[1], s[2]) and not declined_by(sid, aid, now) then
+      offer(sid, aid, now, cfg, 'transfer')
+      return sid
+    end
+  end
+  local best, best_score
+  local cutoff = now - cfg.widen_ms
+  for _, e in ipairs(decode(hget(k, 'pool'), {})) do
+    for _, lang in ipairs(decode(hget(k, 'langs'), {})) do
+      local q = key('queue', e.region, lang)
+      if e.tier == 'own' then
+        local sid, score = first_session(q, '-inf', '+inf', aid, now)
+        if sid and better(score, sid, best_score, best) then best, best_score = sid, score end
+      else
+        for lane = 0, 2 do
+          local sid, score = first_session(q, lane * SPAN, lane * SPAN + cutoff, aid, now)
+          if sid and better(score, sid, best_score, best) then best, best_score = sid, score end
+        end
+      end
+    end
+  end
+  if best then offer(best, aid, now, cfg, 'queue') end
+  return best
+end
+
+-- Widen a waiting session whose home-centres-only time is over (visible on the session).
+local function widen(sid, now, cfg)
+  local k = key('session', sid)
+  if hget(k, 'wide') ~= '1' and now - tonumber(hget(k, 'enq')) >= cfg.widen_ms then
+    redis.call('HSET', k, 'wide', '1')
+    annotate(sid, 'widen', 'router', 'partner centres may now serve', now)
+    effect({kind = 'widen', sid = sid, booth = hget(k, 'booth')})
+  end
+end
+
+-- Schedule the next moment the session's eligibility grows: it widens or a decline ends.
+local function schedule_rematch(sid, now, cfg)
+  local k = key('session', sid)
+  local due = nil
+  if hget(k, 'wide') ~= '1' then due = tonumber(hget(k, 'enq')) + cfg.widen_ms end
+  local d = redis.call('HGETALL', key('declined', sid))
+  for i = 2, #d, 2 do
+    local t = tonumber(d[i])
+    if t > now and (due == nil or t < due) then due = t end
+  end
+  if due then redis.call('ZADD', K.rematch, num(due), sid) else redis.call('ZREM', K.rematch, sid) end
+end
+
+-- Put a session (back) in its queue, schedule its widening, and try to offer it.
+local function enqueue(sid, lane, now, cfg)
+  local k = key('session', sid)
+  local s = redis.call('HMGET', k, 'region', 'lang', 'enq')
+  local q = key('queue', s[1], s[2])
+  redis.call('HSET', k, 'qkey', q, 'lane', lane, 'offer_agent', '', 'offer_deadline', '', 'offer_kind', '')
+  redis.call('ZADD', q, num(lane * SPAN + tonumber(s[3])), sid)
+  widen(sid, now, cfg)
+  effect({kind = 'queue', region = s[1], lang = s[2]})
+  local agent = match_session(sid, now, cfg)
+  if not agent then schedule_rematch(sid, now, cfg) end
+  return agent
+end
+
+local function remember_decline(sid, aid, now, cfg)
+  redis.call('HSET', key('declined', sid), aid, num(now + cfg.decline_memory_ms))
+end
+
+local function clear_offer(sid, aid)
+  redis.call('ZREM', K.offers, sid)
+  redis.call('HSET', key('session', sid), 'offer_agent', '', 'offer_deadline', '', 'offer_kind', '')
+  if aid and aid ~= '' then redis.call('HSET', key('agent', aid), 'offer', '') end
+end
+
+-- Wrap-up is over: log it (the end of the handling time) and make the specialist available.
+local function end_wrap_up(aid, to, why, now, cfg)
+  local k = key('agent', aid)
+  local last = hget(k, 'last_sid') or ''
+  emit({aid = aid, act = 'wrap_end', sid = last, ts = now, from = 'wrap_up', to = to})
+  if last ~= '' then
+    local answered = tonumber(hget(key('session', last), 'answered') or '')
+    if answered then
+      redis.call('LPUSH', K.recent_handling, num(now - answered))
+      redis.call('LTRIM', K.recent_handling, 0, 49)
+    end
+  end
+  redis.call('HSET', k, 'last_sid', '')
+  set_presence(aid, to, now, why)
+end
+
+local function start_wrap_up(aid, sid, now, cfg)
+  local k = key('agent', aid)
+  redis.call('HSET', k, 'session', '', 'reserve', '', 'last_sid', sid or '')
+  set_presence(aid, 'wrap_up', now, 'session ended', sid)
+  redis.call('ZADD', K.wrap_up, num(now + cfg.wrap_ms), aid)
+end
+
+-- ------------------------------------------------------------------- transfer endings
+
+local function end_transfer(sid, act, why, now, cfg)
+  local k = key('session', sid)
+  local x = decode(hget(k, 'xfer'), nil)
+  local target = hget(k, 'offer_agent') or ''
+  local kind = hget(k, 'offer_kind') or ''
+  redis.call('ZREM', K.transfer_deadlines, sid)
+  if x.to_centre ~= '' then redis.call('ZREM', key('centre_transfers', x.to_centre), sid) end
+  if kind == 'transfer' then clear_offer(sid, target) end
+  local transfers = decode(hget(k, 'transfers'), {})
+  x.result = act
+  x.result_reason = why
+  x.ended = now
+  transfers[#transfers + 1] = x
+  redis.call('HSET', k, 'transfers', cjson.encode(transfers), 'xfer', '')
+  return x, target, kind
+end
+
+local function transfer_accepted(sid, aid, now, cfg)
+  local k = key('session', sid)
+  local x = end_transfer(sid, 'transfer_accept', '', now, cfg)
+  local served = decode(hget(k, 'served'), {})
+  served[#served + 1] = aid
+  redis.call('HSET', k, 'agent', aid, 'served', cjson.encode(served))
+  redis.call('HSET', key('agent', aid), 'session', sid, 'offer', '')
+  transition(sid, 'transfer_accept', aid, x.reason, now, {agent = aid, from_agent = x.from,
+    agent_centre = hget(key('agent', aid), 'centre')})
+  set_presence(aid, 'in_service', now, 'transfer accepted', sid)
+  start_wrap_up(x.from, sid, now, cfg)
+end
+
+local function transfer_returned(sid, act, by, why, now, cfg)
+  local x, target, kind = end_transfer(sid, act, why, now, cfg)
+  transition(sid, act, by, why, now, {agent = x.from, to_agent = target})
+  local fk = key('agent', x.from)
+  redis.call('HSET', fk, 'reserve', '', 'session', sid)
+  if hget(fk, 'status') ~= 'offline' then set_presence(x.from, 'in_service', now, 'transfer returned', sid) end
+  return target, kind
+end
+
+-- ----------------------------------------------------------------------- the library
+
+local function call(fn)
+  return function(keys, args)
+    FX = {}
+    local input = cjson.decode(args[1])
+    local ok, res = pcall(fn, input, input.now, input.cfg)
+    if not ok then
+      if type(res) == 'table' and res.code then
+        return cjson.encode({err = res.code, msg = res.msg, state = res.state})
+      end
+      return redis.error_reply(type(res) == 'table' and tostring(res.err) or tostring(res))
+    end
+    return cjson.encode({ok = res or {}, fx = FX})
+  end
+end
+
+local function register(name, fn) redis.register_function(name, call(fn)) end
+
+-- A booth asks for service: create the session, give it a ticket, queue it, offer it.
+register('rw_enqueue', function(a, now, cfg)
+  local booth_key = key('booth_session', a.booth)
+  local open = redis.call('GET', booth_key)
+  if open and redis.call('SISMEMBER', K.active, open) == 1 then
+    fail('booth_busy', 'booth ' .. a.booth .. ' already has session ' .. open, hget(key('session', open), 'state'))
+  end
+  local seq = redis.call('INCR', key('session_seq', a.day))
+  local sid = 'RW' .. a.day .. string.format('%06d', seq)
+  local tseq = redis.call('INCR', key('ticket_seq', a.intake_centre, a.day))
+  redis.call('EXPIRE', key('ticket_seq', a.intake_centre, a.day), 172800)
+  local ticket = (a.priority ~= '' and 'P' or 'A') .. string.format('%03d', tseq)
+  local k = key('session', sid)
+  redis.call('HSET', k, 'sid', sid, 'state', '', 'ticket', ticket, 'intake_centre', a.intake_centre,
+    'booth', a.booth, 'matter', a.matter, 'region', a.region, 'lang', a.lang,
+    'priority', a.priority, 'source', a.source, 'consent', a.consent and '1' or '0',
+    'created', num(now), 'enq', num(now), 'wide', '0', 'agent', '', 'served', '[]',
+    'transfers', '[]', 'xfer', '', 'version', 0)
+  redis.call('SET', booth_key, sid)
+  redis.call('SADD', K.active, sid)
+  transition(sid, 'enqueue', 'booth:' .. a.booth, '', now,
+    {intake = a.intake_centre, matter = a.matter, region = a.region, priority = a.priority,
+     source = a.source, lang = a.lang, booth = a.booth, ticket = ticket})
+  local agent = enqueue(sid, a.priority ~= '' and 1 or 2, now, cfg)
+  return {sid = sid, ticket = ticket, state = hget(k, 'state'), agent = agent or ''}
+end)
+
+-- A specialist signs in (or their profile changes): pools from the catalogue, status away.
+register('rw_agent_login', function(a, now, cfg)
+  local k = key('agent', a.aid)
+  local old_status = hget(k, 'status') or 'offline'
+  local avkeys = {}
+  for _, e in ipairs(a.pool) do
+    for _, lang in ipairs(a.langs) do
+      avkeys[#avkeys + 1] = key('available', e.region, e.tier, lang)
+      redis.call('SADD', key('staff', e.region, lang), a.aid)
+    end
+  end
+  if old_status == 'available' then leave_pools(a.aid) end
+  redis.call('HSET', k, 'aid', a.aid, 'centre', a.centre, 'pool', cjson.encode(a.pool),
+    'langs', cjson.encode(a.langs), 'avkeys', cjson.encode(avkeys), 'misses', 0)
+  redis.call('ZADD', K.heartbeats, num(now), a.aid)
+  if old_status == 'available' then join_pools(a.aid, tonumber(hget(k, 'idle_since') or now)) end
+  if old_status == 'offline' then set_presence(a.aid, 'away', now, 'signed in') end
+  return {status = hget(k, 'status'), session = hget(k, 'session') or '', offer = hget(k, 'offer') or ''}
+end)
+
+register('rw_heartbeat', function(a, now, cfg)
+  local k = agent_key(a.aid)
+  if hget(k, 'status') == 'offline' then fail('signed_out', 'specialist ' .. a.aid .. ' is signed out') end
+  redis.call('ZADD', K.heartbeats, num(now), a.aid)
+  return {}
+end)
+
+-- A specialist switches presence by hand: available, away or wrap_up.
+register('rw_presence', function(a, now, cfg)
+  local k = agent_key(a.aid)
+  local status = hget(k, 'status')
+  if status == 'offered' or status == 'in_service' or (hget(k, 'reserve') or '') ~= ''
+      or (hget(k, 'session') or '') ~= '' then
+    fail('presence_busy', 'presence is ' .. status .. ': finish or decline the session first', status)
+  end
+  if status == 'offline' then fail('signed_out', 'specialist ' .. a.aid .. ' is signed out') end
+  redis.call('HSET', k, 'misses', 0)
+  if status == 'wrap_up' and a.status ~= 'wrap_up' then
+    end_wrap_up(a.aid, a.status, 'by hand', now, cfg)
+  else
+    set_presence(a.aid, a.status, now, 'by hand')
+  end
+  local sid = match_agent(a.aid, now, cfg)
+  return {status = hget(k, 'status'), offer = sid or ''}
+end)
+
+-- A party's media is gone: a warm or cold transfer in flight returns first, then the session
+-- waits for the party to come back within the grace period.
+local function media_lost(sid, party, by, why, now, cfg)
+  local k = key('session', sid)
+  if hget(k, 'state') == 'transferring' then
+    local target, kind = transfer_returned(sid, 'transfer_decline', 'system', party .. ' media lost', now, cfg)
+    if kind == 'transfer' and target ~= '' then
+      set_presence(target, 'available', now, 'transfer cancelled')
+      match_agent(target, now, cfg)
+    end
+  end
+  redis.call('HSET', k, 'lost_' .. party, '1')
+  transition(sid, 'media_lost', by, why, now, {party = party, agent = hget(k, 'agent')})
+  redis.call('ZADD', K.grace, num(now + cfg.grace_ms), sid)
+end
+
+local function agent_lost(aid, now, cfg, why)
+  local k = key('agent', aid)
+  local status = hget(k, 'status') or 'offline'
+  if status == 'offline' then return end
+  local offer_sid = hget(k, 'offer') or ''
+  local sid = hget(k, 'session') or ''
+  if status == 'offered' and offer_sid ~= '' then
+    local kind = hget(key('session', offer_sid), 'offer_kind')
+    clear_offer(offer_sid, aid)
+    set_presence(aid, 'offline', now, why)
+    if kind == 'transfer' then
+      transfer_returned(offer_sid, 'transfer_decline', 'system', 'specialist went offline', now, cfg)
+    else
+      transition(offer_sid, 'offer_lost', 'system', why, now, {agent = aid})
+      enqueue(offer_sid, tonumber(hget(key('session', offer_sid), 'lane')), now, cfg)
+    end
+  elseif sid ~= '' then
+    local sk = key('session', sid)
+    local state = hget(sk, 'state')
+    set_presence(aid, 'offline', now, why, sid)
+    if state == 'in_service' or state == 'transferring' then
+      media_lost(sid, 'agent', 'system', why, now, cfg)
+    elseif state == 'reconnecting' then
+      redis.call('HSET', sk, 'lost_agent', '1')
+    end
+  else
+    set_presence(aid, 'offline', now, why)
+  end
+  redis.call('ZREM', K.heartbeats, aid)
+  for _, e in ipairs(decode(hget(k, 'pool'), {})) do
+    for _, lang in ipairs(decode(hget(k, 'langs'), {})) do redis.call('SREM', key('staff', e.region, lang), aid) end
+  end
+end
+
+register('rw_logout', function(a, now, cfg)
+  agent_key(a.aid)
+  agent_lost(a.aid, now, cfg, 'signed out')
+  return {}
+end)
+
+-- A specialist accepts the offer they hold (a queue offer or a transfer).
+register('rw_accept', function(a, now, cfg)
+  local k = session(a.sid)
+  local s = redis.call('HMGET', k, 'state', 'offer_agent', 'offer_kind')
+  if s[2] ~= a.aid then
+    if s[1] == 'offered' or s[3] == 'transfer' then fail('not_your_offer', 'this offer belongs to another specialist', s[1]) end
+    fail('offer_expired', 'the offer of session ' .. a.sid .. ' is no longer open', s[1])
+  end
+  if now > tonumber(hget(k, 'offer_deadline')) then
+    fail('offer_expired', 'the offer of session ' .. a.sid .. ' expired', s[1])
+  end
+  if s[3] == 'transfer' then
+    check(a.sid, 'transfer_accept')
+    transfer_accepted(a.sid, a.aid, now, cfg)
+  else
+    check(a.sid, 'accept')
+    clear_offer(a.sid, a.aid)
+    redis.call('HSET', key('agent', a.aid), 'session', a.sid, 'misses', 0)
+    local served = decode(hget(k, 'served'), {})
+    served[#served + 1] = a.aid
+    redis.call('HSET', k, 'agent', a.aid, 'served', cjson.encode(served), 'answered', num(now))
+    redis.call('DEL', key('declined', a.sid))
+    redis.call('ZREM', K.rematch, a.sid)
+    transition(a.sid, 'accept', a.aid, '', now, {agent = a.aid,
+      agent_centre = hget(key('agent', a.aid), 'centre'), wait_ms = now - tonumber(hget(k, 'enq'))})
+    set_presence(a.aid, 'in_service', now, 'accepted', a.sid)
+  end
+  return {sid = a.sid, state = hget(k, 'state')}
+end)
+
+local function offer_refused(sid, aid, act, why, now, cfg)
+  local k = key('session', sid)
+  local kind = hget(k, 'offer_kind')
+  clear_offer(sid, aid)
+  remember_decline(sid, aid, now, cfg)
+  local ak = key('agent', aid)
+  local next_status = 'available'
+  if act == 'offer_timeout' then
+    local misses = redis.call('HINCRBY', ak, 'misses', 1)
+    if misses >= MISSES_BEFORE_AWAY then next_status = 'away' end
+  else
+    redis.call('HSET', ak, 'misses', 0)
+  end
+  set_presence(aid, next_status, now, act, sid)
+  if kind == 'transfer' then
+    transfer_returned(sid, act == 'offer_timeout' and 'transfer_timeout' or 'transfer_decline', aid, why, now, cfg)
+  else
+    transition(sid, act, aid, why, now, {agent = aid})
+    enqueue(sid, tonumber(hget(k, 'lane')), now, cfg)
+  end
+  match_agent(aid, now, cfg)
+end
+
+register('rw_decline', function(a, now, cfg)
+  local k = session(a.sid)
+  local s = redis.call('HMGET', k, 'state', 'offer_agent')
+  if s[2] ~= a.aid then
+    fail(s[1] == 'offered' and 'not_your_offer' or 'offer_expired', 'no open offer of session ' .. a.sid .. ' for you', s[1])
+  end
+  offer_refused(a.sid, a.aid, 'decline', a.reason or '', now, cfg)
+  return {sid = a.sid, state = hget(k, 'state')}
+end)
+
+local function holder(sid, aid)
+  local k = session(sid)
+  local s = redis.call('HMGET', k, 'state', 'agent')
+  if s[2] ~= aid then fail('not_your_session', 'session ' .. sid .. ' is not held by you', s[1]) end
+  return k, s[1]
+end
+
+-- Hand a session to a named specialist or to a centre's specialists, with a reason.
+register('rw_transfer', function(a, now, cfg)
+  local k, state = holder(a.sid, a.aid)
+  if (a.reason or '') == '' then fail('reason_required', 'a transfer needs a reason') end
+  check(a.sid, 'transfer')
+  local target = nil
+  if (a.to_agent or '') ~= '' then
+    if a.to_agent == a.aid then fail('invalid_target', 'you cannot transfer a session to yourself') end
+    local tk = key('agent', a.to_agent)
+    if hget(tk, 'status') ~= 'available' then
+      fail('target_unavailable', 'specialist ' .. a.to_agent .. ' is not available', state)
+    end
+    local s = redis.call('HMGET', k, 'region', 'lang')
+    if not agent_can_serve(a.to_agent, s[1], s[2]) then
+      fail('target_not_authorised', 'specialist ' .. a.to_agent .. ' does not serve this region', state)
+    end
+    target = a.to_agent
+  end
+  local x = {from = a.aid, to_agent = a.to_agent or '', to_centre = a.to_centre or '', reason = a.reason,
+             mode = a.mode, at = now}
+  redis.call('HSET', k, 'xfer', cjson.encode(x), 'xfer_centre', x.to_centre)
+  redis.call('ZADD', K.transfer_deadlines, num(now + cfg.transfer_ms), a.sid)
+  transition(a.sid, 'transfer', a.aid, a.reason, now,
+    {mode = a.mode, to_agent = x.to_agent, to_centre = x.to_centre})
+  redis.call('HSET', key('agent', a.aid), 'reserve', a.sid)
+  if a.mode == 'cold' then set_presence(a.aid, 'wrap_up', now, 'cold transfer', a.sid) end
+  if target then
+    offer(a.sid, target, now, cfg, 'transfer')
+  else
+    redis.call('ZADD', key('centre_transfers', x.to_centre), num(now), a.sid)
+    for _, aid in ipairs(redis.call('ZRANGE', key('centre_available', x.to_centre), 0, -1)) do
+      if match_agent(aid, now, cfg) == a.sid then break end
+    end
+  end
+  return {sid = a.sid, state = hget(k, 'state'), offered_to = hget(k, 'offer_agent') or ''}
+end)
+
+register('rw_complete', function(a, now, cfg)
+  local k = holder(a.sid, a.aid)
+  check(a.sid, 'complete')
+  if a.require_identity and (hget(k, 'identity_result') or '') ~= 'passed' then
+    fail('identity_required', 'record a passed identity check before completing with outcome ' .. a.outcome, 'in_service')
+  end
+  redis.call('HSET', k, 'outcome', a.outcome, 'case_number', a.case_number or '', 'ended', num(now))
+  transition(a.sid, 'complete', a.aid, '', now, {outcome = a.outcome, agent = a.aid,
+    agent_centre = hget(key('agent', a.aid), 'centre')})
+  redis.call('DEL', key('booth_session', hget(k, 'booth')))
+  start_wrap_up(a.aid, a.sid, now, cfg)
+  return {sid = a.sid, state = 'completed'}
+end)
+
+register('rw_rate', function(a, now, cfg)
+  local k = session(a.sid)
+  local s = redis.call('HMGET', k, 'state', 'booth')
+  if s[2] ~= a.booth then fail('not_your_session', 'session ' .. a.sid .. ' is not this booth\'s', s[1]) end
+  if s[1] == 'rated' then fail('already_rated', 'session ' .. a.sid .. ' has been rated already (一次一评)', s[1]) end
+  check(a.sid, 'rate')
+  redis.call('HSET', k, 'rating', a.level, 'rating_comment', a.comment or '', 'rated_at', num(now))
+  transition(a.sid, 'rate', 'booth:' .. a.booth, a.comment or '', now, {level = a.level,
+    matter = hget(k, 'matter'), intake = hget(k, 'intake_centre')})
+  return {sid = a.sid, state = 'rated'}
+end)
+
+-- The citizen leaves the queue (放弃).
+register('rw_leave', function(a, now, cfg)
+  local k = session(a.sid)
+  local s = redis.call('HMGET', k, 'state', 'booth', 'offer_agent', 'qkey')
+  if s[2] ~= a.booth then fail('not_your_session', 'session ' .. a.sid .. ' is not this booth\'s', s[1]) end
+  check(a.sid, 'leave')
+  if s[1] == 'offered' then
+    clear_offer(a.sid, s[3])
+  else
+    redis.call('ZREM', s[4], a.sid)
+    local r = redis.call('HMGET', k, 'region', 'lang')
+    effect({kind = 'queue', region = r[1], lang = r[2]})
+  end
+  redis.call('ZREM', K.rematch, a.sid)
+  redis.call('HSET', k, 'ended', num(now))
+  transition(a.sid, 'leave', 'booth:' .. a.booth, a.reason or '', now,
+    {wait_ms = now - tonumber(hget(k, 'enq'))})
+  redis.call('DEL', key('booth_session', a.booth))
+  if s[1] == 'offered' then
+    set_presence(s[3], 'available', now, 'citizen left', a.sid)
+    match_agent(s[3], now, cfg)
+  end
+  return {sid = a.sid, state = 'abandoned'}
+end)
+
+-- Called but nobody at the booth (过号): by the specialist holding or offered the session.
+register('rw_no_show', function(a, now, cfg)
+  local k = session(a.sid)
+  local s = redis.call('HMGET', k, 'state', 'agent', 'offer_agent', 'qkey', 'booth')
+  if a.aid ~= s[2] and a.aid ~= s[3] then fail('not_your_session', 'session ' .. a.sid .. ' is not yours', s[1]) end
+  check(a.sid, 'no_show')
+  if s[1] == 'offered' then clear_offer(a.sid, a.aid) end
+  redis.call('HSET', k, 'ended', num(now))
+  transition(a.sid, 'no_show', a.aid, a.reason or '', now, {agent = a.aid})
+  redis.call('DEL', key('booth_session', s[5]))
+  redis.call('HSET', key('agent', a.aid), 'session', '')
+  set_presence(a.aid, 'available', now, 'no show', a.sid)
+  match_agent(a.aid, now, cfg)
+  return {sid = a.sid, state = 'no_show'}
+end)
+
+-- Media of one party was lost or is back (the booth's socket; a specialist's console).
+register('rw_media', function(a, now, cfg)
+  local k = session(a.sid)
+  local state = hget(k, 'state')
+  local flag = 'lost_' .. a.party
+  if a.what == 'lost' then
+    if state == 'reconnecting' then
+      redis.call('HSET', k, flag, '1')
+    elseif state == 'in_service' or state == 'transferring' then
+      media_lost(a.sid, a.party, a.by or 'system', a.party .. ' lost', now, cfg)
+    end
+    return {state = hget(k, 'state')}
+  end
+  if state ~= 'reconnecting' then return {state = state} end
+  redis.call('HSET', k, flag, '')
+  if a.party == 'agent' then
+    local aid = hget(k, 'agent')
+    set_presence(aid, 'in_service', now, 'reconnected', a.sid)
+    redis.call('ZADD', K.heartbeats, num(now), aid)
+  end
+  if (hget(k, 'lost_agent') or '') == '' and (hget(k, 'lost_booth') or '') == '' then
+    redis.call('ZREM', K.grace, a.sid)
+    transition(a.sid, 'media_back', a.by or 'system', a.party .. ' back', now, {party = a.party})
+  end
+  return {state = hget(k, 'state')}
+end)
+
+local function grace_over(sid, now, cfg)
+  local k = key('session', sid)
+  if hget(k, 'state') ~= 'reconnecting' then return end
+  local booth_lost = (hget(k, 'lost_booth') or '') ~= ''
+  local aid = hget(k, 'agent') or ''
+  redis.call('HSET', k, 'lost_agent', '', 'lost_booth', '')
+  if booth_lost then
+    redis.call('HSET', k, 'ended', num(now))
+    transition(sid, 'interrupt', 'system', 'booth did not come back', now, {agent = aid})
+    redis.call('DEL', key('booth_session', hget(k, 'booth')))
+    if aid ~= '' and hget(key('agent', aid), 'status') ~= 'offline' then
+      start_wrap_up(aid, sid, now, cfg)
+    elseif aid ~= '' then
+      redis.call('HSET', key('agent', aid), 'session', '')
+    end
+  else
+    redis.call('HSET', k, 'agent', '')
+    if aid ~= '' then redis.call('HSET', key('agent', aid), 'session', '') end
+    transition(sid, 'requeue', 'system', 'specialist did not come back', now, {agent = aid})
+    enqueue(sid, 0, now, cfg)
+  end
+end
+
+-- Everything that happens because time passed. Bounded per call; call it again while busy.
+register('rw_tick', function(a, now, cfg)
+  local limit = a.limit or 100
+  local done = 0
+  -- the dead first, so nothing below is offered to a specialist who is gone
+  for _, aid in ipairs(redis.call('ZRANGE', K.heartbeats, '-inf', num(now - cfg.heartbeat_ttl_ms), 'BYSCORE', 'LIMIT', 0, limit)) do
+    agent_lost(aid, now, cfg, 'heartbeat stopped')
+    done = done + 1
+  end
+  for _, sid in ipairs(redis.call('ZRANGE', K.offers, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)) do
+    local aid = hget(key('session', sid), 'offer_agent') or ''
+    if aid ~= '' then offer_refused(sid, aid, 'offer_timeout', 'no answer', now, cfg) else redis.call('ZREM', K.offers, sid) end
+    done = done + 1
+  end
+  local due = redis.call('ZRANGE', K.rematch, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)
+  local order = {}
+  for _, sid in ipairs(due) do
+    redis.call('ZREM', K.rematch, sid)
+    local k = key('session', sid)
+    if hget(k, 'state') == 'waiting' then
+      widen(sid, now, cfg)
+      order[#order + 1] = {sid = sid, score = tonumber(redis.call('ZSCORE', hget(k, 'qkey'), sid))}
+    end
+    done = done + 1
+  end
+  table.sort(order, function(x, y) return better(x.score, x.sid, y.score, y.sid) end)
+  for _, o in ipairs(order) do
+    if not match_session(o.sid, now, cfg) then schedule_rematch(o.sid, now, cfg) end
+  end
+  for _, sid in ipairs(redis.call('ZRANGE', K.grace, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)) do
+    redis.call('ZREM', K.grace, sid)
+    grace_over(sid, now, cfg)
+    done = done + 1
+  end
+  for _, aid in ipairs(redis.call('ZRANGE', K.wrap_up, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)) do
+    local k = key('agent', aid)
+    redis.call('ZREM', K.wrap_up, aid)
+    if hget(k, 'status') == 'wrap_up' and (hget(k, 'reserve') or '') == '' then
+      end_wrap_up(aid, 'available', 'wrap-up time over', now, cfg)
+      match_agent(aid, now, cfg)
+    end
+    done = done + 1
+  end
+  for _, sid in ipairs(redis.call('ZRANGE', K.transfer_deadlines, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)) do
+    local k = key('session', sid)
+    redis.call('ZREM', K.transfer_deadlines, sid)
+    if hget(k, 'state') == 'transferring' then
+      local target, kind = transfer_returned(sid, 'transfer_timeout', 'system', 'nobody took the transfer in time', now, cfg)
+      if kind == 'transfer' and target ~= '' then
+        set_presence(target, 'available', now, 'transfer expired')
+        match_agent(target, now, cfg)
+      end
+    end
+    done = done + 1
+  end
+  local nxt = {}
+  for _, z in ipairs({K.offers, K.rematch, K.grace, K.wrap_up, K.transfer_deadlines}) do
+    local r = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+    if #r > 0 then nxt[#nxt + 1] = tonumber(r[2]) end
+  end
+  local r = redis.call('ZRANGE', K.heartbeats, 0, 0, 'WITHSCORES')
+  if #r > 0 then nxt[#nxt + 1] = tonumber(r[2]) + cfg.heartbeat_ttl_ms end
+  local soonest = nil
+  for _, t in ipairs(nxt) do if soonest == nil or t < soonest then soonest = t end end
+  return {done = done, next = soonest or ''}
+end)
+
+-- A note, material, verdict or identity check on a session its specialist holds.
+register('rw_annotate', function(a, now, cfg)
+  local k, state = holder(a.sid, a.aid)
+  if state ~= 'in_service' and state ~= 'transferring' and state ~= 'reconnecting' then
+    fail('illegal_transition', 'session ' .. a.sid .. ' is ' .. state .. ': cannot ' .. a.act, state)
+  end
+  if a.act == 'note' then
+    redis.call('RPUSH', key('notes', a.sid), cjson.encode({by = a.aid, at = now, text = a.text}))
+  elseif a.act == 'identity' then
+    redis.call('HSET', k, 'identity', cjson.encode(a.data), 'identity_result', a.data.result)
+  elseif a.act == 'case_number' then
+    redis.call('HSET', k, 'case_number', a.text)
+  else
+    fail('invalid_input', 'unknown annotation ' .. tostring(a.act))
+  end
+  annotate(a.sid, a.act, a.aid, '', now, a.event or {})
+  return {sid = a.sid}
+end)

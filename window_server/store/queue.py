@@ -1,0 +1,282 @@
+"""The Redis adapter of the queue: one FCALL per change, errors mapped to domain errors.
+
+The Lua library (``queue.lua``) is loaded with ``FUNCTION LOAD REPLACE`` at start; it gets the
+transition table, the key templates and the routing constants from Python, so the facts live
+in one place. Every call passes ``now`` (ms) and the timing settings explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+
+from window_server.domain import errors
+from window_server.domain.presence import MISSES_BEFORE_AWAY
+from window_server.domain.routing import LANE_SPAN, PoolEntry, estimate_wait_s
+from window_server.domain.session import transitions_table
+from window_server.store.keys import KEYS, key
+
+log = logging.getLogger(__name__)
+
+LIBRARY = "rw"
+
+_ERRORS: dict[str, type[errors.RemoteWindowError]] = {
+    "unknown_session": errors.NotFound,
+    "unknown_agent": errors.NotFound,
+    "illegal_transition": errors.Conflict,
+    "not_your_offer": errors.Forbidden,
+    "not_your_session": errors.Forbidden,
+    "offer_expired": errors.Conflict,
+    "already_rated": errors.Conflict,
+    "booth_busy": errors.Conflict,
+    "presence_busy": errors.Conflict,
+    "signed_out": errors.Conflict,
+    "target_unavailable": errors.Conflict,
+    "target_not_authorised": errors.Conflict,
+    "identity_required": errors.Conflict,
+    "reason_required": errors.InvalidInput,
+    "invalid_target": errors.InvalidInput,
+    "invalid_input": errors.InvalidInput,
+}
+_FIELDS = {"reason_required": "reason", "invalid_target": "to_agent", "target_unavailable": "to_agent"}
+
+
+@dataclass(frozen=True)
+class QueueTiming:
+    """The queue's clocks, in milliseconds (built from settings)."""
+
+    widen_ms: int = 60_000
+    offer_ms: int = 20_000
+    decline_memory_ms: int = 120_000
+    wrap_ms: int = 60_000
+    grace_ms: int = 60_000
+    transfer_ms: int = 120_000
+    heartbeat_ttl_ms: int = 30_000
+
+
+@dataclass
+class Result:
+    """What one queue call changed: its answer and the effects to push to clients."""
+
+    ok: dict[str, Any]
+    fx: list[dict[str, Any]] = field(default_factory=list)
+
+
+class StoreError(errors.RemoteWindowError):
+    """A queue call failed with a stable code; ``state`` is the session's state, if any."""
+
+
+def library_source() -> str:
+    """The Lua library with the Python tables substituted in."""
+    text = resources.files("window_server.store").joinpath("queue.lua").read_text(encoding="utf-8")
+    constants = {"lane_span": LANE_SPAN, "misses_before_away": MISSES_BEFORE_AWAY}
+    return (
+        text.replace("__TRANSITIONS__", lua_literal(transitions_table()))
+        .replace("__KEYS__", lua_literal(KEYS))
+        .replace("__CONSTANTS__", lua_literal(constants))
+    )
+
+
+def lua_literal(value: Any) -> str:
+    """Render a dict of strings and numbers as a Lua table constructor (cjson is not loaded yet
+    when a function library's top level runs)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"[{lua_literal(k)}] = {lua_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string of ASCII text is a valid Lua string
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else repr(value)
+    raise TypeError(f"cannot render {type(value).__name__} for Lua")
+
+
+def _error(code: str, message: str, state: str | None) -> errors.RemoteWindowError:
+    cls = _ERRORS.get(code, errors.Conflict)
+    exc = cls(message, code=code, field=_FIELDS.get(code))
+    exc.state = state  # type: ignore[attr-defined]
+    return exc
+
+
+class QueueStore:
+    """Sessions, queues and presence in Redis, changed only through the Lua functions."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        timing: QueueTiming,
+        clock: Callable[[], float],
+        tz: str = "Asia/Shanghai",
+    ) -> None:
+        self.redis = redis
+        self.timing = timing
+        self.clock = clock
+        self.tz = ZoneInfo(tz)
+        self._cfg = asdict(timing)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def load(self) -> None:
+        """Load (or replace) the Lua library; safe to run on every node at start."""
+        await self.redis.function_load(library_source(), replace=True)
+
+    async def call(self, fn: str, **args: Any) -> Result:
+        """Run one Redis function with ``now`` and the timings; raise its error as a domain error."""
+        now = args.pop("now", None) or self.now_ms()
+        payload = json.dumps({"now": now, "cfg": self._cfg, **args}, ensure_ascii=False)
+        raw = await self.redis.fcall(fn, 0, payload)
+        reply = json.loads(raw)
+        if "err" in reply:
+            raise _error(reply["err"], reply.get("msg", reply["err"]), reply.get("state"))
+        fx = reply.get("fx") or []
+        return Result(reply.get("ok") or {}, fx if isinstance(fx, list) else [])
+
+    # --- booth side -----------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        *,
+        booth: str,
+        intake_centre: str,
+        matter: str,
+        region: str,
+        lang: str,
+        priority: str,
+        source: str,
+        consent: bool,
+        now: int | None = None,
+    ) -> Result:
+        now = now or self.now_ms()
+        day = datetime.fromtimestamp(now / 1000, self.tz).strftime("%Y%m%d")
+        return await self.call(
+            "rw_enqueue", now=now, day=day, booth=booth, intake_centre=intake_centre, matter=matter,
+            region=region, lang=lang, priority=priority, source=source, consent=consent,
+        )
+
+    async def leave(self, sid: str, booth: str, reason: str = "", now: int | None = None) -> Result:
+        return await self.call("rw_leave", now=now, sid=sid, booth=booth, reason=reason)
+
+    async def rate(self, sid: str, booth: str, level: int, comment: str = "", now: int | None = None) -> Result:
+        return await self.call("rw_rate", now=now, sid=sid, booth=booth, level=level, comment=comment)
+
+    async def media(self, sid: str, party: str, what: str, by: str = "system", now: int | None = None) -> Result:
+        return await self.call("rw_media", now=now, sid=sid, party=party, what=what, by=by)
+
+    # --- specialist side --------------------------------------------------------------------
+
+    async def agent_login(
+        self, aid: str, centre: str, pool: tuple[PoolEntry, ...], langs: tuple[str, ...], now: int | None = None
+    ) -> Result:
+        entries = [{"region": e.region, "tier": e.tier.value} for e in pool]
+        return await self.call("rw_agent_login", now=now, aid=aid, centre=centre, pool=entries, langs=list(langs))
+
+    async def heartbeat(self, aid: str, now: int | None = None) -> Result:
+        return await self.call("rw_heartbeat", now=now, aid=aid)
+
+    async def presence(self, aid: str, status: str, now: int | None = None) -> Result:
+        return await self.call("rw_presence", now=now, aid=aid, status=status)
+
+    async def logout(self, aid: str, now: int | None = None) -> Result:
+        return await self.call("rw_logout", now=now, aid=aid)
+
+    async def accept(self, aid: str, sid: str, now: int | None = None) -> Result:
+        return await self.call("rw_accept", now=now, aid=aid, sid=sid)
+
+    async def decline(self, aid: str, sid: str, reason: str = "", now: int | None = None) -> Result:
+        return await self.call("rw_decline", now=now, aid=aid, sid=sid, reason=reason)
+
+    async def transfer(
+        self,
+        aid: str,
+        sid: str,
+        *,
+        reason: str,
+        mode: str,
+        to_agent: str = "",
+        to_centre: str = "",
+        now: int | None = None,
+    ) -> Result:
+        return await self.call(
+            "rw_transfer", now=now, aid=aid, sid=sid, reason=reason, mode=mode,
+            to_agent=to_agent, to_centre=to_centre,
+        )
+
+    async def complete(
+        self,
+        aid: str,
+        sid: str,
+        outcome: str,
+        case_number: str = "",
+        require_identity: bool = False,
+        now: int | None = None,
+    ) -> Result:
+        return await self.call(
+            "rw_complete", now=now, aid=aid, sid=sid, outcome=outcome, case_number=case_number,
+            require_identity=require_identity,
+        )
+
+    async def no_show(self, aid: str, sid: str, reason: str = "", now: int | None = None) -> Result:
+        return await self.call("rw_no_show", now=now, aid=aid, sid=sid, reason=reason)
+
+    async def annotate(
+        self,
+        aid: str,
+        sid: str,
+        act: str,
+        *,
+        text: str = "",
+        data: dict[str, Any] | None = None,
+        event: dict[str, str] | None = None,
+        now: int | None = None,
+    ) -> Result:
+        return await self.call(
+            "rw_annotate", now=now, aid=aid, sid=sid, act=act, text=text, data=data or {}, event=event or {}
+        )
+
+    async def tick(self, limit: int = 100, now: int | None = None) -> Result:
+        """Carry out everything due by ``now``: offer timeouts, widening, lost heartbeats, grace."""
+        return await self.call("rw_tick", now=now, limit=limit)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def session(self, sid: str) -> dict[str, str]:
+        """The stored fields of one session ({} if unknown)."""
+        return dict(await self.redis.hgetall(key("session", sid=sid)))
+
+    async def agent(self, aid: str) -> dict[str, str]:
+        return dict(await self.redis.hgetall(key("agent", aid=aid)))
+
+    async def session_events(self, sid: str) -> list[dict[str, str]]:
+        """The session's own event stream, oldest first."""
+        return [fields for _id, fields in await self.redis.xrange(key("session_events", sid=sid))]
+
+    async def notes(self, sid: str) -> list[dict[str, Any]]:
+        return [json.loads(n) for n in await self.redis.lrange(key("notes", sid=sid), 0, -1)]
+
+    async def booth_session(self, booth: str) -> str | None:
+        """The open session of a booth, if any (a reloaded kiosk page resumes it)."""
+        sid: str | None = await self.redis.get(key("booth_session", booth=booth))
+        return sid
+
+    async def position(self, sid: str, default_aht_s: float) -> dict[str, Any]:
+        """Queue position (1 = next), sessions ahead, eligible staff and estimated wait."""
+        s = await self.redis.hmget(key("session", sid=sid), ["state", "qkey", "region", "lang"])
+        state, qkey, region, lang = s
+        if state != "waiting" or not qkey:
+            return {"state": state, "position": None, "ahead": None, "eta_s": None}
+        async with self.redis.pipeline(transaction=False) as p:
+            p.zrank(qkey, sid)
+            p.scard(key("staff", region=region, lang=lang))
+            p.lrange(key("recent_handling"), 0, 19)
+            rank, staff, recent = await p.execute()
+        ahead = int(rank or 0)
+        aht = (sum(int(x) for x in recent) / len(recent) / 1000) if recent else default_aht_s
+        eta = estimate_wait_s(aht, ahead, int(staff))
+        return {"state": state, "position": ahead + 1, "ahead": ahead, "staff": staff, "eta_s": eta}
