@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from window_server.app import create_app
 from window_server.redis_server import EmbeddedRedis
 from window_server.settings import Settings, build_settings
+from window_server.store.client import make_redis
 
 # --- network guard: nothing in the suite may leave this machine's loopback ------------------
 
@@ -86,7 +87,7 @@ def redis_url(redis_server: EmbeddedRedis) -> str:
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     """A client to the session's Redis, flushed before each test."""
-    client: Redis = Redis.from_url(redis_url, decode_responses=True)
+    client = make_redis(redis_url, timeout=10)
     await client.flushall()
     yield client
     await client.aclose()

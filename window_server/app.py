@@ -6,12 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from window_server.appkeys import REDIS, SETTINGS
 from window_server.http import health
 from window_server.http.errors import error_middleware
 from window_server.settings import Settings
+from window_server.store.client import make_redis
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client: Redis = Redis.from_url(
-        settings.redis_url,
-        decode_responses=True,
-        socket_timeout=settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-        health_check_interval=30,
-    )
+    client = make_redis(settings.redis_url, timeout=settings.redis_timeout)
     app[REDIS] = client
     yield
     await client.aclose()
