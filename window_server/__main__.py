@@ -18,7 +18,13 @@ from aiohttp import web
 
 from window_server.app import create_app
 from window_server.redis_server import EmbeddedRedis, RedisServerError
-from window_server.settings import Settings, SettingsError, build_settings, parse_cli
+from window_server.settings import (
+    Settings,
+    SettingsError,
+    build_settings,
+    parse_cli,
+    settings_markdown,
+)
 
 log = logging.getLogger("window_server")
 
@@ -84,6 +90,9 @@ def print_banner(settings: Settings, port: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["settings"]:  # the settings table for docs/operations.md
+        print(settings_markdown())
+        return 0
     if argv and argv[0] == "run":
         argv = argv[1:]
     _ns, cli = parse_cli(argv)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class SettingsError(ValueError):
@@ -39,6 +40,14 @@ def _log_level(v: str) -> str | None:
     return None if v.upper() in ok else f"must be one of {', '.join(sorted(ok))}"
 
 
+def _timezone(v: str) -> str | None:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "must be an IANA time zone such as Asia/Shanghai"
+    return None
+
+
 def _redis_url(v: str) -> str | None:
     if not v or v.startswith(("redis://", "rediss://", "unix://")):
         return None
@@ -63,6 +72,19 @@ class Settings:
     matters_file: Path | None = _setting(None, "RW_MATTERS_FILE", "TOML file of the matter catalogue (default: the demo catalogue)")
     redis_timeout: float = _setting(2.0, "RW_REDIS_TIMEOUT", "seconds before a Redis command counts as failed", _positive)
     max_body_bytes: int = _setting(1_048_576, "RW_MAX_BODY_BYTES", "largest JSON request body accepted", _positive)
+    timezone: str = _setting("Asia/Shanghai", "RW_TIMEZONE", "time zone of session numbers, opening hours and 'today'", _timezone)
+    # the queue's clocks
+    widen_seconds: float = _setting(60.0, "RW_WIDEN_SECONDS", "seconds a session waits for its home region's own centres before partner centres may serve it", _non_negative)
+    offer_timeout_seconds: float = _setting(20.0, "RW_OFFER_TIMEOUT_SECONDS", "seconds a specialist has to accept an offer", _positive)
+    decline_memory_seconds: float = _setting(120.0, "RW_DECLINE_MEMORY_SECONDS", "seconds a declined session is not offered to the same specialist again", _non_negative)
+    wrap_up_seconds: float = _setting(60.0, "RW_WRAP_UP_SECONDS", "wrap-up time after a session before a specialist is available again", _non_negative)
+    reconnect_grace_seconds: float = _setting(60.0, "RW_RECONNECT_GRACE_SECONDS", "seconds a session waits in reconnecting for a lost party", _positive)
+    transfer_timeout_seconds: float = _setting(120.0, "RW_TRANSFER_TIMEOUT_SECONDS", "seconds a transfer may wait for the target before it returns to the first specialist", _positive)
+    heartbeat_ttl_seconds: float = _setting(20.0, "RW_HEARTBEAT_TTL_SECONDS", "a specialist whose heartbeats stop this long is offline", _positive)
+    default_aht_seconds: float = _setting(300.0, "RW_DEFAULT_AHT_SECONDS", "average handling time assumed for wait estimates until real ones exist", _positive)
+    # service-level definitions (dashboards)
+    service_level_seconds: float = _setting(60.0, "RW_SERVICE_LEVEL_SECONDS", "T: a session answered within T seconds counts toward the service level", _positive)
+    short_abandon_seconds: float = _setting(10.0, "RW_SHORT_ABANDON_SECONDS", "S: citizens who leave within S seconds are excluded from the service level", _non_negative)
 
     @property
     def redis_dir(self) -> Path:
@@ -76,6 +98,14 @@ def setting_rows() -> list[tuple[str, str, str, str]]:
         default = "" if f.default is None else str(f.default)
         rows.append((f.name, f.metadata["env"], default, f.metadata["help"]))
     return rows
+
+
+def settings_markdown() -> str:
+    """The settings table as Markdown: docs/operations.md carries exactly this."""
+    lines = ["| name | environment | default | meaning |", "|---|---|---|---|"]
+    for name, env, default, help_text in setting_rows():
+        lines.append(f"| `{name}` | `{env}` | `{default}` | {help_text} |")
+    return "\n".join(lines)
 
 
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:

@@ -325,7 +325,12 @@ local function start_wrap_up(aid, sid, now, cfg)
   local k = key('agent', aid)
   redis.call('HSET', k, 'session', '', 'reserve', '', 'last_sid', sid or '')
   set_presence(aid, 'wrap_up', now, 'session ended', sid)
-  redis.call('ZADD', K.wrap_up, num(now + cfg.wrap_ms), aid)
+  if cfg.wrap_ms > 0 then
+    redis.call('ZADD', K.wrap_up, num(now + cfg.wrap_ms), aid)
+  else -- no wrap-up configured: available again at once, and offered the next session
+    end_wrap_up(aid, 'available', 'no wrap-up', now, cfg)
+    match_agent(aid, now, cfg)
+  end
 end
 
 -- ------------------------------------------------------------------- transfer endings

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from window_server.domain import errors
 from window_server.domain.presence import MISSES_BEFORE_AWAY
@@ -131,7 +132,13 @@ class QueueStore:
         """Run one Redis function with ``now`` and the timings; raise its error as a domain error."""
         now = args.pop("now", None) or self.now_ms()
         payload = json.dumps({"now": now, "cfg": self._cfg, **args}, ensure_ascii=False)
-        raw = await self.redis.fcall(fn, 0, payload)
+        try:
+            raw = await self.redis.fcall(fn, 0, payload)
+        except ResponseError as exc:
+            if "Function not found" not in str(exc):
+                raise
+            await self.load()  # Redis came up after us, or its functions were flushed
+            raw = await self.redis.fcall(fn, 0, payload)
         reply = json.loads(raw)
         if "err" in reply:
             raise _error(reply["err"], reply.get("msg", reply["err"]), reply.get("state"))
