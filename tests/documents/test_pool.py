@@ -1,0 +1,74 @@
+"""The process pool: work runs in workers, the event loop stays free, errors keep their codes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from window_server.documents.pool import DocumentPool
+from window_server.documents.sniff import CorruptImage, UnsupportedImage
+
+
+@pytest.fixture(scope="module")
+async def pool() -> AsyncIterator[DocumentPool]:
+    p = DocumentPool(workers=2)
+    await p.start()
+    yield p
+    await p.close()
+
+
+async def test_check_runs_in_another_process(pool: DocumentPool, good_jpeg: bytes) -> None:
+    result = await pool.check(good_jpeg)
+    assert result.document_found and result.accepted
+    pids = await asyncio.gather(*(pool._run(os.getpid) for _ in range(4)))
+    assert os.getpid() not in pids
+
+
+async def test_process_correct_and_compose(pool: DocumentPool, good_jpeg: bytes, card_jpeg: bytes) -> None:
+    result, corrected = await pool.process(good_jpeg)
+    assert result.accepted and corrected is not None and corrected[:2] == b"\xff\xd8"
+    assert (await pool.correct(card_jpeg))[:2] == b"\xff\xd8"
+    assert (await pool.thumbnail(good_jpeg, max_side=128))[:2] == b"\xff\xd8"
+    side = await pool.correct(card_jpeg)
+    assert (await pool.merge_id_card(side, side))[:2] == b"\xff\xd8"
+    assert (await pool.compose_pdf([good_jpeg, side])).startswith(b"%PDF-")
+
+
+async def test_errors_cross_the_process_boundary_with_their_codes(pool: DocumentPool, good_jpeg: bytes) -> None:
+    with pytest.raises(CorruptImage) as info:
+        await pool.check(good_jpeg[:5000])
+    assert info.value.code == "corrupt_image" and info.value.http_status == 400
+    with pytest.raises(UnsupportedImage):
+        await pool.check(b"hello")
+
+
+async def test_event_loop_is_never_blocked_while_stills_are_checked(
+    pool: DocumentPool, good_jpeg: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # asyncio's debug mode logs every callback that holds the loop longer than
+    # slow_callback_duration; decoding one still on the loop would take ~50 ms.
+    loop = asyncio.get_running_loop()
+    was_debug, was_slow = loop.get_debug(), loop.slow_callback_duration
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.03
+    try:
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            async with asyncio.timeout(60):
+                results = await asyncio.gather(*(pool.check(good_jpeg) for _ in range(8)))
+    finally:
+        loop.set_debug(was_debug)
+        loop.slow_callback_duration = was_slow
+    assert all(r.accepted for r in results)
+    slow = [r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()]
+    assert not slow, slow
+
+
+async def test_closed_pool_refuses_work(good_jpeg: bytes) -> None:
+    p = DocumentPool(workers=1)
+    await p.close()
+    with pytest.raises(Exception, match="closed"):
+        await p.check(good_jpeg)

@@ -1,0 +1,150 @@
+"""Run the document pipeline in worker processes, so the event loop never decodes an image.
+
+A 12 MP still costs ~100-200 ms of CPU; on the loop that would stall every socket. Workers are
+started with 'forkserver' (or 'spawn'): forking the server, which runs threads, could copy a
+held lock into the child. Each worker uses one OpenCV thread, so N workers use N cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from window_server.documents import compose, pipeline
+from window_server.documents.pipeline import CheckResult
+from window_server.documents.quality import QualityThresholds
+from window_server.documents.sniff import DEFAULT_MAX_MEGAPIXELS
+from window_server.domain.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _init_worker() -> None:
+    """Set a worker up: one OpenCV thread, and Ctrl-C is the parent's business."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+class DocumentPool:
+    """An asyncio front to a process pool running the document pipeline.
+
+    At most ``max_pending`` jobs are handed to the workers at once; further callers wait for a
+    slot (wrap calls in ``asyncio.timeout`` to bound the wait). A crashed worker breaks the
+    executor: the call fails with ``Unavailable`` and the next call starts a fresh one.
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        max_pending: int | None = None,
+        max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+        start_method: str | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        methods = multiprocessing.get_all_start_methods()
+        self._context = multiprocessing.get_context(
+            start_method or ("forkserver" if "forkserver" in methods else "spawn")
+        )
+        self._workers = workers
+        self._max_megapixels = max_megapixels
+        self._slots = asyncio.Semaphore(max_pending or 2 * workers)
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    async def start(self) -> None:
+        """Start every worker now (importing OpenCV takes a while), rather than on first use."""
+        await asyncio.gather(*(self._run(_ping) for _ in range(self._workers)))
+
+    async def check(self, data: bytes, thresholds: QualityThresholds | None = None) -> CheckResult:
+        """Judge a still (see ``pipeline.check_image``)."""
+        return await self._run(
+            pipeline.check_image, data, thresholds, max_megapixels=self._max_megapixels
+        )
+
+    async def process(
+        self, data: bytes, thresholds: QualityThresholds | None = None, *, quality: int = 90
+    ) -> tuple[CheckResult, bytes | None]:
+        """Judge a still and return it corrected too (see ``pipeline.process_image``)."""
+        return await self._run(
+            pipeline.process_image, data, thresholds, quality=quality,
+            max_megapixels=self._max_megapixels,
+        )
+
+    async def correct(self, data: bytes, *, quality: int = 90) -> bytes:
+        """Return the page deskewed and cropped as JPEG (see ``pipeline.correct_image``)."""
+        return await self._run(
+            pipeline.correct_image, data, quality=quality, max_megapixels=self._max_megapixels
+        )
+
+    async def thumbnail(self, data: bytes, *, max_side: int = 320) -> bytes:
+        """Return a JPEG thumbnail."""
+        return await self._run(
+            pipeline.thumbnail, data, max_side=max_side, max_megapixels=self._max_megapixels
+        )
+
+    async def merge_id_card(self, front: bytes, back: bytes, *, crop: bool = False) -> bytes:
+        """Return both sides of an ID card on one A4 JPEG page."""
+        return await self._run(
+            compose.merge_id_card, front, back, crop=crop, max_megapixels=self._max_megapixels
+        )
+
+    async def compose_pdf(self, images: Sequence[bytes], *, title: str | None = None) -> bytes:
+        """Return the stills as one PDF."""
+        return await self._run(
+            compose.compose_pdf, list(images), title=title, max_megapixels=self._max_megapixels
+        )
+
+    async def close(self) -> None:
+        """Stop the workers; waits for running jobs in a thread so the loop stays free."""
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._closed:
+            raise Unavailable("the document pool is closed")
+        async with self._slots:
+            executor = self._ensure_executor()
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(executor, _call, fn, args, kwargs)
+            except BrokenProcessPool as exc:
+                log.error("document worker died; starting a fresh pool: %s", exc)
+                if self._executor is executor:
+                    self._executor = None
+                    executor.shutdown(wait=False, cancel_futures=True)
+                raise Unavailable("the document worker stopped unexpectedly; try again") from exc
+
+    def _ensure_executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=self._context, initializer=_init_worker
+            )
+        return self._executor
+
+
+def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    """Run fn(*args, **kwargs) in a worker (run_in_executor passes no keyword arguments)."""
+    return fn(*args, **kwargs)
