@@ -16,7 +16,10 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from window_server.accounts_cli import demo_banner
+from window_server.accounts_cli import main as accounts_main
 from window_server.app import create_app
+from window_server.appkeys import DEMO_LOGINS
 from window_server.redis_server import EmbeddedRedis, RedisServerError
 from window_server.settings import (
     Settings,
@@ -63,7 +66,7 @@ async def serve(settings: Settings, announce: bool = True) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if announce:
-        print_banner(settings, port)
+        print_banner(settings, port, demo_banner(app[DEMO_LOGINS]) if DEMO_LOGINS in app else [])
     log.info("serving on http://%s:%d", settings.host, port)
     try:
         await stop.wait()
@@ -80,16 +83,20 @@ class PortInUse(Exception):
         )
 
 
-def print_banner(settings: Settings, port: int) -> None:
-    """Tell the person who ran the command where to go."""
+def print_banner(settings: Settings, port: int, demo_lines: Sequence[str] = ()) -> None:
+    """Tell the person who ran the command where to go (and, in demo mode, how to log in)."""
     base = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
     print(f"\nRemote Window is running at {base}", flush=True)
     print(f"  health:    {base}/healthz   readiness: {base}/readyz", flush=True)
+    for line in demo_lines:  # demo accounts (issue 4)
+        print(line, flush=True)
     print("Stop with Ctrl-C.\n", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["users"], ["booths"]):  # account administration (issue 4)
+        return accounts_main(argv)
     if argv[:1] == ["settings"]:  # the settings table for docs/operations.md
         print(settings_markdown())
         return 0

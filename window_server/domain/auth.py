@@ -1,0 +1,430 @@
+"""Who may do what: roles, principals, signed connect tokens and TURN REST credentials.
+
+Pure: stdlib only, no randomness and no clock. Callers pass ``now_ms``/``now_s`` and a fresh
+nonce (``secrets.token_urlsafe``) in, so every rule here is tested without an event loop.
+
+A connect token is ``base64url(json claims) "." base64url(HMAC-SHA256(key, first part))``.
+It is short-lived (at most ``MAX_CONNECT_TOKEN_SECONDS``), bound to one namespace, and carries
+only ids: role, username or booth id, centre id, languages, expiry and a nonce. Never a
+password, a display name, an ID number or key material.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from window_server.domain.catalogue import Catalogue, Level
+from window_server.domain.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
+
+MAX_CONNECT_TOKEN_SECONDS = 300
+MAX_TURN_TTL_SECONDS = 600
+MAX_TOKEN_CHARS = 2048
+CLOCK_SKEW_MS = 60_000
+"""Tolerated clock difference between the node that signs and the node that verifies."""
+
+_TOKEN_VERSION = 1
+# Domain separation: the configured secret is never used directly as an HMAC key, so the
+# same secret could later sign something else without a token of one kind passing as another.
+_CONNECT_KEY_LABEL = b"remote-window/connect-token/v1"
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
+BOOTH_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_BOOTH_ID = 64
+LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+MAX_LANGS = 8
+MAX_NAME = 64
+_LONG_DIGITS = re.compile(r"[0-9]{15,}")  # a resident ID number (15 or 18 digits) in a name
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class InvalidToken(Unauthenticated):
+    """The token is malformed, forged, revoked or for someone else."""
+
+    code = "invalid_token"
+
+
+class TokenExpired(Unauthenticated):
+    """The token was genuine but its lifetime is over: fetch a fresh one."""
+
+    code = "token_expired"
+
+
+class WrongNamespace(Forbidden):
+    """The principal may not open this socket.io namespace (or the token is for another)."""
+
+    code = "wrong_namespace"
+
+
+class InvalidCredentials(Unauthenticated):
+    """Unknown username or wrong password: one message for both."""
+
+    code = "invalid_credentials"
+
+
+class AccountDisabled(Forbidden):
+    code = "account_disabled"
+
+
+class LoginThrottled(RateLimited):
+    """Too many failed logins for this account or address; ``retry_after_s`` says how long."""
+
+    code = "login_throttled"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("too many failed logins; try again later")
+        self.retry_after_s = max(1, retry_after_s)
+
+
+# --- roles and principals -----------------------------------------------------------------
+
+
+class Role(StrEnum):
+    """What a principal is: a member of staff, a booth's kiosk page or a booth's device agent."""
+
+    SPECIALIST = "specialist"
+    TEAM_LEAD = "team_lead"
+    MANAGER = "manager"
+    CHAIN_MANAGER = "chain_manager"
+    BOOTH = "booth"
+    DEVICE = "device"
+
+
+STAFF_ROLES: frozenset[Role] = frozenset(
+    {Role.SPECIALIST, Role.TEAM_LEAD, Role.MANAGER, Role.CHAIN_MANAGER}
+)
+"""Roles that log in with a username and password (web session cookie)."""
+
+BOOTH_ROLES: frozenset[Role] = frozenset({Role.BOOTH, Role.DEVICE})
+"""Roles that authenticate with a booth's bearer token."""
+
+NAMESPACES: tuple[str, ...] = ("/booth", "/device", "/agent", "/dashboard")
+
+_MAY_OPEN: dict[Role, frozenset[str]] = {
+    Role.BOOTH: frozenset({"/booth"}),
+    Role.DEVICE: frozenset({"/device"}),
+    Role.SPECIALIST: frozenset({"/agent"}),
+    Role.TEAM_LEAD: frozenset({"/agent", "/dashboard"}),
+    Role.MANAGER: frozenset({"/dashboard"}),
+    Role.CHAIN_MANAGER: frozenset({"/dashboard"}),
+}
+
+MEDIA_NAMESPACES: frozenset[str] = frozenset({"/booth", "/device", "/agent"})
+"""Namespaces whose clients make WebRTC calls and so receive ICE (TURN) servers."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated party: a member of staff, a booth page or a booth's device agent."""
+
+    role: Role
+    subject: str
+    """The username (staff) or booth id (booth, device)."""
+    centre: str
+    """The centre id; "" for a chain manager, who belongs to every centre."""
+    langs: tuple[str, ...] = ()
+    name: str = ""
+    """Display name for screens; never an ID number, never in tokens or logs."""
+
+
+def may_open(role: Role, namespace: str) -> bool:
+    """Return whether ``role`` may open the socket.io ``namespace``."""
+    return namespace in _MAY_OPEN.get(role, frozenset())
+
+
+def namespaces_for(role: Role) -> frozenset[str]:
+    """Return the namespaces ``role`` may open."""
+    return _MAY_OPEN.get(role, frozenset())
+
+
+def namespace_for_booth_role(role: Role) -> str:
+    """Return the one namespace of a booth-side role (booth → /booth, device → /device)."""
+    if role not in BOOTH_ROLES:
+        raise ValueError(f"{role} is not a booth-side role")
+    return f"/{role.value}"
+
+
+# --- permissions used by signaling and the dashboards ---------------------------------------
+
+
+def can_manage_centre(principal: Principal, centre_id: str) -> bool:
+    """Chain managers manage every centre; managers and team leads their own centre."""
+    if principal.role is Role.CHAIN_MANAGER:
+        return True
+    if principal.role in (Role.MANAGER, Role.TEAM_LEAD):
+        return principal.centre == centre_id
+    return False
+
+
+def can_serve(principal: Principal) -> bool:
+    """Return whether the principal takes calls from the queue (specialists and team leads)."""
+    return principal.role in (Role.SPECIALIST, Role.TEAM_LEAD)
+
+
+def visible_centres(principal: Principal, all_centres: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the centres whose dashboards the principal may see, in the given order."""
+    return tuple(c for c in all_centres if can_manage_centre(principal, c))
+
+
+# --- identifiers --------------------------------------------------------------------------
+
+
+def is_username(value: object) -> bool:
+    """Return whether ``value`` is a well-formed username."""
+    return isinstance(value, str) and USERNAME.fullmatch(value) is not None
+
+
+def is_booth_id(value: object) -> bool:
+    """Return whether ``value`` is a well-formed booth id."""
+    return isinstance(value, str) and len(value) <= MAX_BOOTH_ID and BOOTH_ID.fullmatch(value) is not None
+
+
+def check_username(value: str, field: str = "username") -> str:
+    """Return ``value`` if it is a valid username; raise InvalidInput otherwise."""
+    if not is_username(value):
+        raise InvalidInput(
+            "a username is 2-32 characters: lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            field=field,
+        )
+    return value
+
+
+def check_booth_id(value: str, field: str = "booth") -> str:
+    """Return ``value`` if it is a valid booth id such as ``sh-huangpu-01``; raise InvalidInput."""
+    if not is_booth_id(value):
+        raise InvalidInput(
+            f"a booth id is lower-case letters and digits in groups joined by '-', "
+            f"at most {MAX_BOOTH_ID} characters (e.g. sh-huangpu-01)",
+            field=field,
+        )
+    return value
+
+
+def check_langs(values: tuple[str, ...], field: str = "langs") -> tuple[str, ...]:
+    """Return language tags (``zh``, ``en``, ``zh-Hant``…) without duplicates; raise InvalidInput."""
+    out: list[str] = []
+    for v in values:
+        if not LANGUAGE.fullmatch(v):
+            raise InvalidInput(f'"{v}" is not a language tag such as zh or en', field=field)
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise InvalidInput("give at least one language", field=field)
+    if len(out) > MAX_LANGS:
+        raise InvalidInput(f"at most {MAX_LANGS} languages", field=field)
+    return tuple(out)
+
+
+def check_display_name(value: str, field: str = "name") -> str:
+    """Return a trimmed display name; refuse control characters and anything like an ID number."""
+    value = value.strip()
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"a name is at most {MAX_NAME} characters", field=field)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidInput("a name may not contain control characters", field=field)
+    if _LONG_DIGITS.search(value):
+        raise InvalidInput("a display name may not contain an ID number", field=field)
+    return value
+
+
+# --- demo accounts ------------------------------------------------------------------------
+
+
+def demo_accounts(catalogue: Catalogue) -> list[tuple[str, Role, str, str]]:
+    """(username, role, centre, display name) of the demo accounts for ``catalogue``.
+
+    One specialist per centre (``spec-<centre>``); a team lead (``lead-<centre>``) and a
+    manager (``mgr-<centre>``) for the first city or district centre of each province; one
+    chain manager (``chain-manager``). Usernames a custom chain's long ids would make invalid
+    are left out.
+    """
+    plan: list[tuple[str, Role, str, str]] = []
+    leads: dict[str, str] = {}
+    for c in catalogue.centres:
+        plan.append((f"spec-{c.id}", Role.SPECIALIST, c.id, f"演示专员·{c.name_zh}"))
+        if c.level is not Level.PROVINCE:
+            leads.setdefault(c.province, c.id)
+    for centre_id in leads.values():
+        c = catalogue.centre(centre_id)
+        plan.append((f"lead-{c.id}", Role.TEAM_LEAD, c.id, f"演示组长·{c.name_zh}"))
+        plan.append((f"mgr-{c.id}", Role.MANAGER, c.id, f"演示管理员·{c.name_zh}"))
+    plan.append(("chain-manager", Role.CHAIN_MANAGER, "", "演示总管理员"))
+    return [p for p in plan if is_username(p[0])]
+
+
+# --- connect tokens -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectToken:
+    """A verified connect token: who, for which namespace, until when, and its nonce."""
+
+    principal: Principal
+    namespace: str
+    issued_ms: int
+    expires_ms: int
+    nonce: str
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _connect_key(secret: bytes) -> bytes:
+    if not secret:
+        raise ValueError("the signing secret is empty")
+    return hmac.new(secret, _CONNECT_KEY_LABEL, hashlib.sha256).digest()
+
+
+def token_lifetime_ms(lifetime_s: float) -> int:
+    """Return a connect token lifetime in ms, capped at ``MAX_CONNECT_TOKEN_SECONDS``."""
+    if not lifetime_s > 0:
+        raise ValueError("a token lifetime must be greater than 0")
+    return int(min(lifetime_s, MAX_CONNECT_TOKEN_SECONDS) * 1000)
+
+
+def sign_connect_token(
+    secret: bytes, principal: Principal, namespace: str, now_ms: int, lifetime_s: float, nonce: str
+) -> str:
+    """Return a token that lets ``principal`` open ``namespace`` for at most 300 seconds."""
+    if not may_open(principal.role, namespace):
+        raise WrongNamespace(f"a {principal.role.value} may not open {namespace}")
+    if not nonce or len(nonce) > 64:
+        raise ValueError("a nonce of 1-64 characters is required")
+    claims = {
+        "v": _TOKEN_VERSION,
+        "role": principal.role.value,
+        "sub": principal.subject,
+        "ctr": principal.centre,
+        "langs": list(principal.langs),
+        "ns": namespace,
+        "iat": now_ms,
+        "exp": now_ms + token_lifetime_ms(lifetime_s),
+        "nonce": nonce,
+    }
+    body = _b64e(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    mac = hmac.new(_connect_key(secret), body.encode("ascii"), hashlib.sha256).digest()
+    return f"{body}.{_b64e(mac)}"
+
+
+def _claims(secret: bytes, token: str) -> dict[str, Any]:
+    """Check the signature first (nothing of a forged token is looked at), then parse."""
+    bad = InvalidToken("the connect token is not valid")
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise bad
+    body, sig = token.split(".")
+    if not (_B64URL.fullmatch(body) and _B64URL.fullmatch(sig)):
+        raise bad
+    expected = hmac.new(_connect_key(secret), body.encode("ascii"), hashlib.sha256).digest()
+    # Compare the canonical encoding, so exactly one spelling of a signature is accepted.
+    if not hmac.compare_digest(sig.encode("ascii"), _b64e(expected).encode("ascii")):
+        raise bad
+    try:
+        claims = json.loads(_b64d(body))
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise bad from None
+    if not isinstance(claims, dict) or claims.get("v") != _TOKEN_VERSION:
+        raise bad
+    return claims
+
+
+def read_connect_token(secret: bytes, token: str, namespace: str, now_ms: int) -> ConnectToken:
+    """Verify ``token`` for ``namespace`` at ``now_ms``; raise InvalidToken, TokenExpired or WrongNamespace."""
+    claims = _claims(secret, token)
+    bad = InvalidToken("the connect token is not valid")
+    try:
+        role = Role(claims["role"])
+        sub, centre, ns, nonce = claims["sub"], claims["ctr"], claims["ns"], claims["nonce"]
+        iat, exp, langs = claims["iat"], claims["exp"], claims["langs"]
+    except (KeyError, ValueError, TypeError):
+        raise bad from None
+    if not all(isinstance(v, str) for v in (sub, centre, ns, nonce)):
+        raise bad
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+        raise bad
+    if not isinstance(langs, list) or not all(isinstance(v, str) for v in langs):
+        raise bad
+    if exp - iat > MAX_CONNECT_TOKEN_SECONDS * 1000 or iat > now_ms + CLOCK_SKEW_MS:
+        raise bad
+    if now_ms >= exp:
+        raise TokenExpired("the connect token has expired; ask for a new one")
+    if ns != namespace or not may_open(role, namespace):
+        raise WrongNamespace(f"this token is not for {namespace}")
+    principal = Principal(role=role, subject=sub, centre=centre, langs=tuple(langs))
+    return ConnectToken(principal, ns, iat, exp, nonce)
+
+
+def verify_connect_token(secret: bytes, token: str, namespace: str, now_ms: int) -> Principal:
+    """Return the principal of a valid token for ``namespace``; raise the token errors otherwise."""
+    return read_connect_token(secret, token, namespace, now_ms).principal
+
+
+# --- TURN REST credentials (draft-uberti-behave-turn-rest, coturn use-auth-secret) -----------
+
+
+def turn_credentials(secret: str, user: str, now_s: int, ttl_s: float) -> tuple[str, str]:
+    """Return (username, credential): ``"<expiry>:<user>"`` and base64(HMAC-SHA1(secret, username))."""
+    if not secret:
+        raise ValueError("no TURN secret")
+    if not ttl_s > 0:
+        raise ValueError("a TURN credential lifetime must be greater than 0")
+    if ":" in user:  # coturn splits the username at the first ':' (rest-api-separator)
+        raise ValueError("the TURN user part may not contain ':'")
+    expiry = now_s + int(min(ttl_s, MAX_TURN_TTL_SECONDS))
+    username = f"{expiry}:{user}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode("ascii")
+
+
+def split_ice_urls(raw: str) -> list[str]:
+    """Split the comma-separated ICE URL setting; raise ValueError naming a URL of unknown scheme."""
+    urls = [u.strip() for u in raw.split(",") if u.strip()]
+    for url in urls:
+        if not url.lower().startswith(_ICE_SCHEMES):
+            raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+    return urls
+
+
+def ice_urls_problem(raw: str) -> str | None:
+    """The settings-table check for ``RW_ICE_SERVERS``: a problem message or None."""
+    try:
+        split_ice_urls(raw)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def ice_servers(
+    urls: list[str], turn_secret: str, user: str, now_s: int, ttl_s: float
+) -> list[dict[str, Any]]:
+    """Return RTCIceServer dicts: STUN as given; TURN with fresh credentials, only if a secret is set.
+
+    Browsers reject a turn:/turns: server without username and credential (InvalidAccessError),
+    so without a secret TURN URLs are left out rather than breaking the peer connection.
+    Never a public default: no URLs, no servers (host candidates only).
+    """
+    stun = [u for u in urls if u.lower().startswith(("stun:", "stuns:"))]
+    turn = [u for u in urls if u.lower().startswith(("turn:", "turns:"))]
+    servers: list[dict[str, Any]] = []
+    if stun:
+        servers.append({"urls": stun})
+    if turn and turn_secret:
+        username, credential = turn_credentials(turn_secret, user, now_s, ttl_s)
+        servers.append({"urls": turn, "username": username, "credential": credential})
+    return servers
