@@ -7,18 +7,32 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from window_server.appkeys import CATALOGUE, QUEUE, REDIS, SETTINGS, STORE, TASKS
+from signaling.server import build_hub, create_server, run_signaling
+from window_server.appkeys import (
+    ACCOUNTS,
+    CATALOGUE,
+    DEMO_LOGINS,
+    HUB,
+    QUEUE,
+    REDIS,
+    SETTINGS,
+    SIO,
+    STORE,
+    TASKS,
+)
 from window_server.catalogue import load_catalogue
+from window_server.domain.auth import ice_urls_problem
 from window_server.domain.catalogue import Catalogue
+from window_server.http import auth as auth_http
 from window_server.http import health
 from window_server.http.errors import error_middleware
 from window_server.queue_service import QueueService
 from window_server.settings import Settings
+from window_server.store.accounts import AccountStore, LoginPolicy
 from window_server.store.client import make_redis
 from window_server.store.queue import QueueStore, QueueTiming
 from window_server.ticker import run_ticker
@@ -50,14 +64,23 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     """Build the aiohttp application; resources are opened and closed by its cleanup_ctx."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[error_middleware, auth_http.origin_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
     app[SETTINGS] = settings
     app[CATALOGUE] = catalogue or load_catalogue(settings.centres_file, settings.matters_file)
     app[TASKS] = []
     app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(lambda a: _accounts_ctx(a, clock))
     app.cleanup_ctx.append(lambda a: _queue_ctx(a, clock))
+    sio = create_server(settings)
+    sio.attach(app)
+    app[SIO] = sio
+    app.cleanup_ctx.append(_signaling_ctx)
     app.cleanup_ctx.append(_tasks_ctx)
     app.add_routes(health.routes)
+    app.add_routes(auth_http.routes)
     return app
 
 
@@ -67,6 +90,40 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     yield
     await client.aclose()
+
+
+# --- accounts and authentication (issue 4) -------------------------------------------------
+
+
+async def _accounts_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncIterator[None]:
+    """The account store, the signing secret and, in demo mode only, the demo accounts."""
+    settings = app[SETTINGS]
+    accounts = AccountStore(
+        app[REDIS], app[CATALOGUE], LoginPolicy.from_settings(settings),
+        configured_secret=settings.secret, demo=settings.demo, clock=clock,
+    )
+    app[ACCOUNTS] = accounts
+    _warn_about_auth_settings(settings)
+    try:
+        await accounts.signing_key()  # RW_SECRET, or the one shared key kept in Redis
+        if settings.demo:
+            app[DEMO_LOGINS] = await accounts.seed_demo()
+    except (RedisError, OSError) as exc:  # Redis down at start: the key is fetched on first use
+        log.warning("accounts not ready yet (%s); demo accounts are seeded at the next start", exc)
+    yield
+
+
+def _warn_about_auth_settings(settings: Settings) -> None:
+    if settings.demo:
+        log.warning("demo mode: demo accounts with a published password and booth tokens are "
+                    "active; set RW_DEMO=false for real use")
+    if settings.secret and len(settings.secret) < 32:
+        log.warning("RW_SECRET is shorter than 32 characters; use a long random value")
+    if problem := ice_urls_problem(settings.ice_servers):
+        log.error("RW_ICE_SERVERS: %s; connect tokens will fail until it is fixed", problem)
+    elif "turn" in settings.ice_servers.lower() and not settings.turn_secret:
+        log.warning("RW_ICE_SERVERS lists TURN servers but RW_TURN_SECRET is empty: they are "
+                    "left out (browsers refuse TURN without credentials)")
 
 
 async def _queue_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncIterator[None]:
@@ -81,10 +138,20 @@ async def _queue_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncI
     yield
 
 
+async def _signaling_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The socket.io hub of this node, its bus listener and its periodic tasks."""
+    settings = app[SETTINGS]
+    hub = build_hub(app[SIO], settings=settings, queue=app[QUEUE], redis=app[REDIS],
+                    secret=app[ACCOUNTS].signing_key)
+    app[HUB] = hub
+    async for _tasks in run_signaling(app[SIO], hub, settings):
+        yield
+
+
 async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the node's background tasks; cancel and await every one on shutdown."""
     tasks = app[TASKS]
-    tasks.append(asyncio.create_task(run_ticker(app[STORE], _log_effects), name="queue-ticker"))
+    tasks.append(asyncio.create_task(run_ticker(app[STORE], app[HUB].push), name="queue-ticker"))
     yield
     for task in tasks:
         task.cancel()
@@ -92,6 +159,3 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-
-async def _log_effects(fx: list[dict[str, Any]]) -> None:
-    log.debug("queue effects: %s", fx)

@@ -7,9 +7,12 @@ import asyncio
 from aiohttp import web
 from redis.asyncio import Redis
 
+from signaling.hub import Hub
+from signaling.server import Server
 from window_server.domain.catalogue import Catalogue
 from window_server.queue_service import QueueService
 from window_server.settings import Settings
+from window_server.store.accounts import AccountStore, DemoLogins
 from window_server.store.queue import QueueStore
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -18,3 +21,9 @@ REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", QueueStore)
 QUEUE = web.AppKey("queue", QueueService)
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
+# accounts and authentication (issue 4)
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+DEMO_LOGINS = web.AppKey("demo_logins", DemoLogins)  # set only in demo mode, for the banner
+# signaling (issue 4)
+SIO = web.AppKey("sio", Server)
+HUB = web.AppKey("hub", Hub)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from window_server.domain.auth import ice_urls_problem
+
 
 class SettingsError(ValueError):
     """A setting has an invalid value; the message names the setting and the fix."""
@@ -38,6 +40,14 @@ def _non_negative(v: float) -> str | None:
 def _log_level(v: str) -> str | None:
     ok = {"DEBUG", "INFO", "WARNING", "ERROR"}
     return None if v.upper() in ok else f"must be one of {', '.join(sorted(ok))}"
+
+
+def _token_lifetime(v: float) -> str | None:
+    return None if 0 < v <= 300 else "must be between 0 and 300 seconds"
+
+
+def _turn_ttl(v: float) -> str | None:
+    return None if 0 < v <= 600 else "must be between 0 and 600 seconds"
 
 
 def _timezone(v: str) -> str | None:
@@ -85,6 +95,26 @@ class Settings:
     # service-level definitions (dashboards)
     service_level_seconds: float = _setting(60.0, "RW_SERVICE_LEVEL_SECONDS", "T: a session answered within T seconds counts toward the service level", _positive)
     short_abandon_seconds: float = _setting(10.0, "RW_SHORT_ABANDON_SECONDS", "S: citizens who leave within S seconds are excluded from the service level", _non_negative)
+    # accounts and authentication
+    secret: str = _setting("", "RW_SECRET", "key that signs connect tokens; empty: one is generated once and kept in Redis, shared by every node")
+    cookie_secure: bool = _setting(False, "RW_COOKIE_SECURE", "mark the login cookie Secure (set true behind HTTPS)")
+    web_session_hours: float = _setting(12.0, "RW_WEB_SESSION_HOURS", "hours a console or dashboard login lasts", _positive)
+    login_max_failures: int = _setting(5, "RW_LOGIN_MAX_FAILURES", "failed logins (per account and per address) before logins are refused for a while", _positive)
+    login_lock_minutes: float = _setting(15.0, "RW_LOGIN_LOCK_MINUTES", "minutes logins stay refused after too many failures", _positive)
+    connect_token_seconds: float = _setting(120.0, "RW_CONNECT_TOKEN_SECONDS", "lifetime of a socket.io connect token (at most 300)", _token_lifetime)
+    # WebRTC
+    ice_servers: str = _setting("", "RW_ICE_SERVERS", "comma-separated STUN/TURN URLs given to browsers and device agents; empty: host candidates only (never a public default)", ice_urls_problem)
+    turn_secret: str = _setting("", "RW_TURN_SECRET", "shared secret of the TURN server (coturn use-auth-secret); empty: no TURN credentials")
+    turn_ttl_seconds: float = _setting(600.0, "RW_TURN_TTL_SECONDS", "lifetime of ephemeral TURN credentials (at most 600)", _turn_ttl)
+    # socket.io budgets
+    allowed_origins: str = _setting("", "RW_ALLOWED_ORIGINS", "comma-separated browser origins allowed to open socket.io connections; empty: this server's own address")
+    max_message_bytes: int = _setting(65_536, "RW_MAX_MESSAGE_BYTES", "largest socket.io message accepted", _positive)
+    rate_limit_per_second: float = _setting(20.0, "RW_RATE_LIMIT_PER_SECOND", "socket.io messages per second per connection", _positive)
+    rate_limit_burst: int = _setting(40, "RW_RATE_LIMIT_BURST", "socket.io messages a connection may send in a burst", _positive)
+    auth_deadline_seconds: float = _setting(10.0, "RW_AUTH_DEADLINE_SECONDS", "a socket that has not authenticated this long after connecting is dropped", _positive)
+    ping_interval_seconds: float = _setting(8.0, "RW_PING_INTERVAL_SECONDS", "engine.io ping interval; interval + timeout is how fast a dead peer is noticed", _positive)
+    ping_timeout_seconds: float = _setting(10.0, "RW_PING_TIMEOUT_SECONDS", "engine.io ping timeout", _positive)
+    bus_probe_seconds: float = _setting(5.0, "RW_BUS_PROBE_SECONDS", "how often a node checks it still hears the cross-node bus (and resubscribes if not)", _positive)
 
     @property
     def redis_dir(self) -> Path:

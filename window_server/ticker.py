@@ -14,6 +14,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from window_server.store.queue import QueueStore
+from window_server.tasks import cancelled, pause
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ async def run_ticker(
             elif nxt := result.ok.get("next"):
                 delay = min(max_interval, max(0.005, (float(nxt) - store.now_ms()) / 1000))
         except (RedisError, OSError) as exc:
+            if cancelled():
+                raise asyncio.CancelledError from exc
             if not failing:
                 log.warning("queue ticker: Redis unavailable (%s); retrying", type(exc).__name__)
                 failing = True
             delay = 1.0
-        await asyncio.sleep(delay)
+        await pause(delay)

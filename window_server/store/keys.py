@@ -34,6 +34,18 @@ KEYS: dict[str, str] = {
     "events": "rw:events",  # STREAM: every transition and presence change, chain-wide
     "recent_handling": "rw:stats:aht",  # LIST: recent handling times (ms), newest first
     "active": "rw:active",  # SET: sessions not yet in a final state
+    "booth_heartbeats": "rw:t:booths",  # ZSET booth -> last seen by a node
+    # signaling
+    "connection": "rw:conn:{role}:{subject}",  # STRING: the current socket of a booth/agent/device
+    "device": "rw:device:{booth}",  # HASH: the booth's device agent (capabilities, node)
+    # accounts
+    "user": "rw:user:{username}",  # HASH: role, centre, languages, password hash, disabled
+    "users": "rw:users",  # SET of usernames
+    "booth_account": "rw:boothacct:{booth}",  # HASH: centre, name, token hash, revoked
+    "booth_accounts": "rw:boothaccts",  # SET of booth ids
+    "web_session": "rw:web:{digest}",  # HASH: a login (cookie), with a TTL
+    "login_failures": "rw:loginfail:{scope}:{subject}",  # STRING counter with a TTL
+    "secret": "rw:secret",  # STRING: the connect-token signing key when RW_SECRET is empty
 }
 
 

@@ -85,9 +85,18 @@ local function transition(sid, act, by, why, now, extra)
   if extra then for f, v in pairs(extra) do ev[f] = v end end
   emit(ev, sid)
   if T[to] == nil or next(T[to]) == nil then redis.call('SREM', K.active, sid) end
-  local s = redis.call('HMGET', k, 'booth', 'intake_centre', 'region', 'lang', 'agent')
-  effect({kind = 'session', sid = sid, state = to, from = from, act = act, booth = s[1],
-          centre = s[2], region = s[3], lang = s[4], agent = s[5] or ''})
+  local s = redis.call('HMGET', k, 'booth', 'intake_centre', 'region', 'lang', 'agent', 'ticket')
+  local fx = {kind = 'session', sid = sid, state = to, from = from, act = act, booth = s[1],
+              centre = s[2], region = s[3], lang = s[4], agent = s[5] or '', ticket = s[6] or '',
+              why = why or ''}
+  if extra then
+    for _, f in ipairs({'from_agent', 'to_agent', 'to_centre', 'party', 'outcome', 'mode'}) do
+      if extra[f] then fx[f] = extra[f] end
+    end
+    if extra.agent and fx.agent == '' then fx.agent = extra.agent end
+  end
+  if fx.agent ~= '' then fx.agent_centre = hget(key('agent', fx.agent), 'centre') or '' end
+  effect(fx)
   return to
 end
 
@@ -397,8 +406,9 @@ local function register(name, fn) redis.register_function(name, call(fn)) end
 register('rw_enqueue', function(a, now, cfg)
   local booth_key = key('booth_session', a.booth)
   local open = redis.call('GET', booth_key)
-  if open and redis.call('SISMEMBER', K.active, open) == 1 then
-    fail('booth_busy', 'booth ' .. a.booth .. ' already has session ' .. open, hget(key('session', open), 'state'))
+  local open_state = open and hget(key('session', open), 'state')
+  if open_state and open_state ~= 'completed' and open_state ~= 'rated' and T[open_state] and next(T[open_state]) then
+    fail('booth_busy', 'booth ' .. a.booth .. ' already has session ' .. open, open_state)
   end
   local seq = redis.call('INCR', key('session_seq', a.day))
   local sid = 'RW' .. a.day .. string.format('%06d', seq)
@@ -638,7 +648,6 @@ register('rw_complete', function(a, now, cfg)
   redis.call('HSET', k, 'outcome', a.outcome, 'case_number', a.case_number or '', 'ended', num(now))
   transition(a.sid, 'complete', a.aid, '', now, {outcome = a.outcome, agent = a.aid,
     agent_centre = hget(key('agent', a.aid), 'centre')})
-  redis.call('DEL', key('booth_session', hget(k, 'booth')))
   start_wrap_up(a.aid, a.sid, now, cfg)
   return {sid = a.sid, state = 'completed'}
 end)
@@ -652,6 +661,7 @@ register('rw_rate', function(a, now, cfg)
   redis.call('HSET', k, 'rating', a.level, 'rating_comment', a.comment or '', 'rated_at', num(now))
   transition(a.sid, 'rate', 'booth:' .. a.booth, a.comment or '', now, {level = a.level,
     matter = hget(k, 'matter'), intake = hget(k, 'intake_centre')})
+  if redis.call('GET', key('booth_session', a.booth)) == a.sid then redis.call('DEL', key('booth_session', a.booth)) end
   return {sid = a.sid, state = 'rated'}
 end)
 
@@ -758,6 +768,17 @@ register('rw_tick', function(a, now, cfg)
   for _, sid in ipairs(redis.call('ZRANGE', K.offers, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)) do
     local aid = hget(key('session', sid), 'offer_agent') or ''
     if aid ~= '' then offer_refused(sid, aid, 'offer_timeout', 'no answer', now, cfg) else redis.call('ZREM', K.offers, sid) end
+    done = done + 1
+  end
+  for _, booth in ipairs(redis.call('ZRANGE', K.booth_heartbeats, '-inf', num(now - cfg.heartbeat_ttl_ms), 'BYSCORE', 'LIMIT', 0, limit)) do
+    redis.call('ZREM', K.booth_heartbeats, booth)
+    local sid = redis.call('GET', key('booth_session', booth))
+    if sid then
+      local state = hget(key('session', sid), 'state')
+      if state == 'in_service' or state == 'transferring' then
+        media_lost(sid, 'booth', 'system', 'booth silent', now, cfg)
+      end
+    end
     done = done + 1
   end
   local due = redis.call('ZRANGE', K.rematch, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)

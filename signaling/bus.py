@@ -1,0 +1,145 @@
+"""The cross-node bus: python-socketio's Redis manager, watched so a deaf node heals itself.
+
+A known failure mode of pub/sub is a subscription that silently stops delivering (the socket
+is half-open, or the subscription was dropped) while publishing still works: the node keeps
+serving its own clients but hears nothing from the others. Every ``interval`` the watchdog
+publishes a canary on the channel and waits for it to come back; if it does not, the node
+resubscribes and says so in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+
+from window_server.tasks import cancelled, pause
+
+log = logging.getLogger(__name__)
+
+
+class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """AsyncRedisManager that notices its own canaries and can be made to resubscribe."""
+
+    def __init__(self, url: str, *, channel: str = "rw-socketio", **kwargs: Any) -> None:
+        super().__init__(url, channel=channel, **kwargs)
+        self._canary_seen: dict[int, asyncio.Event] = {}
+        self._numbers = itertools.count(1)
+        self.resubscriptions = 0
+        self.resubscribed = asyncio.Event()  # set after each resubscription (tests await it)
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        """Subscribe and yield messages; resubscribe when the subscription ends or fails.
+
+        The library's version spins without awaiting when ``listen()`` ends because the
+        subscription is gone (it only handles exceptions), freezing the node: here an ended
+        subscription counts as lost, is logged, and is made again.
+        """
+        retry = 1.0
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    await self._close_connections()  # never leak the previous sockets
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                    retry = 1.0
+                async for message in self.pubsub.listen():
+                    yield message
+                if cancelled():
+                    raise asyncio.CancelledError
+                log.warning("cross-node bus: the subscription ended; resubscribing")
+                subscribed = False
+                self.resubscriptions += 1
+                self.resubscribed.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if cancelled():  # redis-py turned our cancel into a timeout
+                    raise asyncio.CancelledError from exc
+                log.error("cross-node bus: cannot receive from Redis (%s); retrying in %.0f s",
+                          type(exc).__name__, retry)
+                subscribed = False
+                await pause(retry)
+                retry = min(retry * 2, 30.0)
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        marker = b'"rw_canary"'
+        async for data in super()._listen():
+            if isinstance(data, bytes | str) and marker in (data if isinstance(data, bytes) else data.encode()):
+                msg = self.json.loads(data)
+                if msg.get("host_id") == self.host_id and (ev := self._canary_seen.get(msg.get("n"))):
+                    ev.set()
+                continue
+            yield data
+
+    async def probe(self, within: float) -> bool:
+        """Publish a canary and wait for this node to hear it back."""
+        n = next(self._numbers)
+        seen = self._canary_seen[n] = asyncio.Event()
+        try:
+            await self._publish({"method": "rw_canary", "host_id": self.host_id, "n": n})
+            async with asyncio.timeout(within):
+                await seen.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._canary_seen.pop(n, None)
+
+    async def resubscribe(self) -> None:
+        """Drop the listening task and its connection; start a fresh subscription."""
+        self.resubscriptions += 1
+        await self._stop_thread()
+        self.connected = False
+        self.thread = self.server.start_background_task(self._thread)
+        self.resubscribed.set()
+
+    async def _close_connections(self) -> None:
+        for name in ("pubsub", "redis"):
+            conn = getattr(self, name, None)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.aclose()
+
+    async def close(self) -> None:
+        """Stop listening and close both Redis connections (the library has no close()).
+
+        The cancel goes first, then the connections are closed so that a read which swallowed
+        the cancel fails and lets the task end; the wait is bounded either way.
+        """
+        await self._stop_thread()
+        await self._close_connections()
+
+    async def _stop_thread(self) -> None:
+        thread, self.thread = self.thread, None
+        if thread is None or thread.done():
+            return
+        thread.cancel()
+        await self._close_connections()
+        done, _ = await asyncio.wait({thread}, timeout=2.0)
+        if not done:
+            log.warning("cross-node bus: the listener did not stop within 2 s; leaving it")
+        elif not thread.cancelled() and thread.exception() is not None:
+            log.debug("cross-node bus listener ended with %r", thread.exception())
+
+
+async def watch_bus(manager: WatchedRedisManager, *, interval: float = 5.0, within: float = 3.0) -> None:
+    """Probe the bus forever; resubscribe when a canary does not come back."""
+    deaf = False
+    while True:
+        await pause(interval)
+        if await manager.probe(within):
+            if deaf:
+                log.info("cross-node bus: canary heard again after resubscribing")
+                deaf = False
+            continue
+        log.warning("cross-node bus: canary not heard within %.1f s; resubscribing", within)
+        deaf = True
+        await manager.resubscribe()

@@ -1,0 +1,392 @@
+"""The signaling hub: connections, the door (auth, budget, validation), pushes and the relay.
+
+One ``Hub`` per node. It owns the per-connection state of the sockets connected to this node
+(principal, rate budget); everything shared lives in Redis, and emits to rooms travel to every
+node through the socket.io Redis manager. Rooms are named for identities, not sockets, so a
+client that reconnects to any node receives what is addressed to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from signaling import protocol as P
+from window_server.domain import errors
+from window_server.domain.auth import Principal, may_open, verify_connect_token
+from window_server.domain.routing import estimate_wait_s
+from window_server.domain.session import HELD_STATES
+from window_server.queue_service import QueueService
+from window_server.settings import Settings
+from window_server.store.keys import key
+from window_server.store.queue import QueueStore
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Conn", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+# Compare-and-delete: only the socket that is still a subject's current one may end it.
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+class TokenBucket:
+    """A per-connection message budget: ``rate`` per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class Conn:
+    """One authenticated socket on this node."""
+
+    sid: str
+    namespace: str
+    principal: Principal
+    bucket: TokenBucket
+    strikes: int = 0
+    rooms: set[str] = field(default_factory=set)
+
+    @property
+    def subject(self) -> str:
+        return self.principal.subject
+
+    @property
+    def tag(self) -> str:
+        return f"{self.principal.role}:{self.principal.subject}"
+
+
+class Hub:
+    """Socket.io handlers of one node, bound to the queue service and the store."""
+
+    #: Rate-limited messages a connection may send before it is disconnected.
+    MAX_STRIKES = 20
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        *,
+        settings: Settings,
+        queue: QueueService,
+        redis: Redis,
+        secret: Callable[[], Awaitable[bytes]],
+        node_id: str,
+    ) -> None:
+        self.sio = sio
+        self.settings = settings
+        self.queue = queue
+        self.store: QueueStore = queue.store
+        self.redis = redis
+        self.secret = secret
+        self.node_id = node_id
+        self.conns: dict[tuple[str, str], Conn] = {}
+        self.handlers: dict[str, dict[str, Handler]] = {ns: {} for ns in P.NAMESPACES}
+        self.on_connect: dict[str, Callable[[Conn], Awaitable[None]]] = {}
+        self.on_disconnect: dict[str, Callable[[Conn], Awaitable[None]]] = {}
+        self.pending_auth: dict[str, asyncio.TimerHandle] = {}
+        self._release = redis.register_script(_RELEASE)
+        self._positions = PositionPusher(self)
+        for ns in P.NAMESPACES:
+            sio.on("connect", self._connect_handler(ns), namespace=ns)
+            sio.on("disconnect", self._disconnect_handler(ns), namespace=ns)
+            sio.on("*", self._event_handler(ns), namespace=ns)
+
+    # --- registration ------------------------------------------------------------------------
+
+    def handle(self, namespace: str, event: str) -> Callable[[Handler], Handler]:
+        """Register the handler of a client event; the spec must exist in the protocol."""
+        P.event(namespace, event)  # a handler without a spec is a bug: fail at start
+
+        def deco(fn: Handler) -> Handler:
+            self.handlers[namespace][event] = fn
+            return fn
+
+        return deco
+
+    # --- the door ------------------------------------------------------------------------------
+
+    def watch_auth_deadline(self, eio_sid: str) -> None:
+        """Drop an engine.io connection that has not authenticated a namespace in time."""
+        loop = asyncio.get_running_loop()
+        self.pending_auth[eio_sid] = loop.call_later(
+            self.settings.auth_deadline_seconds, lambda: loop.create_task(self._drop_unauthenticated(eio_sid))
+        )
+
+    def forget_eio(self, eio_sid: str) -> None:
+        timer = self.pending_auth.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _drop_unauthenticated(self, eio_sid: str) -> None:
+        if self.pending_auth.pop(eio_sid, None) is not None:
+            log.info("dropping connection %s: no authentication within %g s", eio_sid,
+                     self.settings.auth_deadline_seconds)
+            await self.sio.eio.disconnect(eio_sid)
+
+    def _connect_handler(self, namespace: str) -> Callable[..., Awaitable[bool]]:
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            token = auth.get("token") if isinstance(auth, dict) else None
+            if not isinstance(token, str) or len(token) > 4096:
+                raise _refuse("unauthenticated", "connect with auth {token} from a connect-token endpoint")
+            try:
+                principal = verify_connect_token(await self.secret(), token, namespace, int(time.time() * 1000))
+            except errors.RemoteWindowError as exc:
+                raise _refuse(exc.code, exc.message) from None
+            if not may_open(principal.role, namespace):
+                raise _refuse("forbidden", f"{principal.role} may not open {namespace}")
+            conn = Conn(sid, namespace, principal,
+                        TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst))
+            self.conns[(namespace, sid)] = conn
+            self.forget_eio(self.sio.manager.eio_sid_from_sid(sid, namespace))
+            try:
+                hook = self.on_connect.get(namespace)
+                if hook is not None:
+                    await hook(conn)
+            except (RedisError, OSError):
+                self.conns.pop((namespace, sid), None)
+                raise _refuse("unavailable", "the queue store does not answer; retrying helps") from None
+            log.info("connected %s %s conn=%s", namespace, conn.tag, sid)
+            return True
+
+        return connect
+
+    def _disconnect_handler(self, namespace: str) -> Callable[..., Awaitable[None]]:
+        async def disconnect(sid: str, reason: Any = None) -> None:
+            conn = self.conns.pop((namespace, sid), None)
+            if conn is None:
+                return
+            log.info("disconnected %s %s conn=%s (%s)", namespace, conn.tag, sid, reason)
+            hook = self.on_disconnect.get(namespace)
+            if hook is not None:
+                try:
+                    await hook(conn)
+                except Exception:
+                    log.exception("disconnect hook failed for %s conn=%s", conn.tag, sid)
+
+        return disconnect
+
+    def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
+            return await self.dispatch(namespace, event, sid, args)
+
+        return on_event
+
+    async def dispatch(self, namespace: str, event: str, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        """Budget, validate, authorise and run one client event; always answer in the one shape."""
+        conn = self.conns.get((namespace, sid))
+        if conn is None:
+            return _err("unauthenticated", "this socket is not authenticated")
+        if not conn.bucket.take():
+            conn.strikes += 1
+            if conn.strikes > self.MAX_STRIKES:
+                log.warning("disconnecting %s conn=%s: rate limit exceeded repeatedly", conn.tag, sid)
+                asyncio.get_running_loop().create_task(self.sio.disconnect(sid, namespace=namespace))
+            return _err("rate_limited", "too many messages; slow down")
+        handler = self.handlers[namespace].get(event)
+        if handler is None:
+            return _err("unknown_event", f"no event {str(event)[:64]!r} in {namespace}")
+        if len(args) > 1:
+            return _err("invalid_input", "send one object per event")
+        try:
+            payload = P.parse(P.event(namespace, event), args[0] if args else None)
+            result = await handler(conn, payload)
+            return P.ok(result)
+        except errors.RemoteWindowError as exc:
+            return exc.to_payload()
+        except (RedisError, OSError) as exc:
+            log.warning("redis unavailable during %s %s: %s", namespace, event, type(exc).__name__)
+            return _err("unavailable", "the queue store does not answer; try again shortly")
+        except Exception:
+            log.exception("unexpected error in %s %s from %s", namespace, event, conn.tag)
+            return _err("internal_error", "something went wrong on our side; it has been logged")
+
+    # --- connection ownership ----------------------------------------------------------------
+
+    async def claim(self, conn: Conn, role: str) -> None:
+        """Make this socket the subject's current one (a reload or another tab replaces it)."""
+        await self.redis.set(key("connection", role=role, subject=conn.subject), f"{self.node_id}:{conn.sid}")
+
+    async def release(self, conn: Conn, role: str) -> bool:
+        """End this socket's claim; False when a newer socket of the subject has taken over."""
+        done = await self._release(keys=[key("connection", role=role, subject=conn.subject)],
+                                   args=[f"{self.node_id}:{conn.sid}"])
+        return bool(done)
+
+    async def enter(self, conn: Conn, room: str) -> None:
+        await self.sio.enter_room(conn.sid, room, namespace=conn.namespace)
+        conn.rooms.add(room)
+
+    # --- pushes ----------------------------------------------------------------------------------
+
+    async def emit(self, event: str, data: dict[str, Any], namespace: str, room: str) -> None:
+        await self.sio.emit(event, data, namespace=namespace, room=room)
+
+    async def push(self, fx: list[dict[str, Any]]) -> None:
+        """Deliver the effects of a queue change to whoever must see them, on any node."""
+        for e in fx:
+            kind = e.get("kind")
+            if kind == "session":
+                await self._push_session(e)
+            elif kind == "offer":
+                await self.emit("offer", {"sid": e["sid"], "deadline": e["deadline"],
+                                          "transfer": bool(e.get("transfer")), "matter": e.get("matter", ""),
+                                          "region": e.get("region", "")},
+                                P.AGENT, f"agent:{e['agent']}")
+            elif kind == "presence":
+                await self.emit("presence", {"status": e["status"]}, P.AGENT, f"agent:{e['agent']}")
+                await self._dashboards(e.get("centre", ""))
+            elif kind == "queue":
+                self._positions.changed(e["region"], e["lang"])
+                await self.emit("queue_changed", {"region": e["region"]}, P.AGENT, f"pool:{e['region']}")
+            elif kind == "widen":
+                sid = e["sid"]
+                s = await self.store.session(sid)
+                if s.get("qkey"):
+                    self._positions.changed(s["region"], s["lang"])
+
+    async def _push_session(self, e: dict[str, Any]) -> None:
+        payload = {k: e[k] for k in ("sid", "state", "act", "ticket", "agent", "agent_centre") if k in e}
+        for k in ("why", "to_agent", "to_centre", "from_agent", "outcome", "party", "mode"):
+            if e.get(k):
+                payload[k] = e[k]
+        booth = e.get("booth", "")
+        if booth:
+            await self.emit("session_state", payload, P.BOOTH, f"booth:{booth}")
+            await self.emit("session_state", payload, P.DEVICE, f"device:{booth}")
+        for aid in {e.get("agent"), e.get("from_agent"), e.get("to_agent")} - {None, ""}:
+            await self.emit("session_state", payload, P.AGENT, f"agent:{aid}")
+        await self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
+
+    async def _dashboards(self, *centres: str) -> None:
+        for centre in {c for c in centres if c}:
+            await self.emit("queue_update", {"centre": centre}, P.DASHBOARD, f"centre:{centre}")
+        await self.emit("queue_update", {"centre": ""}, P.DASHBOARD, "chain")
+
+    async def position_of(self, sid: str) -> dict[str, Any]:
+        """The booth's live place in the queue, as pushed in queue_position."""
+        pos = await self.store.position(sid, self.settings.default_aht_seconds)
+        s = await self.redis.hget(key("session", sid=sid), "wide")
+        return {"sid": sid, "position": pos["position"], "ahead": pos["ahead"], "eta_s": pos["eta_s"],
+                "wide": s == "1"}
+
+    # --- relay -------------------------------------------------------------------------------------
+
+    async def session_members(self, sid: str) -> dict[str, str]:
+        fields = ["state", "agent", "booth", "offer_agent"]
+        values = await self.redis.hmget(key("session", sid=sid), fields)
+        if values[0] is None:
+            raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
+        return dict(zip(fields, (v or "" for v in values), strict=True))
+
+    async def relay(self, conn: Conn, p: dict[str, Any], me: str) -> dict[str, Any]:
+        """Forward SDP/ICE only between members of one held session; log no SDP above DEBUG."""
+        sid, to = p["sid"], p["to"]
+        s = await self.session_members(sid)
+        if s["state"] not in {x.value for x in HELD_STATES}:
+            raise errors.Forbidden(f"session {sid} is {s['state']}: no media now", code="not_member", field="sid")
+        if me == "agent":
+            member = s["agent"] == conn.subject and to in ("booth", "device")
+        else:  # the booth page and its device agent both speak only to the specialist
+            member = s["booth"] == conn.subject and to == "agent"
+        if not member:
+            raise errors.Forbidden(f"you are not {to}'s peer in session {sid}", code="not_member", field="sid")
+        out = {"sid": sid, "from": me, "kind": p["kind"], "data": p.get("data"), "pc": p.get("pc") or "call"}
+        if to == "agent":
+            await self.emit("signal", out, P.AGENT, f"agent:{s['agent']}")
+        elif to == "booth":
+            await self.emit("signal", out, P.BOOTH, f"booth:{s['booth']}")
+        else:
+            await self.emit("signal", out, P.DEVICE, f"device:{s['booth']}")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("relay %s %s->%s session=%s pc=%s data=%s", p["kind"], me, to, sid, out["pc"], p.get("data"))
+        return {}
+
+    # --- liveness ----------------------------------------------------------------------------------
+
+    async def heartbeat_all(self) -> None:
+        """Refresh the heartbeats of this node's specialists and booths (a dead node stops them)."""
+        agents = {c.subject: c for c in self.conns.values() if c.namespace == P.AGENT}
+        booths = {c.subject for c in self.conns.values() if c.namespace == P.BOOTH}
+        if booths:
+            now = self.store.now_ms()
+            await self.redis.zadd(key("booth_heartbeats"), {b: now for b in booths})
+        for aid, conn in agents.items():
+            try:
+                await self.store.heartbeat(aid)
+            except errors.RemoteWindowError as exc:
+                if exc.code in ("signed_out", "unknown_agent"):  # the queue thought them gone: sign in again
+                    res = await self.queue.agent_login(aid, conn.principal.centre, conn.principal.langs)
+                    await self.push(res.fx)
+
+
+class PositionPusher:
+    """Coalesce queue changes: each changed queue's positions are pushed at most every 100 ms."""
+
+    DELAY = 0.1
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.dirty: set[tuple[str, str]] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def changed(self, region: str, lang: str) -> None:
+        self.dirty.add((region, lang))
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(self.DELAY)
+        dirty, self.dirty = self.dirty, set()
+        for region, lang in sorted(dirty):
+            try:
+                await self._push_queue(region, lang)
+            except (RedisError, OSError):
+                log.warning("could not push positions of queue %s/%s", region, lang)
+
+    async def _push_queue(self, region: str, lang: str) -> None:
+        hub = self.hub
+        sids: list[str] = await hub.redis.zrange(key("queue", region=region, lang=lang), 0, -1)
+        if not sids:
+            return
+        async with hub.redis.pipeline(transaction=False) as p:
+            for sid in sids:
+                p.hmget(key("session", sid=sid), ["booth", "wide"])
+            p.scard(key("staff", region=region, lang=lang))
+            p.lrange(key("recent_handling"), 0, 19)
+            rows = await p.execute()
+        staff, recent = int(rows[-2]), rows[-1]
+        aht = (sum(int(x) for x in recent) / len(recent) / 1000) if recent else hub.settings.default_aht_seconds
+        for ahead, (sid, (booth, wide)) in enumerate(zip(sids, rows[:-2], strict=True)):
+            if not booth:
+                continue
+            eta = estimate_wait_s(aht, ahead, staff)
+            await hub.emit("queue_position", {"sid": sid, "position": ahead + 1, "ahead": ahead, "eta_s": eta,
+                                              "wide": wide == "1"}, P.BOOTH, f"booth:{booth}")
+
+
+def _refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection: the client's connect_error carries {message, data: {code, message}}."""
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+
+
+def _err(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+

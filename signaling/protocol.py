@@ -1,0 +1,323 @@
+"""The wire protocol: every socket.io event, its payload, its acknowledgement and its errors.
+
+This module is the single source of truth. ``docs/protocol.md`` is checked against it by a test,
+and the browser's constants (``signaling/static/protocol.js``) are generated from it.
+
+Every client-to-server event is acknowledged with exactly one of
+    {"ok": {...}}                                     success
+    {"error": {"code": str, "message": str, "field"?: str}}   refusal, nothing changed
+Server-to-client events carry a plain object payload.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from window_server.domain.errors import InvalidInput, TooLarge
+
+# --- namespaces -----------------------------------------------------------------------------
+
+BOOTH: Final = "/booth"
+DEVICE: Final = "/device"
+AGENT: Final = "/agent"
+DASHBOARD: Final = "/dashboard"
+NAMESPACES: Final = (BOOTH, DEVICE, AGENT, DASHBOARD)
+
+
+class Direction(StrEnum):
+    C2S = "client→server"
+    S2C = "server→client"
+
+
+# --- error codes every client must handle -----------------------------------------------------
+
+ERROR_CODES: Final[dict[str, str]] = {
+    "invalid_input": "the payload is malformed or a field is invalid (see field)",
+    "payload_too_large": "the payload is larger than the event allows",
+    "unknown_event": "no such event in this namespace",
+    "rate_limited": "too many messages; slow down (repeat offenders are disconnected)",
+    "unauthenticated": "no valid connect token",
+    "forbidden": "your role may not do this",
+    "not_member": "you are not a member of that session",
+    "peer_absent": "the other party is not connected",
+    "unavailable": "the queue store does not answer; try again",
+    "internal_error": "something went wrong on the server; it is logged",
+    # queue and session rules (from the store and the queue service)
+    "unknown_session": "no such session",
+    "unknown_matter": "no such matter in the catalogue",
+    "unknown_centre": "no such centre in the chain",
+    "unknown_agent": "no such specialist signed in",
+    "illegal_transition": "the session's state does not allow this (the message names the state)",
+    "booth_busy": "this booth already has an open session",
+    "consent_required": "the recording notice must be accepted first",
+    "not_your_offer": "the offer belongs to another specialist",
+    "offer_expired": "the offer is no longer open",
+    "not_your_session": "the session is not yours",
+    "presence_busy": "presence cannot change while an offer or session is held",
+    "signed_out": "the specialist is signed out",
+    "reason_required": "a reason is required",
+    "invalid_target": "name exactly one valid transfer target",
+    "target_unavailable": "the transfer target is not available",
+    "target_not_authorised": "the target specialist does not serve the session's region",
+    "centre_not_authorised": "the target centre is not authorised for the session's region",
+    "identity_required": "an intake outcome needs a passed identity check",
+    "already_rated": "the session has been rated already (一次一评)",
+    "invalid_rating": "a rating is a whole number from 1 to 5",
+}
+
+
+# --- payload schema -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class F:
+    """One payload field: its JSON type, whether it is required, and its limits."""
+
+    name: str
+    kind: str  # "str", "int", "bool", "number", "object", "array", "any"
+    doc: str
+    required: bool = True
+    max_len: int | None = None
+    choices: tuple[str, ...] | None = None
+    lo: float | None = None
+    hi: float | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One socket.io event: where it flows, what it carries, what it answers."""
+
+    name: str
+    namespace: str
+    direction: Direction
+    doc: str
+    fields: tuple[F, ...] = ()
+    ack: str = ""
+    errors: tuple[str, ...] = ()
+    max_bytes: int = 4096
+
+    @property
+    def key(self) -> tuple[str, str, Direction]:
+        return (self.namespace, self.name, self.direction)
+
+
+SID = F("sid", "str", "session number, e.g. RW20261122000123", max_len=32)
+SIGNAL_KINDS = ("offer", "answer", "ice", "bye")
+PEERS = ("booth", "agent", "device")
+PRIORITIES = ("", "elderly", "disabled", "pregnant")
+SOURCES = ("walk_in", "qr", "appointment", "mobile", "video_consult")
+OUTCOMES = ("consultation", "intake", "needs_supplement", "postal_delivery", "not_eligible")
+PRESENCE = ("available", "away", "wrap_up")
+SESSION_STATE_FIELDS = (
+    SID,
+    F("state", "str", "the session's state (see docs/protocol.md, lifecycle)"),
+    F("act", "str", "the action that led here, e.g. offer, accept, transfer_accept"),
+    F("ticket", "str", "ticket number shown to the citizen, e.g. A012", required=False),
+    F("agent", "str", "the specialist now holding the session", required=False),
+    F("agent_centre", "str", "the centre of that specialist", required=False),
+)
+SIGNAL_IN = (
+    SID,
+    F("to", "str", "which member of the session receives it", choices=PEERS),
+    F("kind", "str", "offer, answer, ice candidate, or bye (tear down this peer connection)", choices=SIGNAL_KINDS),
+    F("data", "any", "the SDP ({type, sdp}) or candidate ({candidate, sdpMid, sdpMLineIndex}); null for bye",
+      required=False),
+    F("pc", "str", "which peer connection of the pair (e.g. 'call', 'preview', 'screen')", required=False, max_len=32),
+)
+SIGNAL_OUT = (
+    SID,
+    F("from", "str", "who sent it", choices=PEERS),
+    F("kind", "str", "as sent", choices=SIGNAL_KINDS),
+    F("data", "any", "as sent", required=False),
+    F("pc", "str", "as sent", required=False),
+)
+RELAY_ERRORS = ("invalid_input", "payload_too_large", "not_member", "rate_limited")
+QUEUE_ERRORS = ("unavailable",)
+
+EVENTS: Final[tuple[Event, ...]] = (
+    # --- /booth: the kiosk page ----------------------------------------------------------------
+    Event("request_service", BOOTH, Direction.C2S,
+          "The citizen asks for a matter: a ticket in the queue, offered at once if a specialist is free.",
+          (F("matter", "str", "matter code from the catalogue", max_len=64),
+           F("priority", "str", "priority lane", required=False, choices=PRIORITIES),
+           F("source", "str", "ticket source", required=False, choices=SOURCES),
+           F("lang", "str", "language the citizen wants", required=False, choices=("zh", "en")),
+           F("consent", "bool", "the citizen accepted the recording notice (must be true)")),
+          ack="{sid, ticket, state, position, eta_s}",
+          errors=("unknown_matter", "consent_required", "booth_busy", "invalid_input", *QUEUE_ERRORS)),
+    Event("leave_queue", BOOTH, Direction.C2S, "The citizen leaves the queue (放弃).",
+          (SID, F("reason", "str", "optional reason", required=False, max_len=500)),
+          ack="{sid, state}", errors=("illegal_transition", "not_your_session", "unknown_session")),
+    Event("rate", BOOTH, Direction.C2S, "The citizen rates the completed session once (好差评).",
+          (SID, F("level", "int", "5 非常满意 … 1 非常不满意", lo=1, hi=5),
+           F("comment", "str", "optional reason, asked for a bad review", required=False, max_len=500)),
+          ack="{sid, state}", errors=("invalid_rating", "already_rated", "illegal_transition", "not_your_session")),
+    Event("resume", BOOTH, Direction.C2S, "Ask again for the booth's open session (also pushed on connect).",
+          ack="{session: {sid, ticket, state, position, eta_s, ...} | null}"),
+    Event("signal", BOOTH, Direction.C2S, "WebRTC signaling to the specialist of the booth's session.",
+          SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
+    Event("session_state", BOOTH, Direction.S2C, "The booth's session changed state.", SESSION_STATE_FIELDS),
+    Event("queue_position", BOOTH, Direction.S2C, "Live place in the queue, pushed on every queue change.",
+          (SID, F("position", "int", "1 = next"), F("ahead", "int", "sessions ahead"),
+           F("eta_s", "number", "estimated wait in seconds, null when no specialist is signed in", required=False),
+           F("wide", "bool", "partner centres may serve it now"))),
+    Event("signal", BOOTH, Direction.S2C, "WebRTC signaling from the specialist.", SIGNAL_OUT),
+    Event("screen_share_request", BOOTH, Direction.S2C, "The specialist asks the citizen to share the booth's screen.",
+          (SID,)),
+    # --- /device: the booth's device agent -------------------------------------------------------
+    Event("register", DEVICE, Direction.C2S, "The device agent announces its cameras.",
+          (F("cameras", "array", "[{id, role: main|aux, preview: [w, h], still: [w, h]}]", max_len=8),
+           F("version", "str", "device agent version", required=False, max_len=32)),
+          ack="{session: {sid, state, agent} | null}", errors=("invalid_input",)),
+    Event("signal", DEVICE, Direction.C2S, "WebRTC signaling (the preview) to the session's specialist.",
+          SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
+    Event("signal", DEVICE, Direction.S2C, "WebRTC signaling from the specialist.", SIGNAL_OUT),
+    Event("session_state", DEVICE, Direction.S2C, "The booth's session changed state.", SESSION_STATE_FIELDS),
+    # --- /agent: the specialist's console --------------------------------------------------------
+    Event("presence", AGENT, Direction.C2S, "Switch presence by hand.",
+          (F("status", "str", "the new presence", choices=PRESENCE),),
+          ack="{status, offer}", errors=("presence_busy", "signed_out", "invalid_input")),
+    Event("accept", AGENT, Direction.C2S, "Accept the offer you hold (a queue offer or a transfer).", (SID,),
+          ack="{sid, state}", errors=("not_your_offer", "offer_expired", "illegal_transition", "unknown_session")),
+    Event("decline", AGENT, Direction.C2S, "Decline the offer you hold; it goes to the next specialist.",
+          (SID, F("reason", "str", "optional reason", required=False, max_len=500)),
+          ack="{sid, state}", errors=("not_your_offer", "offer_expired", "unknown_session")),
+    Event("transfer", AGENT, Direction.C2S,
+          "Hand the session to a named specialist or to a centre, warm or cold, with a reason.",
+          (SID, F("reason", "str", "why (shown to the receiver and kept in the history)", max_len=500),
+           F("mode", "str", "warm: you stay until accepted; cold: you leave the call at once", required=False,
+             choices=("warm", "cold")),
+           F("to_agent", "str", "username of the receiving specialist", required=False, max_len=64),
+           F("to_centre", "str", "centre id whose specialists receive it", required=False, max_len=64)),
+          ack="{sid, state, offered_to}",
+          errors=("reason_required", "invalid_target", "target_unavailable", "target_not_authorised",
+                  "centre_not_authorised", "unknown_centre", "not_your_session", "illegal_transition")),
+    Event("complete", AGENT, Direction.C2S, "End the session with an outcome.",
+          (SID, F("outcome", "str", "what came of it", choices=OUTCOMES),
+           F("case_number", "str", "the home system's case number (办件编号), if any", required=False, max_len=64)),
+          ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition", "invalid_input")),
+    Event("no_show", AGENT, Direction.C2S, "Nobody is at the booth (过号).",
+          (SID, F("reason", "str", "optional", required=False, max_len=500)),
+          ack="{sid, state}", errors=("not_your_session", "illegal_transition")),
+    Event("note", AGENT, Direction.C2S, "Add a note to the session you hold.",
+          (SID, F("text", "str", "the note", max_len=4000)), ack="{sid}",
+          errors=("not_your_session", "illegal_transition"), max_bytes=16384),
+    Event("queue_view", AGENT, Direction.C2S, "The waiting sessions you may be offered, best first.",
+          ack="{sessions: [{sid, ticket, matter, intake_centre, region, priority, waited_s, wide}]}"),
+    Event("session_detail", AGENT, Direction.C2S,
+          "Everything a session holds (history, notes, transfers) for its specialist or an offered one.",
+          (SID,), ack="{session, events, notes}", errors=("not_member", "unknown_session")),
+    Event("screen_share_request", AGENT, Direction.C2S, "Ask the booth to share its screen.", (SID,),
+          ack="{}", errors=("not_member",)),
+    Event("signal", AGENT, Direction.C2S, "WebRTC signaling to the booth or its device agent.",
+          SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
+    Event("offer", AGENT, Direction.S2C, "A session is offered to you until the deadline.",
+          (SID, F("deadline", "int", "epoch ms"), F("transfer", "bool", "a transfer, not a queue offer"),
+           F("matter", "str", "matter code"), F("region", "str", "home region"))),
+    Event("session_state", AGENT, Direction.S2C, "A session you hold or were offered changed state.",
+          SESSION_STATE_FIELDS),
+    Event("presence", AGENT, Direction.S2C, "Your presence changed (by you, by a timeout or a session).",
+          (F("status", "str", "offline, available, offered, in_service, wrap_up or away"),)),
+    Event("queue_changed", AGENT, Direction.S2C, "A queue in your scope changed; ask queue_view again.",
+          (F("region", "str", "home region"),)),
+    Event("signal", AGENT, Direction.S2C, "WebRTC signaling from the booth or its device agent.", SIGNAL_OUT),
+    Event("device_ready", AGENT, Direction.S2C, "The booth's device agent is (back) online: ask for the preview.",
+          (SID, F("cameras", "array", "as registered"))),
+    # --- /dashboard ----------------------------------------------------------------------------
+    Event("queue_update", DASHBOARD, Direction.S2C, "Something in your scope changed; figures follow in the payload.",
+          (F("centre", "str", "centre id"),)),
+)
+
+_BY_KEY: Final = {e.key: e for e in EVENTS}
+
+
+def event(namespace: str, name: str, direction: Direction = Direction.C2S) -> Event:
+    """Look up one event's spec."""
+    return _BY_KEY[(namespace, name, direction)]
+
+
+def client_events(namespace: str) -> dict[str, Event]:
+    """The events a client may send in a namespace."""
+    return {e.name: e for e in EVENTS if e.namespace == namespace and e.direction is Direction.C2S}
+
+
+# --- validation at the door ---------------------------------------------------------------------
+
+_KINDS: Final[dict[str, tuple[type, ...]]] = {
+    "str": (str,),
+    "int": (int,),
+    "bool": (bool,),
+    "number": (int, float),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def payload_size(data: Any) -> int:
+    """Bytes of the payload as JSON (what the cap counts)."""
+    return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def parse(spec: Event, data: Any) -> dict[str, Any]:
+    """Validate a client payload against its spec; return it with optional fields defaulted."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{spec.name}: the payload must be an object")
+    try:
+        size = payload_size(data)
+    except (TypeError, ValueError):  # binary attachments or non-JSON values
+        raise InvalidInput(f"{spec.name}: the payload must be plain JSON") from None
+    if size > spec.max_bytes:
+        raise TooLarge(f"{spec.name}: payload over {spec.max_bytes} bytes", code="payload_too_large")
+    known = {f.name for f in spec.fields}
+    for name in data:
+        if name not in known:
+            raise InvalidInput(f"{spec.name}: unknown field {name!r}", field=str(name)[:64])
+    out: dict[str, Any] = {}
+    for f in spec.fields:
+        if f.name not in data or data[f.name] is None:
+            if f.required and f.kind != "any":
+                raise InvalidInput(f"{spec.name}: {f.name} is required", field=f.name)
+            out[f.name] = None
+            continue
+        out[f.name] = _check(spec.name, f, data[f.name])
+    return out
+
+
+def _check(event_name: str, f: F, value: Any) -> Any:
+    if f.kind != "any":
+        types = _KINDS[f.kind]
+        if not isinstance(value, types) or (f.kind in ("int", "number") and isinstance(value, bool)):
+            raise InvalidInput(f"{event_name}: {f.name} must be {f.kind}", field=f.name)
+    if f.max_len is not None and isinstance(value, str | list) and len(value) > f.max_len:
+        raise InvalidInput(f"{event_name}: {f.name} is longer than {f.max_len}", field=f.name)
+    if f.choices is not None and value not in f.choices:
+        raise InvalidInput(f"{event_name}: {f.name} must be one of {', '.join(map(repr, f.choices))}", field=f.name)
+    if f.lo is not None and value < f.lo or f.hi is not None and value > f.hi:
+        raise InvalidInput(f"{event_name}: {f.name} must be between {f.lo:g} and {f.hi:g}", field=f.name)
+    return value
+
+
+def ok(payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The success acknowledgement."""
+    return {"ok": payload or {}}
+
+
+def browser_constants() -> dict[str, Any]:
+    """The constants the browser modules import, generated into signaling/static/protocol.js."""
+    events: dict[str, dict[str, list[str]]] = {}
+    for e in EVENTS:
+        side = "send" if e.direction is Direction.C2S else "receive"
+        events.setdefault(e.namespace, {"send": [], "receive": []})[side].append(e.name)
+    return {
+        "namespaces": {"booth": BOOTH, "device": DEVICE, "agent": AGENT, "dashboard": DASHBOARD},
+        "events": events,
+        "errors": sorted(ERROR_CODES),
+        "signalKinds": list(SIGNAL_KINDS),
+        "outcomes": list(OUTCOMES),
+        "priorities": list(PRIORITIES),
+    }
