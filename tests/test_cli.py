@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 
+from tests.service import running_service
 from window_server.settings import setting_rows
 
 PY = sys.executable
@@ -58,26 +56,9 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
-@asynccontextmanager
-async def _service(tmp_path: Path, *args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """Start the service with the embedded Redis; yield the process and its base URL."""
-    proc = await asyncio.create_subprocess_exec(
-        PY, "-m", "window_server", "--port", "0", "--data-dir", str(tmp_path / "var"), *args,
-        env=_env(), cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                assert line, "the service exited before announcing its URL"
-                if m := re.search(r"running at (http://\S+)", line):
-                    break
-        yield proc, m.group(1)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+def _service(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
+    """The service with the embedded Redis under tmp_path."""
+    return running_service("--data-dir", str(tmp_path / "var"), *args)
 
 
 async def test_help_lists_every_setting() -> None:

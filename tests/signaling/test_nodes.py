@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.service import running_service, service_env
 from window_server.appkeys import SIO
 from window_server.domain.auth import Role
 
@@ -19,28 +15,10 @@ from .conftest import SECRET, Client, token
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@asynccontextmanager
-async def node(redis_url: str, tmp: Path, name: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+def node(redis_url: str, tmp: Path, name: str):  # type: ignore[no-untyped-def]
     """A real ``python -m window_server`` process sharing the test's Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RW_")}
-    env.update(REDIS_URL=redis_url, RW_SECRET=SECRET, RW_DEMO="false", RW_LOG_LEVEL="WARNING")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "window_server", "--port", "0", "--data-dir", str(tmp / name),
-        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                assert line, f"node {name} exited before announcing its URL"
-                if m := re.search(r"running at (http://\S+)", line):
-                    break
-        yield proc, m.group(1)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+    env = service_env(REDIS_URL=redis_url, RW_SECRET=SECRET, RW_DEMO="false", RW_LOG_LEVEL="WARNING")
+    return running_service("--data-dir", str(tmp / name), env=env, stderr=asyncio.subprocess.DEVNULL)
 
 
 async def test_booth_on_one_node_specialist_on_another_and_a_node_dies(

@@ -1,0 +1,45 @@
+"""Run the service as operators do: a real ``python -m window_server`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any Remote Window setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RW_") and k != "REDIS_URL"}
+    env.update(extra)
+    return env
+
+
+@asynccontextmanager
+async def running_service(
+    *args: str, env: dict[str, str] | None = None, stderr: int | None = asyncio.subprocess.PIPE
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """Start the service on a free port; yield the process and its base URL; kill it after."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "window_server", "--port", "0", *args,
+        env=env if env is not None else service_env(), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=stderr,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(60):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "the service exited before announcing its URL"
+                if m := re.search(r"running at (http://\S+)", line):
+                    break
+        yield proc, m.group(1)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
