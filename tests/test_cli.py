@@ -11,17 +11,11 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.service import running_service
+from tests.service import running_service, service_env
 from window_server.settings import setting_rows
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RW_") and k != "REDIS_URL"}
-    env.update(extra)
-    return env
 
 
 async def _run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -62,21 +56,21 @@ def _service(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
 
 
 async def test_help_lists_every_setting() -> None:
-    code, out, _ = await _run("--help", env=_env())
+    code, out, _ = await _run("--help", env=service_env())
     assert code == 0
     for _name, env, _default, _help in setting_rows():
         assert env in out
 
 
 async def test_bad_setting_fails_with_one_line_naming_it() -> None:
-    code, _, err = await _run(env=_env(RW_PORT="eighty"))
+    code, _, err = await _run(env=service_env(RW_PORT="eighty"))
     assert code == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "RW_PORT" in lines[0]
 
 
 async def test_missing_redis_server_binary_is_named_with_the_fix(tmp_path: Path) -> None:
-    code, _, err = await _run("--data-dir", str(tmp_path), env=_env(PATH=str(tmp_path)))
+    code, _, err = await _run("--data-dir", str(tmp_path), env=service_env(PATH=str(tmp_path)))
     assert code == 1
     assert "redis-server was not found" in err and "REDIS_URL" in err
 
@@ -86,7 +80,7 @@ async def test_port_in_use_is_named_with_the_fix(redis_url: str) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code, _, err = await _run("--port", str(port), env=_env(REDIS_URL=redis_url))
+        code, _, err = await _run("--port", str(port), env=service_env(REDIS_URL=redis_url))
     assert code == 1
     assert f"port {port}" in err and "already in use" in err and "--port" in err
 
