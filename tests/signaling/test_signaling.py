@@ -79,6 +79,14 @@ async def test_foreign_origin_is_refused(server: Any) -> None:
             assert (await ws.receive(timeout=5)).data.startswith("0")
 
 
+async def test_websockets_do_not_negotiate_compression(server: Any) -> None:
+    # permessage-deflate costs ~100 KB of server memory per socket for small JSON messages
+    ws_url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, compress=15) as ws:
+        assert ws.compress == 0
+        assert (await ws.receive(timeout=5)).data.startswith("0")
+
+
 async def test_roles_are_kept_to_their_namespaces(server: Any, clients: Any, demo: dict[str, str]) -> None:
     manager = token(Role.MANAGER, "mgr", demo["home_centre"], "/dashboard")
     refusal = await clients("/agent").refused(server.url, manager)  # a /dashboard token used on /agent
