@@ -20,16 +20,25 @@ import argparse
 import asyncio
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import aiohttp
 import cv2
 import numpy as np
+from aiohttp import web
 
 from citizen_client import synthetic_scene as ss
+from window_server.app import create_app
+from window_server.appkeys import ACCOUNTS, CATALOGUE, DOCUMENTS, QUEUE, STORE
 from window_server.documents.codec import encode_jpeg
 from window_server.documents.pipeline import check_image, process_image
 from window_server.documents.pool import DocumentPool
+from window_server.domain.routing import region_contains
+from window_server.redis_server import EmbeddedRedis
+from window_server.settings import build_settings
 
 SIZES = {"5MP": (2592, 1944), "8MP": (3264, 2448), "12MP": (4000, 3000)}
 
@@ -87,14 +96,78 @@ async def loop_lag_during(work: Callable[[], object], tick: float = 0.001) -> li
     return lags
 
 
-async def upload_loop_lag_p99() -> float | None:
-    """PLACEHOLDER (lead): event-loop lag p99 while 20 uploads run through the real endpoint.
+async def upload_loop_lag_p99(images: list[bytes], uploads: int = 20) -> tuple[list[float], list[float]]:
+    """Event-loop lag of a real server while `uploads` stills are POSTed to it at once.
 
-    Needs the still-upload endpoint (issue 5, built by the lead): start the app on
-    127.0.0.1:0, POST 20 12 MP stills at once with aiohttp, and measure with
-    ``loop_lag_during`` inside the server process. Until then the pool-only figure stands in.
+    The app runs in this process on 127.0.0.1:0 with a redis-server of its own; a probe task on
+    the server's loop measures the lag. The clients run in another thread with their own loop
+    (as if on other machines), so their work is not counted as the server's. Returns the lags
+    (ms) and each upload's time from request to answer (ms).
     """
-    return None
+    with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmp:
+        redis_server = EmbeddedRedis(Path(tmp) / "redis")
+        url = redis_server.start()
+        runner: web.AppRunner | None = None
+        try:
+            settings = build_settings({}, redis_url=url, data_dir=Path(tmp) / "data", port=0, demo=False,
+                                      secret="bench-" + "x" * 32, document_workers=os.cpu_count() or 2)
+            app = create_app(settings)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            sid, booth, token = await _held_session(app)
+            await app[DOCUMENTS].start()
+            # Distinct bytes for every upload (JPEG allows NUL padding after its end), so each one
+            # hashes and writes its own files rather than finding them stored already.
+            bodies = [images[i % len(images)] + b"\0" * (i + 1) for i in range(uploads + 1)]
+            target = f"{base}/api/sessions/{sid}/materials?kind=other&camera=main"
+            headers = {"Authorization": f"Bearer {token}", "X-Booth": booth, "Content-Type": "image/jpeg"}
+            await asyncio.to_thread(_post_all, target, headers, bodies[:1])  # warm every path once
+            times: list[float] = []
+            lags = await loop_lag_during(
+                lambda: asyncio.to_thread(lambda: times.extend(_post_all(target, headers, bodies[1:]))))
+            return lags, times
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            redis_server.stop()
+
+
+async def _held_session(app: web.Application) -> tuple[str, str, str]:
+    """A session in service: a ticket at a booth of another centre, taken by a home specialist."""
+    catalogue = app[CATALOGUE]
+    for m in catalogue.matters:
+        own = [c for c in catalogue.centres_serving(m.home_region) if region_contains(m.home_region, c.region)]
+        others = [c for c in catalogue.centres if not region_contains(m.home_region, c.region)]
+        if own and others:
+            break
+    booth, aid = "bench-booth", "bench-spec"
+    _record, token = await app[ACCOUNTS].add_booth(booth, others[0].id)
+    await app[QUEUE].agent_login(aid, own[0].id)
+    ticket = await app[QUEUE].request_service(booth=booth, intake_centre=others[0].id, matter=m.code, consent=True)
+    await app[STORE].presence(aid, "available")
+    await app[STORE].accept(aid, ticket.ok["sid"])
+    return str(ticket.ok["sid"]), booth, token
+
+
+def _post_all(url: str, headers: dict[str, str], bodies: list[bytes]) -> list[float]:
+    """POST every body at once from this thread's own loop; return each one's milliseconds."""
+
+    async def one(http: aiohttp.ClientSession, body: bytes) -> float:
+        start = time.perf_counter()
+        async with http.post(url, data=body, headers=headers) as resp:
+            answer = await resp.json()
+            if resp.status != 201:
+                raise RuntimeError(f"upload failed: {resp.status} {answer}")
+        return (time.perf_counter() - start) * 1000.0
+
+    async def run() -> list[float]:
+        async with aiohttp.ClientSession() as http:
+            return list(await asyncio.gather(*(one(http, b) for b in bodies)))
+
+    return asyncio.run(run())
 
 
 async def run_pool(images: list[bytes], total: int, concurrent: int) -> tuple[float, list[float]]:
@@ -141,9 +214,13 @@ def main() -> None:
     print(f"  pool: {os.cpu_count()} workers, {total} x 12MP process(): {rate:.1f} stills/s")
     print(f"  loop lag while 20 concurrent pool checks run: p50 {percentile(lags, 50):.1f} ms "
           f"p99 {lag99:.1f} ms max {max(lags):.1f} ms ({len(lags)} ticks)")
-    upload = asyncio.run(upload_loop_lag_p99())
-    print(f"  loop lag p99 while 20 uploads run: {'not measured yet (needs the upload endpoint)' if upload is None else f'{upload:.1f} ms'}")
-    print(f"documents: 12MP p50 {p50_12:.0f} p95 {p95_12:.0f}, stills/s {rate:.1f}, loop lag p99 {lag99:.1f}")
+    upload_lags, upload_ms = asyncio.run(upload_loop_lag_p99(by_size["12MP"], uploads=20))
+    upload99 = percentile(upload_lags, 99)
+    print(f"  server loop lag while 20 x 12MP uploads run (HTTP, checks, fsynced files, Redis): "
+          f"p50 {percentile(upload_lags, 50):.1f} ms p99 {upload99:.1f} ms max {max(upload_lags):.1f} ms "
+          f"({len(upload_lags)} ticks); each upload p50 {percentile(upload_ms, 50):.0f} ms "
+          f"max {max(upload_ms):.0f} ms")
+    print(f"documents: 12MP p50 {p50_12:.0f} p95 {p95_12:.0f}, stills/s {rate:.1f}, loop lag p99 {upload99:.1f}")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,25 @@ def process_image(
     return _timed(result, start), corrected
 
 
+def process_upload(
+    data: bytes,
+    thresholds: QualityThresholds | None = None,
+    *,
+    quality: int = 90,
+    thumb_side: int = 320,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+) -> tuple[CheckResult, bytes | None, bytes]:
+    """Everything an upload keeps, in one worker call: the verdict, the corrected page, a thumbnail.
+
+    The thumbnail is made from the corrected page when there is one (what the console lists),
+    else from the still itself.
+    """
+    result, corrected = process_image(data, thresholds, quality=quality, max_megapixels=max_megapixels)
+    thumb = thumbnail(corrected if corrected is not None else data, max_side=thumb_side,
+                      max_megapixels=max_megapixels)
+    return result, corrected, thumb
+
+
 def correct_image(
     data: bytes, *, quality: int = 90, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
 ) -> bytes:

@@ -8,6 +8,7 @@ held lock into the child. Each worker uses one OpenCV thread, so N workers use N
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -28,12 +29,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: Workers run a little below the server's priority: when every core is busy with stills, the
+#: event loop (sockets, signaling, the queue) still gets the CPU first; checks wait a few ms.
+WORKER_NICENESS = 5
+
+
 def _init_worker() -> None:
-    """Set a worker up: one OpenCV thread, and Ctrl-C is the parent's business."""
+    """Set a worker up: one OpenCV thread, lower priority, and Ctrl-C is the parent's business."""
     import cv2
 
     cv2.setNumThreads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
 
 
 def _ping() -> int:
@@ -91,6 +99,16 @@ class DocumentPool:
             max_megapixels=self._max_megapixels,
         )
 
+    async def process_upload(
+        self, data: bytes, thresholds: QualityThresholds | None = None, *, quality: int = 90,
+        thumb_side: int = 320,
+    ) -> tuple[CheckResult, bytes | None, bytes]:
+        """Judge a still; return it corrected and a thumbnail too (see ``pipeline.process_upload``)."""
+        return await self._run(
+            pipeline.process_upload, data, thresholds, quality=quality, thumb_side=thumb_side,
+            max_megapixels=self._max_megapixels,
+        )
+
     async def correct(self, data: bytes, *, quality: int = 90) -> bytes:
         """Return the page deskewed and cropped as JPEG (see ``pipeline.correct_image``)."""
         return await self._run(
@@ -120,7 +138,7 @@ class DocumentPool:
         self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+            await asyncio.to_thread(_shutdown, executor)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._closed:
@@ -143,6 +161,20 @@ class DocumentPool:
                 max_workers=self._workers, mp_context=self._context, initializer=_init_worker
             )
         return self._executor
+
+
+def _shutdown(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Stop the workers, bounded: a worker that does not leave within the grace is killed
+    (a plain ``shutdown(wait=True)`` was seen waiting forever on a stuck forkserver worker)."""
+    workers = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for w in workers:
+        w.join(grace_s)
+    for w in workers:
+        if w.is_alive():
+            log.warning("document worker %s did not stop; killing it", w.pid)
+            w.kill()
+            w.join(2.0)
 
 
 def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

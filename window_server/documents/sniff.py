@@ -53,6 +53,14 @@ class ImageHeader:
         return self.width * self.height / 1e6
 
 
+def check_magic(prefix: bytes) -> None:
+    """Raise UnsupportedImage unless ``prefix`` (the first bytes, ≥ 8 or all there is) can start a
+    JPEG or PNG: lets an upload be refused on its first chunk."""
+    n = min(len(prefix), len(_PNG_SIGNATURE))
+    if not (prefix[:3] == _JPEG_SOI[: min(n, 3)] or prefix[:n] == _PNG_SIGNATURE[:n]) or not prefix:
+        raise UnsupportedImage("only JPEG and PNG images are accepted")
+
+
 def sniff(data: bytes, *, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> ImageHeader:
     """Return the header of a JPEG or PNG image, or raise a stable-coded error."""
     if data.startswith(_JPEG_SOI):

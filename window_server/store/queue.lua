@@ -163,29 +163,32 @@ local function better(a_score, a_id, b_score, b_id)
   return a_id < b_id
 end
 
+-- Pages grow 1, 4, 16, 64…: the head almost always qualifies, so read one member first.
+local function next_page(size) return size * 4 end
+
 -- The longest-idle available specialist in ``set`` who has not declined ``sid``.
 local function first_agent(set, sid, now)
-  local start = 0
+  local start, size = 0, 1
   while true do
-    local r = redis.call('ZRANGE', set, start, start + 15, 'WITHSCORES')
+    local r = redis.call('ZRANGE', set, start, start + size - 1, 'WITHSCORES')
     if #r == 0 then return nil end
     for i = 1, #r, 2 do
       if not declined_by(sid, r[i], now) then return r[i], tonumber(r[i + 1]) end
     end
-    start = start + 16
+    start, size = start + size, next_page(size)
   end
 end
 
 -- The first session of queue ``q`` within scores [lo, hi] that ``aid`` has not declined.
 local function first_session(q, lo, hi, aid, now)
-  local offset = 0
+  local offset, size = 0, 1
   while true do
-    local r = redis.call('ZRANGE', q, num(lo), num(hi), 'BYSCORE', 'LIMIT', offset, 16, 'WITHSCORES')
+    local r = redis.call('ZRANGE', q, num(lo), num(hi), 'BYSCORE', 'LIMIT', offset, size, 'WITHSCORES')
     if #r == 0 then return nil end
     for i = 1, #r, 2 do
       if not declined_by(r[i], aid, now) then return r[i], tonumber(r[i + 1]) end
     end
-    offset = offset + 16
+    offset, size = offset + size, next_page(size)
   end
 end
 
@@ -851,4 +854,94 @@ register('rw_annotate', function(a, now, cfg)
   end
   annotate(a.sid, a.act, a.aid, '', now, a.event or {})
   return {sid = a.sid}
+end)
+
+-- ------------------------------------------------------------ materials (issue 5) ---
+-- Stills of a session (材料): each record, the specialist's verdicts, capture requests and
+-- every view are written together with their event in one call. The blobs themselves are on
+-- disk (content-addressed) before any of these runs.
+
+local MATERIAL_HELD = {in_service = true, transferring = true, reconnecting = true}
+
+local function material_held(sid, state, what)
+  if not MATERIAL_HELD[state] then
+    fail('illegal_transition', 'session ' .. sid .. ' is ' .. state .. ': cannot ' .. what, state)
+  end
+end
+
+-- A stored still: the record (JSON made by the server, kept as sent) and its event. Only the
+-- session's booth or the specialist holding it may add one, and only while it is held.
+register('rw_material_add', function(a, now, cfg)
+  local k = session(a.sid)
+  local state = hget(k, 'state')
+  local field = (a.role == 'booth' and 'booth') or (a.role == 'agent' and 'agent') or nil
+  if field == nil or a.subject == '' or (hget(k, field) or '') ~= a.subject then
+    fail('not_member', 'you are not a member of session ' .. a.sid, state)
+  end
+  material_held(a.sid, state, 'add a material')
+  local mk = key('materials', a.sid)
+  if redis.call('HEXISTS', mk, a.id) == 1 then fail('invalid_input', 'material ' .. a.id .. ' exists already', state) end
+  if (a.request or '') ~= '' and redis.call('HEXISTS', key('captures', a.sid), a.request) == 0 then
+    fail('unknown_request', 'no capture request ' .. a.request .. ' in session ' .. a.sid, state)
+  end
+  redis.call('HSET', mk, a.id, a.record)
+  local ev = {material = a.id}
+  for f, v in pairs(a.event or {}) do ev[f] = v end
+  annotate(a.sid, 'material_added', a.by, '', now, ev)
+  return {id = a.id, booth = hget(k, 'booth'), agent = hget(k, 'agent') or ''}
+end)
+
+-- The specialist holding the session accepts or rejects a material; a later verdict replaces
+-- the current one and each is an event.
+register('rw_material_verdict', function(a, now, cfg)
+  local k, state = holder(a.sid, a.aid)
+  material_held(a.sid, state, 'judge a material')
+  local raw = redis.call('HGET', key('materials', a.sid), a.material_id)
+  if not raw then fail('unknown_material', 'no material ' .. a.material_id .. ' in session ' .. a.sid, state) end
+  local kind = cjson.decode(raw).kind
+  redis.call('HSET', key('material_verdicts', a.sid), a.material_id,
+    cjson.encode({verdict = a.verdict, reason = a.reason or '', by = a.aid, at = now}))
+  annotate(a.sid, 'verdict', a.aid, a.reason or '', now, {material = a.material_id, kind = kind, verdict = a.verdict})
+  return {sid = a.sid, material_id = a.material_id, kind = kind, verdict = a.verdict, reason = a.reason or '',
+          by = a.aid, at = now, booth = hget(k, 'booth')}
+end)
+
+-- Someone was shown materials (an image variant, or several in a PDF): who, which, when.
+-- Who may see them is decided before this call; this makes the record, or nothing is shown.
+register('rw_material_view', function(a, now, cfg)
+  session(a.sid)
+  local mk = key('materials', a.sid)
+  for _, id in ipairs(a.materials) do
+    if redis.call('HEXISTS', mk, id) == 0 then fail('unknown_material', 'no material ' .. id .. ' in session ' .. a.sid) end
+  end
+  annotate(a.sid, 'material_viewed', a.by, '', now,
+    {material = table.concat(a.materials, ','), variant = a.variant, role = a.role})
+  return {}
+end)
+
+-- The specialist holding the session asks the booth's device agent for a still.
+register('rw_capture_request', function(a, now, cfg)
+  local k, state = holder(a.sid, a.aid)
+  material_held(a.sid, state, 'ask for a capture')
+  local booth = hget(k, 'booth') or ''
+  if redis.call('HGET', key('device', booth), 'online') ~= '1' then
+    fail('peer_absent', 'the document camera of booth ' .. booth .. ' is not connected', state)
+  end
+  redis.call('HSET', key('captures', a.sid), a.request_id,
+    cjson.encode({kind = a.kind, camera = a.camera, by = a.aid, at = now}))
+  annotate(a.sid, 'capture_requested', a.aid, '', now, {request = a.request_id, kind = a.kind, camera = a.camera})
+  return {request_id = a.request_id, booth = booth}
+end)
+
+-- Retention: forget a closed session's material records (the blobs go next, by the caller).
+-- The events stay: they are the audit trail of what was captured, judged and seen.
+register('rw_materials_purge', function(a, now, cfg)
+  session(a.sid)
+  if redis.call('SISMEMBER', K.active, a.sid) == 1 then
+    fail('illegal_transition', 'session ' .. a.sid .. ' is still open: its materials are kept')
+  end
+  local n = redis.call('HLEN', key('materials', a.sid))
+  redis.call('DEL', key('materials', a.sid), key('material_verdicts', a.sid), key('captures', a.sid))
+  annotate(a.sid, 'materials_purged', a.by or 'system', a.why or '', now, {count = n})
+  return {count = n}
 end)

@@ -48,6 +48,10 @@ _ERRORS: dict[str, type[errors.RemoteWindowError]] = {
     "invalid_input": errors.InvalidInput,
 }
 _FIELDS = {"reason_required": "reason", "invalid_target": "to_agent", "target_unavailable": "to_agent"}
+# --- materials (issue 5) ---
+_ERRORS.update({"unknown_material": errors.NotFound, "unknown_request": errors.NotFound,
+                "not_member": errors.Forbidden, "peer_absent": errors.Conflict})
+_FIELDS.update({"unknown_material": "material_id", "unknown_request": "request_id"})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""Materials fixtures: a real server and Redis, a held session, booth and staff credentials, stills.
+
+The stills are synthetic document-camera scenes (the one stand-in in the suite). Sessions are
+put in service through the real queue service; staff logins are real web sessions (the password
+hash is skipped: argon2 would cost more than the tests themselves).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aiohttp import web
+
+from citizen_client import synthetic_scene as ss
+from tests.signaling.conftest import SECRET, catalogue, clients, demo  # noqa: F401  (fixtures)
+from window_server.appkeys import ACCOUNTS, QUEUE, REDIS, SETTINGS, STORE
+from window_server.documents.codec import encode_jpeg
+from window_server.domain.auth import Role
+from window_server.store.keys import key
+
+
+@dataclass(frozen=True)
+class Stills:
+    good_8mp: bytes
+    good: bytes  # 2 MP, for tests that only need a still
+    cut_off: bytes
+    card_front: bytes
+    card_back: bytes
+
+
+@pytest.fixture(scope="session")
+def stills() -> Stills:
+    def shot(kind: str, w: int, h: int, seed: int, **spec: Any) -> bytes:
+        rng = np.random.default_rng(seed)
+        base = ss.random_spec(rng, aspect=w / h, **spec)
+        scene, _ = ss.render_shot(kind, w, h, rng, spec=base)
+        return encode_jpeg(scene.image, quality=90)
+
+    return Stills(
+        good_8mp=shot("good", 3264, 2448, 5, document="a4_form", fingertip=False, clutter=0),
+        good=shot("good", 1600, 1200, 6, document="a4_form", fingertip=False, clutter=0),
+        cut_off=shot("cut_off", 1600, 1200, 7, document="a4_form", fingertip=False, clutter=0),
+        card_front=shot("good", 1600, 1200, 11, document="id_card", fingertip=False, clutter=0, rotation=5.0),
+        card_back=shot("good", 1600, 1200, 12, document="id_card", fingertip=False, clutter=0, rotation=-4.0),
+    )
+
+
+@dataclass
+class Env:
+    """One running server with a held session: its booth, its specialist, and how to reach them."""
+
+    srv: Any
+    sid: str
+    booth: str
+    booth_token: str
+    agent: str
+    agent_cookie: str
+    demo: dict[str, str]
+
+    @property
+    def app(self) -> web.Application:
+        app: web.Application = self.srv.app
+        return app
+
+    @property
+    def url(self) -> str:
+        return str(self.srv.url)
+
+    @property
+    def materials_dir(self) -> Path:
+        return Path(self.app[SETTINGS].data_dir) / "materials"
+
+    def booth_headers(self, booth: str | None = None, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.booth_token}", "X-Booth": booth or self.booth}
+
+    @staticmethod
+    def cookie(value: str) -> dict[str, str]:
+        return {"Cookie": f"rw_session={value}"}
+
+    async def staff(self, username: str, role: Role | str, centre: str) -> str:
+        """A member of staff with a live login; returns the cookie value."""
+        accounts = self.app[ACCOUNTS]
+        user = accounts.validate_user(username, role, centre)
+        await accounts._insert_user(user, "$argon2id$not-a-real-hash")
+        return await accounts.create_web_session(user)
+
+    async def upload(self, data: Any, *, kind: str = "application_form", camera: str = "main",
+                     request: str = "", headers: dict[str, str] | None = None, sid: str | None = None,
+                     content_type: str = "image/jpeg") -> tuple[int, Any]:
+        params = {"kind": kind, "camera": camera, **({"request": request} if request else {})}
+        h = {"Content-Type": content_type, **(headers if headers is not None else self.booth_headers())}
+        async with self.srv.http.post(f"{self.url}/api/sessions/{sid or self.sid}/materials", params=params,
+                                      data=data, headers=h) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else await resp.read()
+            return resp.status, body
+
+    async def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, Any]:
+        async with self.srv.http.get(f"{self.url}/api/sessions/{self.sid}{path}", headers=headers) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else await resp.read()
+            return resp.status, body, resp.headers
+
+    async def events(self, act: str | None = None) -> list[dict[str, str]]:
+        evs = await self.app[STORE].session_events(self.sid)
+        return [e for e in evs if act is None or e.get("act") == act]
+
+    async def records(self) -> dict[str, Any]:
+        raw = await self.app[REDIS].hgetall(key("materials", sid=self.sid))
+        return {k: json.loads(v) for k, v in raw.items()}
+
+    def blob_files(self) -> list[Path]:
+        return sorted(p for p in self.materials_dir.rglob("*") if p.is_file()) if self.materials_dir.exists() else []
+
+    async def nothing_stored(self) -> None:
+        """No blob on disk, no record in Redis, no material event."""
+        assert self.blob_files() == []
+        assert await self.records() == {}
+        assert await self.events("material_added") == []
+
+
+async def held_session(app: web.Application, places: dict[str, str], booth: str, agent: str) -> str:
+    """Queue a ticket at ``booth`` and let ``agent`` (of the home centre) accept it."""
+    queue, store = app[QUEUE], app[STORE]
+    await queue.agent_login(agent, places["home_centre"])
+    ticket = await queue.request_service(booth=booth, intake_centre=places["intake_centre"],
+                                         matter=places["matter"], consent=True)
+    sid = ticket.ok["sid"]
+    await store.presence(agent, "available")
+    assert (await store.session(sid))["offer_agent"] == agent
+    await store.accept(agent, sid)
+    return str(sid)
+
+
+@pytest.fixture
+async def make_env(start_server: Callable[..., Awaitable[Any]], demo: dict[str, str]) -> Callable[..., Awaitable[Env]]:  # noqa: F811
+    async def make(**overrides: Any) -> Env:
+        settings = {"secret": SECRET, "document_workers": 1, **overrides}
+        srv = await start_server(**settings)
+        app = srv.app
+        booth, agent = "bth-mat-1", "spec-mat-1"
+        _record, booth_token = await app[ACCOUNTS].add_booth(booth, demo["intake_centre"])
+        sid = await held_session(app, demo, booth, agent)
+        env = Env(srv, sid, booth, booth_token, agent, "", demo)
+        env.agent_cookie = await env.staff(agent, Role.SPECIALIST, demo["home_centre"])
+        return env
+
+    return make
+
+
+@pytest.fixture
+async def env(make_env: Callable[..., Awaitable[Env]]) -> Env:
+    return await make_env()

@@ -1,0 +1,145 @@
+"""Materials over HTTP: upload a still, list, fetch an image variant, the PDF, the ID-card page.
+
+Who: the session's booth (its device agent or kiosk) with ``Authorization: Bearer <booth
+token>`` (and ``X-Booth: <booth id>``), or staff with the login cookie. Handlers parse, call
+``MaterialService`` and dump; every error is the one shape of ``http/errors.py``.
+
+The upload body is read as a stream and never beyond ``RW_MAX_UPLOAD_BYTES``: aiohttp's own
+``client_max_size`` only guards ``read()``/``json()``, and buffering a 100 MB body to find out
+it is too big is what an attacker would hope for.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from signaling import materials as notify
+from window_server.appkeys import ACCOUNTS, HUB, MATERIALS, REDIS
+from window_server.documents.sniff import check_magic
+from window_server.domain.auth import InvalidToken, Principal, Role
+from window_server.domain.errors import InvalidInput, NotFound, TooLarge, UnsupportedMedia
+from window_server.http.auth import json_object, require_user
+from window_server.store.keys import key
+
+routes = web.RouteTableDef()
+
+CHUNK = 256 * 1024
+MAX_SID = 32
+_SID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_UPLOAD_TYPES = frozenset({"image/jpeg", "image/png", "application/octet-stream"})
+_PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _sid(request: web.Request) -> str:
+    sid = request.match_info["sid"]
+    if not _SID.fullmatch(sid):
+        raise NotFound(f"no session {sid[:32]!r}", code="unknown_session", field="sid")
+    return sid
+
+
+def _query(request: web.Request, name: str, max_len: int = 64) -> str:
+    value = request.query.get(name, "")
+    if len(value) > max_len:
+        raise InvalidInput(f"{name} is longer than {max_len} characters", field=name)
+    return value
+
+
+async def caller(request: web.Request, sid: str) -> Principal:
+    """The booth (bearer token) or the logged-in member of staff (cookie) asking about ``sid``."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return await require_user(request)
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("send the booth token as 'Authorization: Bearer <token>'")
+    booth_id = request.headers.get("X-Booth", "")
+    if not booth_id:  # without X-Booth the token must be the session's own booth's
+        booth_id = await request.app[REDIS].hget(key("session", sid=sid), "booth") or ""
+        if not booth_id:
+            raise NotFound(f"no session {sid}", code="unknown_session", field="sid")
+    booth = await request.app[ACCOUNTS].verify_booth(str(booth_id), token.strip())
+    return Principal(role=Role.DEVICE, subject=booth.booth, centre=booth.centre, name=booth.name)
+
+
+async def read_capped(request: web.Request, cap: int) -> bytes:
+    """Read the body as a stream: refuse a non-image on its first bytes and stop past ``cap``."""
+    if request.content_type not in _UPLOAD_TYPES:
+        raise UnsupportedMedia("send the still as image/jpeg or image/png")
+    limit = f"the still is larger than the limit of {cap:,} bytes"
+    if request.content_length is not None and request.content_length > cap:
+        raise TooLarge(limit)
+    chunks: list[bytes] = []
+    total = 0
+    head = b""
+    async for chunk in request.content.iter_chunked(CHUNK):
+        if len(head) < 8:
+            head += chunk[: 8 - len(head)]
+            check_magic(head)  # 415 on the first bytes, before reading the rest
+        total += len(chunk)
+        if total > cap:
+            raise TooLarge(limit)  # stop here; the rest is drained unread, never kept
+        chunks.append(chunk)
+    check_magic(head)
+    return b"".join(chunks)
+
+
+@routes.post("/api/sessions/{sid}/materials")
+async def upload(request: web.Request) -> web.StreamResponse:
+    """Store a still for a session the caller serves or sits at; 201 with the checked material."""
+    sid = _sid(request)
+    kind, camera, req = _query(request, "kind"), _query(request, "camera"), _query(request, "request")
+    principal = await caller(request, sid)
+    service = request.app[MATERIALS]
+    parties = await service.admit_upload(principal, sid, kind, camera, req)
+    async with service.body_slot():  # bounds the bodies held in memory at once
+        data = await read_capped(request, service.limits.max_bytes)
+        added = await service.upload(principal, parties, kind=kind, camera=camera, request=req, data=data)
+    await notify.material_added(request.app[HUB], added.material, booth=added.booth, agent=added.agent)
+    return web.json_response({"material": added.material}, status=201, headers=_PRIVATE)
+
+
+@routes.get("/api/sessions/{sid}/materials")
+async def list_materials(request: web.Request) -> web.StreamResponse:
+    """Every material of the session, oldest first, with the specialist's current verdict."""
+    sid = _sid(request)
+    principal = await caller(request, sid)
+    materials = await request.app[MATERIALS].list(principal, sid)
+    return web.json_response({"materials": materials}, headers=_PRIVATE)
+
+
+@routes.get("/api/sessions/{sid}/materials/{material_id}/{variant}", allow_head=False)  # a view is a GET
+async def variant(request: web.Request) -> web.StreamResponse:
+    """One image: original, corrected or thumb (the view is recorded before it is sent)."""
+    sid = _sid(request)
+    principal = await caller(request, sid)
+    blob = await request.app[MATERIALS].variant(
+        principal, sid, request.match_info["material_id"], request.match_info["variant"])
+    return web.Response(body=blob.data, content_type=blob.content_type, headers=_PRIVATE)
+
+
+@routes.get("/api/sessions/{sid}/materials.pdf", allow_head=False)
+async def materials_pdf(request: web.Request) -> web.StreamResponse:
+    """The accepted materials' corrected pages in one PDF (the view is recorded)."""
+    sid = _sid(request)
+    principal = await caller(request, sid)
+    pdf = await request.app[MATERIALS].pdf(principal, sid)
+    headers = {**_PRIVATE, "Content-Disposition": f'inline; filename="{sid}-materials.pdf"'}
+    return web.Response(body=pdf, content_type="application/pdf", headers=headers)
+
+
+@routes.post("/api/sessions/{sid}/materials/id-merge")
+async def id_merge(request: web.Request) -> web.StreamResponse:
+    """Both sides of an ID card on one page, kept as a material of kind id_card_merged."""
+    sid = _sid(request)
+    principal = await caller(request, sid)
+    body = await json_object(request)
+    front, back = body.get("front"), body.get("back")
+    for name, value in (("front", front), ("back", back)):
+        if not isinstance(value, str) or len(value) > 32:
+            raise InvalidInput(f"{name} must be a material id", field=name)
+    assert isinstance(front, str) and isinstance(back, str)
+    added = await request.app[MATERIALS].merge_id_card(principal, sid, front, back)
+    await notify.material_added(request.app[HUB], added.material, booth=added.booth, agent=added.agent)
+    return web.json_response({"material": added.material}, status=201, headers=_PRIVATE)
