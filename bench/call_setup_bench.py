@@ -1,0 +1,252 @@
+"""Call set-up benchmark: accept -> first decoded frame, on every stream, on loopback.
+
+Set-up (all real, one machine): a private redis-server, one window_server (demo chain), the
+kiosk page of booth sh-huangpu-01 in one Chromium context (fake camera), the device agent with
+its synthetic 高拍仪 in this process (aiortc, ICE on 127.0.0.1 only), and the specialist's
+console (spec-js-nantong) in another Chromium context. Each run: the kiosk takes a ticket for
+js-320600-housing-fund-transfer, the console is offered it and accepts (key A), and we wait
+until video decodes on every stream; the console then completes the session and the kiosk
+returns to its start screen. One warm-up run is not counted.
+
+What is measured, in the browsers, on one clock: ``performance.timeOrigin + performance.now()``
+(wall-clock milliseconds with sub-ms resolution, comparable between the two pages of one
+machine).
+- t0: the console's accept key press (``rwConsole.marks.accept``, before the accept is sent).
+- console, call: first frame of the citizen's video, ``requestVideoFrameCallback`` on its
+  <video> (the frame was decoded and handed to the compositor).
+- booth, call: first frame of the specialist's video at the kiosk: an init script wraps
+  RTCPeerConnection and attaches every remote video track to a 2 px <video> with
+  ``requestVideoFrameCallback`` (the kiosk's own code is untouched).
+- console, preview: first frame of the device agent's preview (requestVideoFrameCallback).
+- ICE: ``iceConnectionState`` reaching connected, per peer connection, in the console.
+"both" is the later of the call's two sides; "all" the latest of every stream.
+
+Usage: .venv/bin/python bench/call_setup_bench.py [--runs 20]
+Last line: call_setup: accept->first frame p50 <ms> p95 <ms>, ice p50 <ms>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aioice.ice
+from aiohttp import web
+from playwright.async_api import Page, async_playwright
+
+from citizen_client.agent import AgentConfig, DeviceAgent
+from citizen_client.camera import open_camera
+from citizen_client.control import start_control
+from window_server.app import create_app
+from window_server.catalogue import load_catalogue
+from window_server.redis_server import EmbeddedRedis
+from window_server.settings import build_settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+BOOTH, BOOTH_TOKEN, INTAKE = "sh-huangpu-01", "demo-sh-huangpu-01", "sh-huangpu"
+SPECIALIST, MATTER = "spec-js-nantong", "js-320600-housing-fund-transfer"
+
+KIOSK_PROBE = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.__bench = { frames: [] };
+  function Probed(...args) {
+    const pc = new Native(...args);
+    pc.addEventListener("track", (ev) => {
+      if (ev.track.kind !== "video") return;
+      const v = document.createElement("video");
+      v.muted = true; v.playsInline = true;
+      v.style.cssText = "position:fixed;left:0;top:0;width:2px;height:2px;opacity:0.01;pointer-events:none";
+      v.srcObject = new MediaStream([ev.track]);
+      document.documentElement.appendChild(v);
+      v.requestVideoFrameCallback(() => {
+        window.__bench.frames.push(performance.timeOrigin + performance.now());
+        v.remove();
+      });
+      v.play().catch(() => {});
+    });
+    return pc;
+  }
+  Probed.prototype = Native.prototype;
+  Object.setPrototypeOf(Probed, Native);
+  window.RTCPeerConnection = Probed;
+})();
+"""
+
+CONSOLE_DONE = """() => {
+  const m = window.rwConsole.marks;
+  return m.accept && m.callFrame > m.accept && m.previewFrame > m.accept;
+}"""
+
+CONSOLE_MARKS = """() => {
+  const S = window.rwConsole.state, m = S.marks;
+  const call = S.peers.get("call"), prev = S.peers.get("preview");
+  return { accept: m.accept, callFrame: m.callFrame, previewFrame: m.previewFrame,
+           callIce: call && call.marks.ice, previewIce: prev && prev.marks.ice };
+}"""
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (p95 of 20 runs is the 19th fastest)."""
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, math.ceil(q * len(s)) - 1))]
+
+
+class Kiosk:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    async def screen(self, name: str, within_ms: int = 30000) -> None:
+        await self.page.wait_for_selector(f"body[data-screen='{name}']", timeout=within_ms)
+
+    async def ticket(self, region: str) -> None:
+        p = self.page
+        await self.screen("welcome")
+        await p.click("#btn-start")
+        await p.click(f"[data-province='{region[:2]}0000']")
+        await p.click(f"[data-region='{region}']")
+        await p.click(f"[data-matter='{MATTER}']")
+        await p.click("[data-priority='']")
+        await p.click("#consent-yes")
+        await self.screen("waiting")
+
+    async def first_frame_after(self, t0: float) -> float:
+        handle = await self.page.wait_for_function(
+            "(t0) => (window.__bench.frames.find((t) => t > t0) || false)", arg=t0, timeout=20000)
+        return float(await handle.json_value())
+
+    async def back_to_start(self) -> None:
+        await self.screen("rating")
+        await self.page.click("#rating-skip")
+        await self.screen("receipt")
+        await self.page.click("#receipt-done")
+        await self.screen("welcome")
+
+
+async def one_run(console: Page, kiosk: Kiosk, region: str) -> dict[str, float]:
+    await kiosk.ticket(region)
+    await console.wait_for_selector("#offer:not([hidden])", timeout=20000)
+    await console.keyboard.press("a")
+    await console.wait_for_function(CONSOLE_DONE, timeout=20000, polling=20)
+    m = await console.evaluate(CONSOLE_MARKS)
+    t0 = float(m["accept"])
+    booth = await kiosk.first_frame_after(t0)
+    out = {
+        "console_call": m["callFrame"] - t0,
+        "booth_call": booth - t0,
+        "call_ice": (m["callIce"] or float("nan")) - t0,
+        "preview": m["previewFrame"] - t0,
+        "preview_ice": (m["previewIce"] or float("nan")) - t0,
+    }
+    out["call_both"] = max(out["console_call"], out["booth_call"])
+    out["all"] = max(out["call_both"], out["preview"])
+    await console.keyboard.press("e")  # complete (consultation) and let the kiosk go back
+    await console.click("#done-submit")
+    await console.wait_for_selector("#idle:not([hidden])")
+    await kiosk.back_to_start()
+    await console.wait_for_selector("#status-pill.p-available", timeout=10000)
+    return out
+
+
+async def main(runs: int) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]  # loopback ICE only
+    region = load_catalogue(None, None).matter(MATTER).home_region
+    with tempfile.TemporaryDirectory(prefix="rw-callbench-") as tmp:
+        redis = EmbeddedRedis(Path(tmp) / "redis")
+        redis.start()
+        runner: web.AppRunner | None = None
+        agent_task: asyncio.Task[None] | None = None
+        try:
+            settings = build_settings({}, redis_url=redis.url, data_dir=Path(tmp) / "data", port=0, demo=True,
+                                      wrap_up_seconds=0, log_level="WARNING")
+            runner = web.AppRunner(create_app(settings), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            base = f"http://{host}:{port}"
+
+            camera = open_camera("synthetic")
+            await camera.open()
+            agent = DeviceAgent(AgentConfig(server=base, booth=BOOTH, token=BOOTH_TOKEN, control_port=0), camera)
+            control, control_port = await start_control(agent, 0, origins=frozenset({base}))
+            agent_task = asyncio.create_task(agent.run())
+            await agent.wait_for(lambda s: s.registered, within=30)
+
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                kctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+                await kctx.add_init_script(KIOSK_PROBE)
+                kiosk = Kiosk(await kctx.new_page())
+                await kiosk.page.goto(f"{base}/booth/{BOOTH}?token={BOOTH_TOKEN}&device={control_port}")
+                cctx = await browser.new_context(viewport={"width": 1600, "height": 900})
+                console = await cctx.new_page()
+                await console.goto(base + "/console")
+                await console.fill("#username", SPECIALIST)
+                await console.fill("#password", "demo1234")
+                await console.click("#login-submit")
+                await console.wait_for_selector("#conn.on", timeout=15000)
+                await console.click("#btn-available")
+                await console.wait_for_selector("#status-pill.p-available")
+
+                results: list[dict[str, float]] = []
+                print(f"{'run':>4} {'console':>8} {'booth':>8} {'both':>8} {'call ice':>9} "
+                      f"{'preview':>8} {'prev ice':>9} {'all':>8}   (ms after accept)")
+                for i in range(runs + 1):
+                    r = await one_run(console, kiosk, region)
+                    label = "warm" if i == 0 else str(i)
+                    print(f"{label:>4} {r['console_call']:8.0f} {r['booth_call']:8.0f} {r['call_both']:8.0f} "
+                          f"{r['call_ice']:9.0f} {r['preview']:8.0f} {r['preview_ice']:9.0f} {r['all']:8.0f}",
+                          flush=True)
+                    if i:
+                        results.append(r)
+                await browser.close()
+            await control.cleanup()
+        finally:
+            if agent_task is not None:
+                await agent.stop()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await agent_task
+                await camera.close()
+            if runner is not None:
+                await runner.cleanup()
+            redis.stop()
+
+    print()
+    print(f"{'stream (accept -> first frame)':<40} {'p50':>7} {'p95':>7} {'max':>7}")
+    rows = [
+        ("browser<->browser: console (citizen video)", "console_call"),
+        ("browser<->browser: booth (specialist video)", "booth_call"),
+        ("browser<->browser: both sides", "call_both"),
+        ("browser<->browser: ICE connected", "call_ice"),
+        ("device agent->browser: preview", "preview"),
+        ("device agent->browser: ICE connected", "preview_ice"),
+        ("every stream (both sides + preview)", "all"),
+    ]
+    for name, k in rows:
+        vals = [r[k] for r in results]
+        print(f"{name:<44} {statistics.median(vals):7.0f} {pct(vals, 0.95):7.0f} {max(vals):7.0f}")
+    allv = [r["all"] for r in results]
+    ice = [r["call_ice"] for r in results]
+    print(f"runs: {len(results)} (+1 warm-up), {time.strftime('%Y-%m-%d %H:%M:%S')}; targets p50 <= 850 ms, p95 <= 1500 ms")
+    print(f"call_setup: accept->first frame p50 {statistics.median(allv):.0f} p95 {pct(allv, 0.95):.0f}, "
+          f"ice p50 {statistics.median(ice):.0f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    asyncio.run(main(parser.parse_args().runs))
