@@ -419,3 +419,29 @@ def occupancy(events: Iterable[Event], start_ms: int, end_ms: int) -> Occupancy:
         centres={c: centre_busy[c] / s for c, s in centre_staffed.items() if s},
         chain=_ratio(sum(busy.values()), sum(staffed.values())),
     )
+
+
+# --- dashboards (issue 8) -------------------------------------------------------------------
+# The dashboard keeps each session's facts in Redis and refolds them event by event with exactly
+# the rules above, so its stored aggregates add up to ``compute_kpis`` over the same log.
+
+SessionFacts = _Facts
+Tally = _Tally
+TALLY_FIELDS = _TALLY_FIELDS
+
+
+def start_session(event: Event) -> SessionFacts:
+    """Return the facts of a new session from its ``enqueue`` event (no window)."""
+    f = _start(event, None, None)
+    assert f is not None  # an open window takes every enqueue
+    return f
+
+
+def fold_session(facts: SessionFacts, event: Event) -> None:
+    """Apply one later event of the session to its facts."""
+    _fold(facts, event)
+
+
+def session_tally(facts: SessionFacts, *, t_answer_s: float, s_short_s: float) -> Tally:
+    """Return one session's additive contribution to the totals."""
+    return _tally(facts, t_answer_s * 1000, s_short_s * 1000)

@@ -1,0 +1,470 @@
+"""What the dashboard reads: aggregates per day and scope, and the queue's live structures.
+
+Every read is bounded by the chain (centres, queues, specialists, days asked for) and by what
+is live now (sessions waiting, transfers in flight), never by how much history there is. The
+exports are the exception by nature: they list the sessions of the range, read through a
+per-day index, in chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+
+from window_server.dashboard.rules import (
+    CHAIN,
+    LAYOUT,
+    STEPS,
+    WAITING_NAMES,
+    Dim,
+    ReviewPolicy,
+    bucket,
+    buckets,
+    by_group,
+    check_step,
+    kpis,
+    local_day,
+    mask_digits,
+    regroup,
+    review_status,
+)
+from window_server.domain.catalogue import Catalogue
+from window_server.domain.errors import Conflict, NotFound
+from window_server.domain.routing import Tier
+from window_server.domain.session import State
+from window_server.queue_service import LANGUAGES
+from window_server.settings import Settings
+from window_server.store.keys import key
+
+log = logging.getLogger(__name__)
+
+PRESENCE_STATES = ("available", "offered", "in_service", "wrap_up", "away", "offline")
+OPEN_STATES = (State.WAITING, State.OFFERED, State.IN_SERVICE, State.TRANSFERRING, State.RECONNECTING)
+_SESSION_FIELDS = ["ticket", "intake_centre", "matter", "region", "lang", "enq", "state", "offer_kind", "xfer",
+                   "agent", "priority", "wide"]
+TOP_WAITING = 10
+EXPORT_CHUNK = 500
+REVIEW_PAGE = 200
+
+# Record one follow-up step of a bad review atomically: each step once, in order; the deadline
+# indexes follow; the step goes into the chain log and the session's own history.
+_REVIEW_STEP = """
+local r = KEYS[1]
+local step, prev, by, now, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', r) == 0 then return 'not_found' end
+local done = redis.call('HGET', r, 'done_' .. step)
+if done and done ~= '' then return 'already_recorded' end
+if prev ~= '' then
+  local p = redis.call('HGET', r, 'done_' .. prev)
+  if not p or p == '' then return 'out_of_order' end
+end
+redis.call('HSET', r, 'done_' .. step, now, 'by_' .. step, by, 'note_' .. step, note)
+local nxt = nil
+for _, s in ipairs({'called_back', 'rectified', 'replied'}) do
+  local d = redis.call('HGET', r, 'done_' .. s)
+  if not d or d == '' then
+    local due = tonumber(redis.call('HGET', r, 'due_' .. s))
+    if nxt == nil or due < nxt then nxt = due end
+  end
+end
+for i = 5, #KEYS do
+  if nxt then redis.call('ZADD', KEYS[i], nxt, redis.call('HGET', r, 'sid'))
+  else redis.call('ZREM', KEYS[i], redis.call('HGET', r, 'sid')) end
+end
+local state = redis.call('HGET', KEYS[4], 'state') or ''
+local sid = redis.call('HGET', r, 'sid')
+local fields = {'sid', sid, 'act', 'review_' .. step, 'from', state, 'to', state, 'by', by, 'why', note, 'ts', now}
+local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
+redis.call('XADD', KEYS[3], id, unpack(fields))
+return 'ok'
+"""
+
+
+@dataclass
+class LiveSnapshot:
+    """The chain's live state at ``as_of`` (read once, sliced per scope)."""
+
+    as_of: int
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pools: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    today: dict[str, dict[str, int]] = field(default_factory=dict)
+    reviews: dict[str, dict[str, int]] = field(default_factory=dict)
+    states: dict[str, int] = field(default_factory=dict)
+
+
+def _int(v: Any, default: int = 0) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return default
+
+
+class Queries:
+    """Reads (and the one write of bad-review follow-ups) for pages, pushes and /metrics."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        catalogue: Catalogue,
+        settings: Settings,
+        policy: ReviewPolicy,
+        clock: Callable[[], float],
+    ) -> None:
+        self.redis = redis
+        self.catalogue = catalogue
+        self.settings = settings
+        self.policy = policy
+        self.clock = clock
+        self.tz = ZoneInfo(settings.timezone)
+        self.centre_ids = tuple(c.id for c in catalogue.centres)
+        self.regions = tuple(sorted({m.home_region for m in catalogue.matters}))
+        self.queues = tuple((r, lang) for r in self.regions for lang in LANGUAGES)
+        self._review_step = redis.register_script(_REVIEW_STEP)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.clock(), self.tz).date()
+
+    # --- live --------------------------------------------------------------------------------
+
+    async def read_live(self) -> LiveSnapshot:
+        """Read the queues, offers, transfers, presence index and today's totals: two round trips."""
+        now = self.now_ms()
+        day = local_day(now, self.tz)
+        scopes = (CHAIN, *self.centre_ids)
+        async with self.redis.pipeline(transaction=False) as p:
+            for region, lang in self.queues:
+                p.zrange(key("queue", region=region, lang=lang), 0, -1, withscores=True)
+            p.zrange(key("offers"), 0, -1)
+            p.zrange(key("transfer_deadlines"), 0, -1)
+            p.hgetall(key("dash_presence"))
+            p.hgetall(key("dash_states"))
+            for scope in scopes:
+                p.hgetall(key("dash_agg", layout=LAYOUT, day=day, scope=scope, dim=Dim.TOTAL.value))
+                p.zcard(key("dash_reviews_open", scope=scope))
+                p.zcount(key("dash_reviews_open", scope=scope), "-inf", now)
+            for region, lang in self.queues:
+                p.zcard(key("available", region=region, tier=Tier.OWN.value, lang=lang))
+                p.zcard(key("available", region=region, tier=Tier.PARTNER.value, lang=lang))
+                p.scard(key("staff", region=region, lang=lang))
+            r = await p.execute()
+        snap = LiveSnapshot(as_of=now)
+        nq = len(self.queues)
+        queued = [sid for members in r[:nq] for sid, _score in members]
+        offered, transfers = r[nq], r[nq + 1]
+        for aid, raw in r[nq + 2].items():
+            try:
+                snap.agents[aid] = json.loads(raw)
+            except ValueError:
+                continue
+        snap.states = {s: _int(v) for s, v in r[nq + 3].items()}
+        i = nq + 4
+        for scope in scopes:
+            snap.today[scope] = by_group([r[i]]).get("", {})
+            snap.reviews[scope] = {"open": _int(r[i + 1]), "overdue": _int(r[i + 2])}
+            i += 3
+        for region, lang in self.queues:
+            snap.pools[(region, lang)] = {"own": _int(r[i]), "partner": _int(r[i + 1]), "staff": _int(r[i + 2])}
+            i += 3
+        sids = list(dict.fromkeys([*queued, *offered, *transfers]))
+        if sids:
+            async with self.redis.pipeline(transaction=False) as p:
+                for sid in sids:
+                    p.hmget(key("session", sid=sid), _SESSION_FIELDS)
+                rows = await p.execute()
+            for sid, values in zip(sids, rows, strict=True):
+                s = dict(zip(_SESSION_FIELDS, values, strict=True))
+                state = s.get("state") or ""
+                if state in (State.WAITING, State.OFFERED):
+                    enq = _int(s.get("enq"), now)
+                    snap.waiting.append({
+                        "sid": sid, "ticket": s.get("ticket") or "", "intake": s.get("intake_centre") or "",
+                        "matter": s.get("matter") or "", "region": s.get("region") or "",
+                        "lang": s.get("lang") or "", "state": state, "enq": enq,
+                        "waited_s": max(0, now - enq) / 1000, "priority": s.get("priority") or "",
+                        "wide": s.get("wide") == "1",
+                    })
+                elif state == State.TRANSFERRING and s.get("xfer"):
+                    try:
+                        x = json.loads(s["xfer"])
+                    except ValueError:
+                        continue
+                    from_centre = snap.agents.get(x.get("from", ""), {}).get("centre", "")
+                    to_centre = x.get("to_centre") or snap.agents.get(x.get("to_agent", ""), {}).get("centre", "")
+                    snap.transfers.append({
+                        "sid": sid, "from_agent": x.get("from", ""), "from_centre": from_centre,
+                        "to_agent": x.get("to_agent", ""), "to_centre": to_centre, "since": _int(x.get("at")),
+                        "reason": mask_digits(str(x.get("reason", ""))),
+                    })
+        snap.waiting.sort(key=lambda w: (w["enq"], w["sid"]))
+        return snap
+
+    def visible(self, scope: str) -> tuple[str, ...]:
+        """The centres a scope covers."""
+        return self.centre_ids if scope == CHAIN else (scope,)
+
+    def live_view(self, snap: LiveSnapshot, scope: str) -> dict[str, Any]:
+        """The live figures of one scope (the chain, or one centre) from a snapshot."""
+        threshold = self.settings.wait_alarm_seconds
+        centres = self.visible(scope)
+        rows = []
+        alarms: list[dict[str, Any]] = []
+        for c in centres:
+            centre = self.catalogue.centre(c)
+            hall = [w for w in snap.waiting if w["intake"] == c]
+            serves = [w for w in snap.waiting if centre.serves(w["region"])]
+            agents = Counter(a.get("status", "") for a in snap.agents.values() if a.get("centre") == c)
+            longest = max((w["waited_s"] for w in hall), default=None)
+            over = [w for w in hall if w["waited_s"] > threshold]
+            today = snap.today.get(c, {})
+            k = kpis(today)
+            row: dict[str, Any] = {
+                "centre": c,
+                "waiting": len(hall),
+                "longest_wait_s": longest,
+                "queue_waiting": len(serves),
+                "agents": {s: agents.get(s, 0) for s in PRESENCE_STATES},
+                "in_service": agents.get("in_service", 0),
+                "transfers_pending": sum(1 for x in snap.transfers if x["to_centre"] == c),
+                "today": {n: k[n] for n in ("tickets", "served", "abandoned", "no_show", "service_level", "asa_s")},
+                "reviews": snap.reviews.get(c, {"open": 0, "overdue": 0}),
+                "alarms": [],
+            }
+            if over:
+                alarm = {"kind": "long_wait", "centre": c, "count": len(over),
+                         "waited_s": max(w["waited_s"] for w in over)}
+                row["alarms"].append(alarm)
+                alarms.append(alarm)
+            rows.append(row)
+        regions = self._regions_of(snap, scope)
+        region_rows = []
+        for region in regions:
+            waits = [w for w in snap.waiting if w["region"] == region]
+            langs = {w["lang"] for w in waits} or set(LANGUAGES)
+            available = sum(snap.pools.get((region, lang), {}).get(t, 0) for lang in langs for t in ("own", "partner"))
+            staff = max((snap.pools.get((region, lang), {}).get("staff", 0) for lang in LANGUAGES), default=0)
+            region_row: dict[str, Any] = {"region": region, "waiting": len(waits),
+                   "longest_wait_s": max((w["waited_s"] for w in waits), default=None),
+                          "available": available, "staff": staff, "alarm": bool(waits) and available == 0}
+            if region_row["alarm"]:
+                alarms.append({"kind": "no_specialist", "region": region, "count": len(waits),
+                               "waited_s": region_row["longest_wait_s"]})
+            region_rows.append(region_row)
+        mine = [w for w in snap.waiting if scope == CHAIN or w["intake"] == scope]
+        agents_all = Counter(a.get("status", "") for a in snap.agents.values()
+                             if scope == CHAIN or a.get("centre") == scope)
+        scope_today = kpis(snap.today.get(scope, {}))
+        return {
+            "scope": scope,
+            "as_of": snap.as_of,
+            "totals": {
+                "waiting": len(mine),
+                "longest_wait_s": max((w["waited_s"] for w in mine), default=None),
+                "agents": {s: agents_all.get(s, 0) for s in PRESENCE_STATES},
+                "in_service": agents_all.get("in_service", 0),
+                "transfers_pending": len(snap.transfers) if scope == CHAIN else
+                sum(1 for x in snap.transfers if x["to_centre"] == scope),
+                "today": scope_today,
+                "reviews": snap.reviews.get(scope, {"open": 0, "overdue": 0}),
+            },
+            "centres": rows,
+            "regions": region_rows,
+            "alarms": alarms,
+            "longest": [{k: w[k] for k in ("ticket", "sid", "intake", "matter", "region", "state", "waited_s")}
+                        for w in mine[:TOP_WAITING]],
+            "wait_alarm_s": threshold,
+        }
+
+    def _regions_of(self, snap: LiveSnapshot, scope: str) -> list[str]:
+        if scope == CHAIN:
+            return list(self.regions)
+        centre = self.catalogue.centre(scope)
+        wanted = {r for r in centre.serves_regions if r in self.regions}
+        wanted |= {w["region"] for w in snap.waiting if w["intake"] == scope}
+        return sorted(wanted)
+
+    # --- aggregates ------------------------------------------------------------------------------
+
+    async def kpis(self, scope: str, days: list[str], group: str) -> dict[str, Any]:
+        """KPIs of the sessions enqueued on ``days`` in ``scope``, in total and per group."""
+        dim = Dim.PAIR.value if group in ("intake", "serving") else group
+        async with self.redis.pipeline(transaction=False) as p:
+            for d in days:
+                p.hgetall(key("dash_agg", layout=LAYOUT, day=d, scope=scope, dim=Dim.TOTAL.value))
+            if group == "centre":
+                for c in self.visible(scope):
+                    for d in days:
+                        p.hgetall(key("dash_agg", layout=LAYOUT, day=d, scope=c, dim=Dim.TOTAL.value))
+            elif group != Dim.TOTAL:
+                for d in days:
+                    p.hgetall(key("dash_agg", layout=LAYOUT, day=d, scope=scope, dim=dim))
+            p.zcard(key("dash_reviews_open", scope=scope))
+            p.zcount(key("dash_reviews_open", scope=scope), "-inf", self.now_ms())
+            r = await p.execute()
+        n = len(days)
+        total = by_group(r[:n]).get("", {})
+        groups: list[dict[str, Any]] = []
+        if group == "centre":
+            for i, c in enumerate(self.visible(scope)):
+                counts = by_group(r[n + i * n: n + (i + 1) * n]).get("", {})
+                groups.append({"key": c, "kpis": kpis(counts)})
+        elif group != Dim.TOTAL:
+            per = by_group(r[n: 2 * n])
+            if group in ("intake", "serving"):
+                per = regroup(per, group)
+            groups = [{"key": g, "kpis": kpis(c)} for g, c in sorted(per.items()) if c.get("tickets")]
+        return {
+            "scope": scope,
+            "group": group,
+            "total": kpis(total),
+            "groups": groups,
+            "reviews": {"open": _int(r[-2]), "overdue": _int(r[-1])},
+        }
+
+    async def series(self, scope: str, day: str) -> dict[str, Any]:
+        """Per 15 minutes of one day: tickets, service level, ASA, and sessions waiting."""
+        async with self.redis.pipeline(transaction=False) as p:
+            p.hgetall(key("dash_agg", layout=LAYOUT, day=day, scope=scope, dim=Dim.QUARTER.value))
+            p.hgetall(key("dash_agg", layout=LAYOUT, day=day, scope=scope, dim=Dim.WAITING.value))
+            q, wq = await p.execute()
+        per = by_group([q])
+        moves = by_group([wq], WAITING_NAMES)
+        labels = buckets()
+        waiting: list[int | None] = []
+        level, tickets, asa = [], [], []
+        running = 0
+        now = datetime.fromtimestamp(self.clock(), self.tz)
+        current = bucket(int(self.clock() * 1000), self.tz) if now.strftime("%Y%m%d") == day else None
+        for b in labels:
+            k = kpis(per.get(b, {}))
+            tickets.append(k["tickets"])
+            level.append(k["service_level"])
+            asa.append(k["asa_s"])
+            running += moves.get(b, {}).get("in", 0) - moves.get(b, {}).get("out", 0)
+            # waiting at the end of the bucket; none yet for the buckets of today still to come
+            waiting.append(None if current is not None and b > current else running)
+        return {"scope": scope, "day": day, "buckets": [f"{b[:2]}:{b[2:]}" for b in labels],
+                "waiting": waiting, "tickets": tickets, "service_level": level, "asa_s": asa}
+
+    # --- bad reviews -------------------------------------------------------------------------
+
+    async def reviews(self, scope: str, status: str, limit: int = REVIEW_PAGE) -> list[dict[str, Any]]:
+        """Bad reviews of a scope: open ones by next deadline, or all by rating time (newest first)."""
+        if status == "all":
+            sids = await self.redis.zrevrange(key("dash_reviews", scope=scope), 0, limit - 1)
+        else:
+            hi = self.now_ms() if status == "overdue" else "+inf"
+            sids = await self.redis.zrangebyscore(key("dash_reviews_open", scope=scope), "-inf", hi, 0, limit)
+        if not sids:
+            return []
+        async with self.redis.pipeline(transaction=False) as p:
+            for sid in sids:
+                p.hgetall(key("dash_review", sid=sid))
+                p.hget(key("session", sid=sid), "rating_comment")
+            r = await p.execute()
+        now = self.now_ms()
+        out = []
+        for i, sid in enumerate(sids):
+            rev, comment = r[2 * i], r[2 * i + 1]
+            if not rev:
+                continue
+            st = review_status(rev, now)
+            out.append({
+                "sid": sid, "level": _int(rev.get("level")), "rated_at": _int(rev.get("rated_at")),
+                "intake": rev.get("intake", ""), "serving": rev.get("serving", ""), "matter": rev.get("matter", ""),
+                "province": rev.get("province", ""), "agent": rev.get("agent", ""),
+                "comment": mask_digits(comment or ""), **st,
+            })
+        return out
+
+    async def review(self, sid: str) -> dict[str, str]:
+        rev: dict[str, str] = await self.redis.hgetall(key("dash_review", sid=sid))
+        if not rev:
+            raise NotFound(f"no bad review of session {sid}", code="unknown_review", field="sid")
+        return rev
+
+    async def record_step(self, sid: str, step: str, by: str, note: str) -> dict[str, Any]:
+        """Record one follow-up step (called back, rectified, replied) with who and when."""
+        rev = await self.review(sid)
+        check_step(rev, step)
+        prev = STEPS[STEPS.index(step) - 1] if STEPS.index(step) else ""
+        scopes = dict.fromkeys([CHAIN, rev.get("intake", ""), rev.get("serving", "")])
+        keys = [key("dash_review", sid=sid), key("events"), key("session_events", sid=sid), key("session", sid=sid),
+                *(key("dash_reviews_open", scope=s) for s in scopes if s)]
+        now = self.now_ms()
+        answer = await self._review_step(keys=keys, args=[step, prev, by, str(now), mask_digits(note)])
+        if answer == "not_found":
+            raise NotFound(f"no bad review of session {sid}", code="unknown_review", field="sid")
+        if answer in ("already_recorded", "out_of_order"):
+            raise Conflict(f"{step.replace('_', ' ')}: {answer.replace('_', ' ')}", code=answer, field="action")
+        log.info("bad review session=%s: %s by %s", sid, step, by)
+        rev = await self.review(sid)
+        return {"sid": sid, **review_status(rev, self.now_ms())}
+
+    # --- exports -----------------------------------------------------------------------------
+
+    async def session_ids(self, scope: str, days: list[str], index: str) -> AsyncIterator[list[str]]:
+        """The sessions (or rated sessions) of a scope and days, in chunks."""
+        for d in days:
+            k = key(index, day=d, scope=scope)
+            start = 0
+            while True:
+                chunk = await self.redis.zrange(k, start, start + EXPORT_CHUNK - 1)
+                if not chunk:
+                    break
+                yield chunk
+                start += EXPORT_CHUNK
+
+    async def session_rows(self, sids: list[str]) -> list[tuple[str, dict[str, str], dict[str, Any] | None]]:
+        """Each session's stored fields and its folded record (None once expired)."""
+        async with self.redis.pipeline(transaction=False) as p:
+            for sid in sids:
+                p.hgetall(key("session", sid=sid))
+                p.get(key("dash_record", sid=sid))
+                p.hgetall(key("dash_review", sid=sid))
+            r = await p.execute()
+        out = []
+        for i, sid in enumerate(sids):
+            s, rec, rev = r[3 * i], r[3 * i + 1], r[3 * i + 2]
+            record = json.loads(rec) if rec else None
+            if record is not None:
+                record["review"] = rev or None
+            elif rev:
+                record = {"review": rev}
+            out.append((sid, s, record))
+        return out
+
+    async def agent_centres(self) -> dict[str, str]:
+        """Specialist → centre, from the presence index (for exports of expired records)."""
+        raw = await self.redis.hgetall(key("dash_presence"))
+        out = {}
+        for aid, v in raw.items():
+            try:
+                out[aid] = json.loads(v).get("centre", "")
+            except ValueError:
+                continue
+        return out
+
+
+def states_open(snap: LiveSnapshot) -> dict[str, int]:
+    """Sessions per open state (the /metrics gauge)."""
+    return {s.value: max(0, snap.states.get(s.value, 0)) for s in OPEN_STATES}
+
+
+def waiting_by_centre(snap: LiveSnapshot) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for w in snap.waiting:
+        counts[w["intake"]] += 1
+    return counts

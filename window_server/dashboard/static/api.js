@@ -1,0 +1,39 @@
+// The dashboard's JSON API over HTTP with the login cookie; errors are {error: {code, message}}.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  if (!resp.ok) {
+    let err = {};
+    try {
+      err = (await resp.json()).error || {};
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(resp.status, err.code || `http_${resp.status}`, err.message || resp.statusText);
+  }
+  return resp.status === 204 ? null : resp.json();
+}
+
+export const get = (path) => api("GET", path);
+export const post = (path, body) => api("POST", path, body);
+
+/** A query string from an object, leaving out empty values. */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}

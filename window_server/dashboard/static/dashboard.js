@@ -1,0 +1,490 @@
+// The manager dashboard: live figures pushed over socket.io /dashboard, KPIs and charts from the
+// JSON API, drill-down per centre / matter / pair, bad-review follow-up and CSV exports.
+
+import { io } from "/dashboard/vendor/socket.io.esm.min.js";
+import { ApiError, get, post, query } from "./api.js";
+import { drawSeries, resetCharts } from "./charts.js";
+import { apply, currentLang, dateTime, duration, levelLabel, percent, setLang, setTimeZone, t } from "./i18n.js";
+
+const $ = (sel) => document.querySelector(sel);
+const STATUSES = ["available", "offered", "in_service", "wrap_up", "away", "offline"];
+const STEPS = ["called_back", "rectified", "replied"];
+const KPI_REFRESH_MS = 2000;
+
+const state = {
+  meta: null,
+  scope: "chain",
+  from: "",
+  to: "",
+  group: "matter",
+  live: null,
+  kpis: null,
+  groups: null,
+  series: null,
+  reviews: [],
+  connected: false,
+};
+
+// --- names ------------------------------------------------------------------------------------
+
+function centreName(id) {
+  if (id === "chain") return t("chain");
+  const c = state.meta.centres.find((x) => x.id === id);
+  return c ? (currentLang() === "zh" ? c.name_zh : c.name_en) : id || "–";
+}
+
+function matterName(code) {
+  const m = state.meta.matters[code];
+  return m ? (currentLang() === "zh" ? m.name_zh : m.name_en) : code;
+}
+
+function regionName(code) {
+  const r = state.meta.regions[code];
+  return r ? (currentLang() === "zh" ? r.name_zh : r.name_en) : code;
+}
+
+function groupName(group, key) {
+  if (group === "centre" || group === "intake" || group === "serving") return key ? centreName(key) : t("unanswered");
+  if (group === "matter") return matterName(key);
+  if (group === "pair") {
+    const [a, b] = key.split("→");
+    return `${centreName(a)} → ${b ? centreName(b) : t("unanswered")}`;
+  }
+  return key;
+}
+
+// --- small DOM helpers ---------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("data-")) e.setAttribute(k, v);
+    else if (k === "onclick") e.addEventListener("click", v);
+    else e[k] = v;
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+  return e;
+}
+
+function setText(sel, text) {
+  const e = $(sel);
+  if (e && e.textContent !== String(text)) e.textContent = String(text);
+}
+
+function throttle(fn, ms) {
+  let timer = null;
+  let last = 0;
+  return () => {
+    if (timer) return;
+    const wait = Math.max(0, last + ms - Date.now());
+    timer = setTimeout(async () => {
+      timer = null;
+      last = Date.now();
+      await fn();
+    }, wait);
+  };
+}
+
+function showError(err) {
+  $("#error").textContent = err ? `${t("error")}: ${err.message || err}` : "";
+}
+
+// --- live --------------------------------------------------------------------------------------
+
+function renderLive(live) {
+  state.live = live;
+  const tot = live.totals;
+  setText("#tile-waiting", tot.waiting);
+  setText("#tile-longest", duration(tot.longest_wait_s));
+  setText("#tile-in-service", tot.in_service);
+  setText("#tile-transfers", tot.transfers_pending);
+  const agents = $("#tile-agents");
+  agents.replaceChildren(
+    ...STATUSES.map((s) => el("span", { class: `agent ${s}`, "data-status": s }, `${t(s)} ${tot.agents[s] ?? 0}`)),
+  );
+  $("#tile-longest").parentElement.classList.toggle("alarm", (tot.longest_wait_s ?? 0) > live.wait_alarm_s);
+  setText("#as-of", `${t("as_of")} ${dateTime(live.as_of)}`);
+  renderAlarms(live.alarms);
+  renderCentres(live.centres);
+  renderRegions(live.regions);
+  renderLongest(live.longest);
+}
+
+function renderAlarms(alarms) {
+  const box = $("#alarms");
+  box.classList.toggle("on", alarms.length > 0);
+  if (!alarms.length) {
+    box.replaceChildren(el("span", { class: "quiet" }, t("no_alarms")));
+    return;
+  }
+  box.replaceChildren(
+    ...alarms.map((a) =>
+      el(
+        "div",
+        { class: `alarm-item ${a.kind}`, "data-kind": a.kind },
+        a.kind === "long_wait"
+          ? t("long_wait", { centre: centreName(a.centre), n: a.count, w: duration(a.waited_s) })
+          : t("no_specialist", { region: regionName(a.region), n: a.count }),
+      ),
+    ),
+  );
+}
+
+function renderCentres(rows) {
+  const body = $("#centres tbody");
+  const canDrill = state.meta.user.role === "chain_manager";
+  body.replaceChildren(
+    ...rows.map((r) => {
+      const tr = el(
+        "tr",
+        { "data-centre": r.centre, class: r.alarms.length ? "alarm" : "" },
+        el("td", { class: "name" }, centreName(r.centre)),
+        el("td", { "data-col": "waiting", class: "num" }, r.waiting),
+        el("td", { "data-col": "longest", class: "num" }, duration(r.longest_wait_s)),
+        el("td", { "data-col": "queue", class: "num" }, r.queue_waiting),
+        el("td", { "data-col": "agents", class: "agents" }, STATUSES.map((s) => r.agents[s] ?? 0).join(" / ")),
+        el("td", { "data-col": "in_service", class: "num" }, r.in_service),
+        el("td", { "data-col": "transfers", class: "num" }, r.transfers_pending),
+        el("td", { "data-col": "tickets", class: "num" }, r.today.tickets),
+        el("td", { "data-col": "level", class: "num" }, percent(r.today.service_level)),
+        el("td", { "data-col": "reviews", class: "num" }, `${r.reviews.open} / ${r.reviews.overdue}`),
+        el("td", { "data-col": "alarms" }, r.alarms.length ? "⚠" : ""),
+      );
+      if (canDrill && state.scope === "chain") {
+        tr.classList.add("link");
+        tr.addEventListener("click", () => setScope(r.centre));
+      }
+      return tr;
+    }),
+  );
+}
+
+function renderRegions(rows) {
+  $("#regions tbody").replaceChildren(
+    ...rows.map((r) =>
+      el(
+        "tr",
+        { "data-region": r.region, class: r.alarm ? "alarm" : "" },
+        el("td", { class: "name" }, regionName(r.region)),
+        el("td", { class: "num" }, r.waiting),
+        el("td", { class: "num" }, duration(r.longest_wait_s)),
+        el("td", { class: "num" }, r.available),
+        el("td", { class: "num" }, r.staff),
+        el("td", {}, r.alarm ? "⚠" : ""),
+      ),
+    ),
+  );
+}
+
+function renderLongest(rows) {
+  const body = $("#longest tbody");
+  if (!rows.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colSpan: 5, class: "quiet" }, t("none"))));
+    return;
+  }
+  body.replaceChildren(
+    ...rows.map((w) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, w.ticket),
+        el("td", {}, centreName(w.intake)),
+        el("td", {}, matterName(w.matter)),
+        el("td", {}, t(w.state === "offered" ? "offered" : "waiting")),
+        el("td", { class: "num" }, duration(w.waited_s)),
+      ),
+    ),
+  );
+}
+
+async function fetchLive() {
+  renderLive(await get(`/api/dashboard/live${query({ centre: state.scope })}`));
+}
+
+// --- KPIs, drill-down, charts, reviews --------------------------------------------------------------
+
+const KPI_TILES = [
+  ["tickets", (k) => k.tickets],
+  ["served", (k) => k.served],
+  ["abandoned", (k) => `${k.abandoned} (${percent(k.abandonment_rate)})`],
+  ["no_show", (k) => k.no_show],
+  ["asa", (k) => duration(k.asa_s)],
+  ["service_level", (k) => percent(k.service_level)],
+  ["aht", (k) => duration(k.aht_s)],
+  ["transfers", (k) => k.transfers],
+  ["satisfaction", (k) => percent(k.satisfaction)],
+  ["coverage", (k) => percent(k.rating_coverage)],
+  ["over_wait", (k) => k.over_wait],
+  ["over_handle", (k) => k.over_handle],
+];
+
+function renderKpis(result) {
+  state.kpis = result;
+  const k = result.total;
+  $("#kpis").replaceChildren(
+    ...KPI_TILES.map(([name, fmt]) =>
+      el("div", { class: "kpi", "data-kpi": name }, el("div", { class: "label" }, t(name)), el("div", { class: "value" }, fmt(k))),
+    ),
+    el(
+      "div",
+      { class: `kpi ${result.reviews.overdue ? "alarm" : ""}`, "data-kpi": "bad_reviews" },
+      el("div", { class: "label" }, t("bad_reviews")),
+      el("div", { class: "value" }, `${k.bad_reviews} · ${t("open")} ${result.reviews.open} · ${t("overdue")} ${result.reviews.overdue}`),
+    ),
+  );
+  const th = state.meta.thresholds;
+  setText("#thresholds", t("thresholds", { t: th.t_answer_s, s: th.s_short_s, w: th.wait_alarm_s }));
+}
+
+function renderGroups(result) {
+  state.groups = result;
+  const rows = result.groups;
+  const body = $("#groups tbody");
+  if (!rows.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colSpan: 9, class: "quiet" }, t("none"))));
+    return;
+  }
+  body.replaceChildren(
+    ...rows.map((g) => {
+      const k = g.kpis;
+      const tr = el(
+        "tr",
+        { "data-group": g.key },
+        el("td", { class: "name" }, groupName(result.group, g.key)),
+        el("td", { class: "num" }, k.tickets),
+        el("td", { class: "num" }, k.served),
+        el("td", { class: "num" }, k.abandoned),
+        el("td", { class: "num" }, duration(k.asa_s)),
+        el("td", { class: "num" }, percent(k.service_level)),
+        el("td", { class: "num" }, duration(k.aht_s)),
+        el("td", { class: "num" }, k.transfers),
+        el("td", { class: "num" }, percent(k.satisfaction)),
+      );
+      if (result.group === "centre" && state.meta.user.role === "chain_manager") {
+        tr.classList.add("link");
+        tr.addEventListener("click", () => setScope(g.key));
+      }
+      return tr;
+    }),
+  );
+}
+
+function stepCell(review, step) {
+  const s = review.steps[step];
+  if (s.done_at) {
+    return el("td", { class: s.late ? "late" : "done" }, `${t("done")} ${dateTime(s.done_at)} · ${s.by}`);
+  }
+  const i = STEPS.indexOf(step);
+  const ready = i === 0 || review.steps[STEPS[i - 1]].done_at;
+  const cell = el("td", { class: s.overdue ? "overdue" : "" }, `${t("due")} ${dateTime(s.due)} `);
+  if (ready) {
+    cell.append(
+      el("button", { type: "button", class: "step", "data-step": step, onclick: () => markStep(review.sid, step) }, `${t("mark")}${t(step)}`),
+    );
+  }
+  return cell;
+}
+
+function renderReviews(list) {
+  state.reviews = list;
+  const body = $("#reviews tbody");
+  if (!list.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colSpan: 9, class: "quiet" }, t("none"))));
+    return;
+  }
+  body.replaceChildren(
+    ...list.map((r) =>
+      el(
+        "tr",
+        { "data-sid": r.sid, class: r.status },
+        el("td", {}, r.sid),
+        el("td", {}, `${r.level} ${levelLabel(r.level)}`),
+        el("td", {}, dateTime(r.rated_at)),
+        el("td", {}, matterName(r.matter)),
+        el("td", {}, `${centreName(r.intake)} → ${centreName(r.serving)}`),
+        ...STEPS.map((s) => stepCell(r, s)),
+        el("td", { class: `status ${r.status}` }, t(r.status)),
+      ),
+    ),
+  );
+  const comments = list.filter((r) => r.comment);
+  $("#review-comments").replaceChildren(
+    ...comments.map((r) => el("li", {}, `${r.sid}: ${r.comment}`)),
+  );
+}
+
+async function markStep(sid, step) {
+  try {
+    await post(`/api/dashboard/bad-reviews/${encodeURIComponent(sid)}/actions`, { action: step });
+    await Promise.all([fetchReviews(), fetchKpis()]);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function fetchKpis() {
+  const base = { centre: state.scope, from: state.from, to: state.to };
+  const [total, groups] = await Promise.all([
+    get(`/api/dashboard/kpis${query(base)}`),
+    get(`/api/dashboard/kpis${query({ ...base, group: state.group })}`),
+  ]);
+  renderKpis(total);
+  renderGroups(groups);
+}
+
+async function fetchSeries() {
+  const series = await get(`/api/dashboard/series${query({ centre: state.scope, day: state.to })}`);
+  state.series = series;
+  drawSeries(series);
+}
+
+async function fetchReviews() {
+  const r = await get(`/api/dashboard/bad-reviews${query({ centre: state.scope, status: "all" })}`);
+  renderReviews(r.reviews);
+}
+
+function renderExports() {
+  const q = query({ centre: state.scope, from: state.from, to: state.to });
+  $("#export-sessions").href = `/api/dashboard/export/sessions.csv${q}`;
+  $("#export-ratings").href = `/api/dashboard/export/ratings.csv${q}`;
+}
+
+async function refreshAll() {
+  showError(null);
+  renderExports();
+  try {
+    await Promise.all([fetchLive(), fetchKpis(), fetchSeries(), fetchReviews()]);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) location.reload();
+    else showError(err);
+  }
+}
+
+// The range shows live changes only while it includes today; then KPIs follow at most every 2 s.
+const refreshFigures = throttle(async () => {
+  if (state.to < state.meta.today) return;
+  try {
+    await Promise.all([fetchKpis(), fetchSeries(), fetchReviews()]);
+  } catch (err) {
+    showError(err);
+  }
+}, KPI_REFRESH_MS);
+const refreshLive = throttle(() => fetchLive().catch(showError), 250);
+
+// --- controls ------------------------------------------------------------------------------------
+
+function setScope(scope) {
+  state.scope = scope;
+  $("#scope").value = scope;
+  $("#back").hidden = !(state.meta.user.role === "chain_manager" && scope !== "chain");
+  state.group = scope === "chain" ? "centre" : "matter";
+  $("#group").value = state.group;
+  refreshAll();
+}
+
+function renderControls() {
+  const sel = $("#scope");
+  sel.replaceChildren(...state.meta.scopes.map((s) => el("option", { value: s }, centreName(s))));
+  sel.value = state.scope;
+  sel.disabled = state.meta.scopes.length < 2;
+  const groups = $("#group");
+  groups.replaceChildren(
+    ...["centre", "matter", "pair", "intake", "serving"].map((g) => el("option", { value: g }, t(`group_${g}`))),
+  );
+  groups.value = state.group;
+  $("#from").value = state.from;
+  $("#to").value = state.to;
+  setText("#user", `${state.meta.user.username} · ${centreName(state.meta.user.centre || "chain")}`);
+}
+
+function rerender() {
+  apply();
+  renderControls();
+  resetCharts();
+  if (state.live) renderLive(state.live);
+  if (state.kpis) renderKpis(state.kpis);
+  if (state.groups) renderGroups(state.groups);
+  if (state.series) drawSeries(state.series);
+  renderReviews(state.reviews);
+  setText("#conn", t(state.connected ? "connected" : "disconnected"));
+}
+
+function connect() {
+  const socket = io("/dashboard", {
+    transports: ["websocket"],
+    auth: (cb) => {
+      post("/api/connect-token", { namespace: "/dashboard" })
+        .then((r) => cb({ token: r.token }))
+        .catch(() => cb({}));
+    },
+  });
+  socket.on("connect", () => {
+    state.connected = true;
+    document.body.dataset.live = "up";
+    setText("#conn", t("connected"));
+  });
+  socket.on("disconnect", () => {
+    state.connected = false;
+    document.body.dataset.live = "down";
+    setText("#conn", t("disconnected"));
+  });
+  socket.on("connect_error", () => {
+    state.connected = false;
+    document.body.dataset.live = "down";
+    setText("#conn", t("disconnected"));
+  });
+  socket.on("queue_update", (payload) => {
+    if (payload.scope === state.scope) renderLive(payload);
+    else refreshLive(); // a chain manager drilled into one centre: ask for that scope
+    refreshFigures();
+  });
+}
+
+async function main() {
+  apply();
+  try {
+    state.meta = await get("/api/dashboard/meta");
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) location.reload();
+    showError(err);
+    return;
+  }
+  setTimeZone(state.meta.timezone);
+  state.scope = state.meta.scopes[0];
+  state.group = state.scope === "chain" ? "centre" : "matter";
+  state.from = state.to = state.meta.today;
+  renderControls();
+  $("#scope").addEventListener("change", (e) => setScope(e.target.value));
+  $("#back").addEventListener("click", () => setScope("chain"));
+  $("#group").addEventListener("change", (e) => {
+    state.group = e.target.value;
+    fetchKpis().catch(showError);
+  });
+  for (const id of ["from", "to"]) {
+    $(`#${id}`).addEventListener("change", () => {
+      state.from = $("#from").value || state.meta.today;
+      state.to = $("#to").value || state.from;
+      if (state.to < state.from) state.to = state.from;
+      refreshAll();
+    });
+  }
+  $("#btn-today").addEventListener("click", () => {
+    state.from = state.to = state.meta.today;
+    renderControls();
+    refreshAll();
+  });
+  $("#btn-lang").addEventListener("click", () => {
+    setLang(currentLang() === "zh" ? "en" : "zh");
+    rerender();
+  });
+  $("#btn-logout").addEventListener("click", async () => {
+    await post("/api/logout").catch(() => {});
+    location.reload();
+  });
+  await refreshAll();
+  connect();
+  document.body.dataset.ready = "1";
+}
+
+main();

@@ -1,0 +1,28 @@
+// The login form: POST /api/login sets the HttpOnly cookie, then the dashboard loads.
+
+import { post } from "./api.js";
+import { apply, currentLang, setLang, t } from "./i18n.js";
+
+const $ = (sel) => document.querySelector(sel);
+
+function main() {
+  apply();
+  if (document.body.dataset.message === "role") $("#login-error").textContent = t("role_needed");
+  $("#btn-lang").addEventListener("click", () => {
+    setLang(currentLang() === "zh" ? "en" : "zh");
+    apply();
+  });
+  $("#login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("#login-error").textContent = "";
+    try {
+      await post("/api/login", { username: $("#username").value.trim(), password: $("#password").value });
+      location.assign("/dashboard");
+    } catch (err) {
+      $("#login-error").textContent = `${t("login_failed")}: ${err.message}`;
+      $("#password").select();
+    }
+  });
+}
+
+main();
