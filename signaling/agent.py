@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+from signaling import materials  # --- materials (issue 5) ---
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
 from window_server.domain.routing import is_widened
+from window_server.domain.session import HELD_STATES
 from window_server.store.keys import key
 
 QUEUE_VIEW_LIMIT = 50
+log = logging.getLogger(__name__)
 
 
 async def pool_of(hub: Hub, aid: str) -> tuple[list[dict[str, str]], list[str]]:
@@ -43,6 +47,7 @@ def register(hub: Hub) -> None:
             await hub.sio.emit("session_state", {"sid": sid, "state": s.get("state"), "act": "resume",
                                                  "ticket": s.get("ticket", ""), "agent": aid},
                                to=conn.sid, namespace=P.AGENT)
+            await device_ready_if_online(hub, sid, aid)  # --- console (issue 7) ---
         offer = res.ok.get("offer") or ""
         if offer:
             s = await hub.store.session(offer)
@@ -69,7 +74,9 @@ def register(hub: Hub) -> None:
 
     @hub.handle(P.AGENT, "accept")
     async def accept(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        return await pushed(await hub.store.accept(conn.subject, p["sid"]))
+        out = await pushed(await hub.store.accept(conn.subject, p["sid"]))
+        await device_ready_if_online(hub, p["sid"], conn.subject)  # --- console (issue 7) ---
+        return out
 
     @hub.handle(P.AGENT, "decline")
     async def decline(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +90,8 @@ def register(hub: Hub) -> None:
 
     @hub.handle(P.AGENT, "complete")
     async def complete(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        if p["missing"] and p["outcome"] == "needs_supplement":  # --- console (issue 7) ---
+            await record_missing(hub, conn.subject, p["sid"], p["missing"])
         return await pushed(await hub.queue.complete(conn.subject, p["sid"], p["outcome"], p["case_number"] or ""))
 
     @hub.handle(P.AGENT, "no_show")
@@ -141,3 +150,63 @@ def register(hub: Hub) -> None:
     @hub.handle(P.AGENT, "signal")
     async def signal(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await hub.relay(conn, p, "agent")
+
+    # --- materials (issue 5) ---
+    @hub.handle(P.AGENT, "capture")
+    async def capture(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        return await materials.capture(hub, conn, p)
+
+    @hub.handle(P.AGENT, "verdict")
+    async def verdict(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        return await materials.verdict(hub, conn, p)
+
+    # --- console (issue 7) ---
+    @hub.handle(P.AGENT, "identity")
+    async def identity(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        now = hub.store.now_ms()
+        check = {"method": p["method"], "result": p["result"], "material_id": p["material_id"] or "",
+                 "at": now, "by": conn.subject}
+        res = await hub.store.annotate(conn.subject, p["sid"], "identity", data=check, now=now, event={
+            "method": check["method"], "result": check["result"], "material_id": check["material_id"]})
+        await hub.push(res.fx)
+        await hub.emit("identity", {"sid": p["sid"], **check}, P.AGENT, f"agent:{conn.subject}")
+        log.info("identity check %s session=%s by=%s", check["result"], p["sid"], conn.subject)
+        return {"sid": p["sid"], "identity": check}
+
+
+# --- console (issue 7) ---
+
+
+async def device_ready_if_online(hub: Hub, sid: str, aid: str) -> None:
+    """Tell the specialist now holding ``sid`` that the booth's device agent is online (if it is).
+
+    ``device_ready`` is otherwise sent only when the device agent registers; a console that
+    accepts (or resumes) a session whose device agent registered earlier must learn it too.
+    """
+    s = await hub.store.session(sid)
+    if s.get("agent") != aid or s.get("state") not in {x.value for x in HELD_STATES} or not s.get("booth"):
+        return
+    device = await hub.redis.hgetall(key("device", booth=s["booth"]))
+    if device.get("online") == "1":
+        await hub.emit("device_ready", {"sid": sid, "cameras": json.loads(device.get("cameras") or "[]")},
+                       P.AGENT, f"agent:{aid}")
+
+
+async def record_missing(hub: Hub, aid: str, sid: str, kinds: list[Any]) -> None:
+    """Keep a needs_supplement outcome's list of missing materials in the history (a note)."""
+    s = await hub.store.session(sid)
+    if not s:
+        raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
+    matter = hub.queue.matter(s.get("matter", ""))
+    names = []
+    for kind in kinds:
+        if not isinstance(kind, str):
+            raise errors.InvalidInput("complete: missing must list material kinds", field="missing")
+        try:
+            names.append(matter.material(kind).name_zh)
+        except errors.NotFound:
+            raise errors.InvalidInput(f"complete: matter {matter.code} has no material {kind[:64]!r}",
+                                      field="missing") from None
+    res = await hub.store.annotate(aid, sid, "note", text="需补正材料 / missing: " + "；".join(names),
+                                   event={"missing": ",".join(kinds)})
+    await hub.push(res.fx)

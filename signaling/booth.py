@@ -6,6 +6,7 @@ from typing import Any
 
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
+from window_server.domain import errors  # --- booth (issue 6) ---
 from window_server.store.keys import key
 
 
@@ -84,3 +85,13 @@ def register(hub: Hub) -> None:
     @hub.handle(P.BOOTH, "signal")
     async def signal(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await hub.relay(conn, p, "booth")
+
+    # --- booth (issue 6) ---
+    @hub.handle(P.BOOTH, "screen_share_reply")
+    async def screen_share_reply(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        s = await hub.session_members(p["sid"])
+        if s["booth"] != conn.subject or not s["agent"]:
+            raise errors.Forbidden(f"session {p['sid']} has no specialist of yours", code="not_member", field="sid")
+        await hub.emit("screen_share_reply", {"sid": p["sid"], "accepted": p["accepted"]}, P.AGENT,
+                       f"agent:{s['agent']}")
+        return {}

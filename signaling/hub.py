@@ -104,6 +104,10 @@ class Hub:
         self.pending_auth: dict[str, asyncio.TimerHandle] = {}
         self._release = redis.register_script(_RELEASE)
         self._positions = PositionPusher(self)
+        self._disconnects = asyncio.Semaphore(16)
+        # --- dashboards (issue 8): hooks set by window_server/dashboard/setup.py ---
+        self.dashboard_changed: Callable[[tuple[str, ...]], None] | None = None  # coalesced pushes
+        self.error_ack: Callable[[str, str], None] | None = None  # counts error acks for /metrics
         for ns in P.NAMESPACES:
             sio.on("connect", self._connect_handler(ns), namespace=ns)
             sio.on("disconnect", self._disconnect_handler(ns), namespace=ns)
@@ -177,7 +181,8 @@ class Hub:
             hook = self.on_disconnect.get(namespace)
             if hook is not None:
                 try:
-                    await hook(conn)
+                    async with self._disconnects:  # a mass disconnect queues here, not in the Redis pool
+                        await hook(conn)
                 except Exception:
                     log.exception("disconnect hook failed for %s conn=%s", conn.tag, sid)
 
@@ -185,7 +190,11 @@ class Hub:
 
     def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
         async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
-            return await self.dispatch(namespace, event, sid, args)
+            reply = await self.dispatch(namespace, event, sid, args)
+            # --- dashboards (issue 8): socket.io error acks counted for /metrics ---
+            if "error" in reply and self.error_ack is not None:
+                self.error_ack(namespace, str(reply["error"].get("code", "")))
+            return reply
 
         return on_event
 
@@ -276,6 +285,10 @@ class Hub:
         await self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
 
     async def _dashboards(self, *centres: str) -> None:
+        # --- dashboards (issue 8): figures pushed coalesced by signaling/dashboard.py ---
+        if self.dashboard_changed is not None:
+            self.dashboard_changed(tuple(c for c in centres if c))
+            return
         for centre in {c for c in centres if c}:
             await self.emit("queue_update", {"centre": centre}, P.DASHBOARD, f"centre:{centre}")
         await self.emit("queue_update", {"centre": ""}, P.DASHBOARD, "chain")

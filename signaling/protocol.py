@@ -17,6 +17,15 @@ from enum import StrEnum
 from typing import Any, Final
 
 from window_server.domain.errors import InvalidInput, TooLarge
+from window_server.domain.materials import (  # --- materials (issue 5) ---
+    AUTO_REASONS,
+    CAMERAS,
+    CAPTURE_CAMERAS,
+    MAX_REASON_TEXT,
+    VARIANTS,
+    VERDICT_REASONS,
+    VERDICTS,
+)
 
 # --- namespaces -----------------------------------------------------------------------------
 
@@ -66,6 +75,9 @@ ERROR_CODES: Final[dict[str, str]] = {
     "identity_required": "an intake outcome needs a passed identity check",
     "already_rated": "the session has been rated already (一次一评)",
     "invalid_rating": "a rating is a whole number from 1 to 5",
+    # --- materials (issue 5) ---
+    "unknown_material": "no such material in that session",
+    "unknown_request": "no such capture request in that session",
 }
 
 
@@ -134,6 +146,31 @@ SIGNAL_OUT = (
     F("data", "any", "as sent", required=False),
     F("pc", "str", "as sent", required=False),
 )
+# --- console (issue 7) ---
+IDENTITY_METHODS = ("id_card_face", "id_card_chip", "face_only", "other")
+IDENTITY_FIELDS = (
+    SID,
+    F("method", "str", "how: ID card photo against the live face, the card's chip, face only, other",
+      choices=IDENTITY_METHODS),
+    F("result", "str", "the specialist's verdict", choices=("passed", "failed")),
+    F("material_id", "str", "the captured ID material compared, if any", required=False, max_len=64),
+)
+# --- materials (issue 5) ---
+MATERIAL_DOC = ("{id, sid, kind, camera, sha256, size, width, height, verdict, reasons, sharpness, glare, "
+                "brightness, coverage, corners, by, at, request, review, ...}: see docs/protocol.md, Materials")
+MATERIAL_ID = F("material_id", "str", "material id, e.g. m3f2a9c0d1e4b5a67", max_len=32)
+REQUEST_ID = F("request_id", "str", "capture request id from the capture's ack, e.g. c0a1b2c3d4e5f6a7b", max_len=64)
+MATERIAL_KIND = F("kind", "str", "material kind from the session's matter (catalogue), or 'other'", max_len=64)
+CAPTURE_ERROR = F("error", "object", "{code, message} when no still could be captured (e.g. camera_busy)",
+                  required=False)
+VERDICT_OUT = (
+    SID, MATERIAL_ID, MATERIAL_KIND,
+    F("verdict", "str", "the specialist's verdict", choices=VERDICTS),
+    F("reason", "str", "a reason code (illegible, cut_off, glare, wrong_document, expired, blurred, other) "
+      "or the specialist's words; '' when none"),
+    F("advice_zh", "str", "what to tell the citizen, in plain Chinese"),
+    F("advice_en", "str", "the same in English"),
+)
 RELAY_ERRORS = ("invalid_input", "payload_too_large", "not_member", "rate_limited")
 QUEUE_ERRORS = ("unavailable",)
 
@@ -197,7 +234,10 @@ EVENTS: Final[tuple[Event, ...]] = (
                   "centre_not_authorised", "unknown_centre", "not_your_session", "illegal_transition")),
     Event("complete", AGENT, Direction.C2S, "End the session with an outcome.",
           (SID, F("outcome", "str", "what came of it", choices=OUTCOMES),
-           F("case_number", "str", "the home system's case number (办件编号), if any", required=False, max_len=64)),
+           F("case_number", "str", "the home system's case number (办件编号), if any", required=False, max_len=64),
+           # --- console (issue 7) ---
+           F("missing", "array", "needs_supplement: material kinds still missing (补正清单), kept in the history",
+             required=False, max_len=32)),
           ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition", "invalid_input")),
     Event("no_show", AGENT, Direction.C2S, "Nobody is at the booth (过号).",
           (SID, F("reason", "str", "optional", required=False, max_len=500)),
@@ -227,8 +267,78 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("device_ready", AGENT, Direction.S2C, "The booth's device agent is (back) online: ask for the preview.",
           (SID, F("cameras", "array", "as registered"))),
     # --- /dashboard ----------------------------------------------------------------------------
-    Event("queue_update", DASHBOARD, Direction.S2C, "Something in your scope changed; figures follow in the payload.",
-          (F("centre", "str", "centre id"),)),
+    Event("queue_update", DASHBOARD, Direction.S2C,
+          "Something in your scope changed; the scope's live figures (as GET /api/dashboard/live answers), "
+          "at most every RW_DASHBOARD_PUSH_SECONDS per room (docs/dashboard.md).",
+          (F("scope", "str", "'chain', or the centre id of a manager's or team lead's room"),
+           F("as_of", "int", "epoch ms when the figures were read (they include every change committed before)"),
+           F("totals", "object", "{waiting, longest_wait_s, agents: {status: n}, in_service, transfers_pending, "
+             "today: {KPIs}, reviews: {open, overdue}}"),
+           F("centres", "array", "per centre: {centre, waiting, longest_wait_s, queue_waiting, agents, in_service, "
+             "transfers_pending, today, reviews, alarms}"),
+           F("regions", "array", "per home region: {region, waiting, longest_wait_s, available, staff, alarm}"),
+           F("alarms", "array", "{kind: long_wait | no_specialist, centre | region, count, waited_s}"),
+           F("longest", "array", "the longest waits: {ticket, sid, intake, matter, region, state, waited_s}"),
+           F("wait_alarm_s", "number", "the wait alarm threshold (RW_WAIT_ALARM_SECONDS)"))),  # dashboards (issue 8)
+    # --- console (issue 7) ---------------------------------------------------------------------
+    Event("identity", AGENT, Direction.C2S,
+          "Record the identity check (远程身份核验) of the session you hold; the latest one counts.",
+          IDENTITY_FIELDS, ack="{sid, identity: {method, result, material_id, at, by}}",
+          errors=("not_your_session", "illegal_transition", "unknown_session")),
+    Event("identity", AGENT, Direction.S2C,
+          "An identity check was recorded on the session you hold (every tab of yours, on any node).",
+          (*IDENTITY_FIELDS, F("at", "int", "epoch ms"), F("by", "str", "the specialist who recorded it"))),
+    # --- materials (issue 5) -------------------------------------------------------------------
+    Event("capture", AGENT, Direction.C2S,
+          "Ask the booth's device agent for a full-resolution still; its capture_result and the "
+          "stored material's material_added follow.",
+          (SID, MATERIAL_KIND,
+           F("camera", "str", "which camera (default main, the 高拍仪's document head)", required=False,
+             choices=CAPTURE_CAMERAS)),
+          ack="{request_id}", errors=("peer_absent", "not_your_session", "illegal_transition", "unknown_session")),
+    Event("verdict", AGENT, Direction.C2S,
+          "Accept or reject a material of the session you hold; a later verdict replaces it (each is "
+          "kept in the history). The booth is told in plain words (material_verdict).",
+          (SID, MATERIAL_ID, F("verdict", "str", "your verdict", choices=VERDICTS),
+           F("reason", "str", "a reason code (illegible, cut_off, glare, wrong_document, expired, blurred, "
+             "other) or your own words", required=False, max_len=MAX_REASON_TEXT)),
+          ack="{sid, material_id, kind, verdict, reason, advice_zh, advice_en}",
+          errors=("unknown_material", "not_your_session", "illegal_transition", "unknown_session")),
+    Event("capture_result", AGENT, Direction.S2C,
+          "The device agent's answer to your capture: the stored material's id, or why it failed.",
+          (SID, REQUEST_ID, MATERIAL_KIND, F("material_id", "str", "the stored material", required=False),
+           CAPTURE_ERROR)),
+    Event("material_added", AGENT, Direction.S2C,
+          "A still was stored for the session you hold (the booth's or yours). Never image bytes: fetch "
+          "GET /api/sessions/{sid}/materials/{material_id}/{variant}.",
+          (SID, F("material", "object", MATERIAL_DOC))),
+    Event("material_verdict", AGENT, Direction.S2C,
+          "A verdict was recorded on a material of the session you hold (what the booth was told).", VERDICT_OUT),
+    Event("capture_request", DEVICE, Direction.S2C,
+          "The specialist asks for a still: capture it, upload it with POST /api/sessions/{sid}/materials"
+          "?kind=…&camera=…&request=<request_id>, then send capture_result.",
+          (SID, REQUEST_ID, MATERIAL_KIND, F("camera", "str", "which camera", choices=CAPTURE_CAMERAS))),
+    Event("capture_result", DEVICE, Direction.C2S,
+          "Answer a capture_request: the uploaded material's id, or an error; relayed to the specialist.",
+          (SID, REQUEST_ID, F("material_id", "str", "the material the upload answered with", required=False,
+                              max_len=32), CAPTURE_ERROR),
+          ack="{}", errors=("not_member", "unknown_request", "unknown_material", "unknown_session")),
+    Event("material_added", BOOTH, Direction.S2C,
+          "A still of this booth's session was stored and checked: show the advice (wait, or what to fix).",
+          (SID, F("material", "object", "{id, kind, verdict, reasons}: the automatic check"),
+           F("advice_zh", "str", "what to tell the citizen, in plain Chinese"),
+           F("advice_en", "str", "the same in English"))),
+    Event("material_verdict", BOOTH, Direction.S2C,
+          "The specialist accepted or rejected a material; a rejection is followed by a new capture.",
+          VERDICT_OUT),
+    # --- booth (issue 6) -----------------------------------------------------------------------
+    Event("screen_share_reply", BOOTH, Direction.C2S,
+          "The citizen's answer to screen_share_request; when true the booth's offer (pc \"screen\") follows.",
+          (SID, F("accepted", "bool", "the citizen agreed to share the booth's screen")),
+          ack="{}", errors=("not_member", "unknown_session")),
+    Event("screen_share_reply", AGENT, Direction.S2C,
+          "The citizen answered your screen_share_request (false: declined, or the share could not start).",
+          (SID, F("accepted", "bool", "the citizen agreed"))),
 )
 
 _BY_KEY: Final = {e.key: e for e in EVENTS}
@@ -320,4 +430,8 @@ def browser_constants() -> dict[str, Any]:
         "signalKinds": list(SIGNAL_KINDS),
         "outcomes": list(OUTCOMES),
         "priorities": list(PRIORITIES),
+        # --- materials (issue 5) ---
+        "materials": {"cameras": list(CAMERAS), "captureCameras": list(CAPTURE_CAMERAS),
+                      "variants": list(VARIANTS), "verdicts": list(VERDICTS),
+                      "verdictReasons": list(VERDICT_REASONS), "autoReasons": list(AUTO_REASONS)},
     }

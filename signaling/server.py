@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +17,7 @@ from signaling import agent, booth, dashboard, device
 from signaling.bus import WatchedRedisManager, watch_bus
 from signaling.hub import Hub
 from window_server.settings import Settings
-from window_server.tasks import cancelled, pause
+from window_server.tasks import cancelled, pause, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +119,7 @@ async def run_signaling(sio: Server, hub: Hub, settings: Settings) -> AsyncItera
         asyncio.create_task(_periodic(1.0, _drop_slow_consumers(sio), "slow-consumer check"), name="outbound"),
     ]
     yield tasks
-    for t in tasks:
-        t.cancel()
-    for t in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
+    await stop_tasks(tasks)
     await sio.shutdown()
     await sio.manager.close()
 

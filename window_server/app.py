@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +15,9 @@ from window_server.appkeys import (
     ACCOUNTS,
     CATALOGUE,
     DEMO_LOGINS,
+    DOCUMENTS,
     HUB,
+    MATERIALS,
     QUEUE,
     REDIS,
     SETTINGS,
@@ -25,16 +26,26 @@ from window_server.appkeys import (
     TASKS,
 )
 from window_server.catalogue import load_catalogue
+from window_server.dashboard import setup as dashboard_setup
+from window_server.documents.pool import DocumentPool
+from window_server.documents.quality import QualityThresholds
 from window_server.domain.auth import ice_urls_problem
 from window_server.domain.catalogue import Catalogue
 from window_server.http import auth as auth_http
+from window_server.http import console as console_http
 from window_server.http import health
+from window_server.http import kiosk as kiosk_http
+from window_server.http import materials as materials_http
 from window_server.http.errors import error_middleware
+from window_server.materials_service import MaterialService, UploadLimits
 from window_server.queue_service import QueueService
 from window_server.settings import Settings
 from window_server.store.accounts import AccountStore, LoginPolicy
+from window_server.store.blobs import FileBlobStore
 from window_server.store.client import make_redis
+from window_server.store.materials import MaterialStore
 from window_server.store.queue import QueueStore, QueueTiming
+from window_server.tasks import stop_tasks
 from window_server.ticker import run_ticker
 
 log = logging.getLogger(__name__)
@@ -65,7 +76,8 @@ def create_app(
 ) -> web.Application:
     """Build the aiohttp application; resources are opened and closed by its cleanup_ctx."""
     app = web.Application(
-        middlewares=[error_middleware, auth_http.origin_middleware],
+        # the outermost counts error responses for /metrics
+        middlewares=[dashboard_setup.metrics_middleware, error_middleware, auth_http.origin_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -74,25 +86,31 @@ def create_app(
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(lambda a: _accounts_ctx(a, clock))
     app.cleanup_ctx.append(lambda a: _queue_ctx(a, clock))
+    app.cleanup_ctx.append(_materials_ctx)
     sio = create_server(settings)
     sio.attach(app)
     app[SIO] = sio
     app.cleanup_ctx.append(_signaling_ctx)
+    dashboard_setup.setup(app, clock)  # after signaling, which it pushes through
     app.cleanup_ctx.append(_tasks_ctx)
     app.add_routes(health.routes)
     app.add_routes(auth_http.routes)
+    app.add_routes(materials_http.routes)
+    kiosk_http.setup(app)
+    console_http.setup(app)
     return app
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = make_redis(settings.redis_url, timeout=settings.redis_timeout)
+    client = make_redis(settings.redis_url, timeout=settings.redis_timeout,
+                        max_connections=settings.redis_max_connections)
     app[REDIS] = client
     yield
     await client.aclose()
 
 
-# --- accounts and authentication (issue 4) -------------------------------------------------
+# --- accounts and authentication --------------------------------------------------------------
 
 
 async def _accounts_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncIterator[None]:
@@ -153,9 +171,31 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = app[TASKS]
     tasks.append(asyncio.create_task(run_ticker(app[STORE], app[HUB].push), name="queue-ticker"))
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(tasks)
 
+
+# --- materials ----------------------------------------------------------------------------------
+
+
+def quality_thresholds(settings: Settings) -> QualityThresholds:
+    """The still checks' thresholds, from settings."""
+    return QualityThresholds(
+        min_sharpness=settings.min_sharpness, max_glare=settings.max_glare,
+        min_brightness=settings.min_brightness, min_coverage=settings.min_coverage,
+        border_margin=settings.border_margin,
+    )
+
+
+async def _materials_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The document workers (started with the first still) and the materials service."""
+    settings = app[SETTINGS]
+    pool = DocumentPool(settings.document_workers, max_megapixels=settings.max_megapixels)
+    app[DOCUMENTS] = pool
+    app[MATERIALS] = MaterialService(
+        store=MaterialStore(app[STORE]), blobs=FileBlobStore(settings.data_dir / "materials"), pool=pool,
+        catalogue=app[CATALOGUE], thresholds=quality_thresholds(settings),
+        limits=UploadLimits(max_bytes=settings.max_upload_bytes, max_megapixels=settings.max_megapixels,
+                            timeout_s=settings.document_timeout_seconds),
+    )
+    yield
+    await pool.close()

@@ -9,7 +9,10 @@ from redis.asyncio import Redis
 
 from signaling.hub import Hub
 from signaling.server import Server
+from window_server.dashboard.service import Dashboard  # --- dashboards (issue 8) ---
+from window_server.documents.pool import DocumentPool  # --- materials (issue 5) ---
 from window_server.domain.catalogue import Catalogue
+from window_server.materials_service import MaterialService  # --- materials (issue 5) ---
 from window_server.queue_service import QueueService
 from window_server.settings import Settings
 from window_server.store.accounts import AccountStore, DemoLogins
@@ -27,3 +30,8 @@ DEMO_LOGINS = web.AppKey("demo_logins", DemoLogins)  # set only in demo mode, fo
 # signaling (issue 4)
 SIO = web.AppKey("sio", Server)
 HUB = web.AppKey("hub", Hub)
+# --- materials (issue 5) ---
+DOCUMENTS = web.AppKey("documents", DocumentPool)  # the process pool that decodes and checks stills
+MATERIALS = web.AppKey("materials", MaterialService)
+# --- dashboards (issue 8) ---
+DASHBOARD = web.AppKey("dashboard", Dashboard)  # the consumer, the pusher, reads, /metrics

@@ -64,6 +64,11 @@ def _redis_url(v: str) -> str | None:
     return "must start with redis://, rediss:// or unix:// (or be empty for the embedded server)"
 
 
+# --- materials (issue 5) ---
+def _fraction(v: float) -> str | None:
+    return None if 0 <= v <= 1 else "must be between 0 and 1"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator can set. Each field is one row of the settings table."""
@@ -78,9 +83,11 @@ class Settings:
     data_dir: Path = _setting(Path("var"), "RW_DATA_DIR", "where the embedded Redis, stills and exports live")
     log_level: str = _setting("INFO", "RW_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", _log_level)
     demo: bool = _setting(True, "RW_DEMO", "load the 22-centre demo chain and demo accounts")
+    demo_device_agent: bool = _setting(True, "RW_DEMO_DEVICE_AGENT", "in demo mode, also run the device agent (synthetic 高拍仪) of the demo booth sh-huangpu-01")
     centres_file: Path | None = _setting(None, "RW_CENTRES_FILE", "TOML file of the centre chain (default: the demo chain)")
     matters_file: Path | None = _setting(None, "RW_MATTERS_FILE", "TOML file of the matter catalogue (default: the demo catalogue)")
     redis_timeout: float = _setting(2.0, "RW_REDIS_TIMEOUT", "seconds before a Redis command counts as failed", _positive)
+    redis_max_connections: int = _setting(128, "RW_REDIS_MAX_CONNECTIONS", "Redis connections one node may open; more requests wait for a free one", _positive)
     max_body_bytes: int = _setting(1_048_576, "RW_MAX_BODY_BYTES", "largest JSON request body accepted", _positive)
     timezone: str = _setting("Asia/Shanghai", "RW_TIMEZONE", "time zone of session numbers, opening hours and 'today'", _timezone)
     # the queue's clocks
@@ -95,6 +102,12 @@ class Settings:
     # service-level definitions (dashboards)
     service_level_seconds: float = _setting(60.0, "RW_SERVICE_LEVEL_SECONDS", "T: a session answered within T seconds counts toward the service level", _positive)
     short_abandon_seconds: float = _setting(10.0, "RW_SHORT_ABANDON_SECONDS", "S: citizens who leave within S seconds are excluded from the service level", _non_negative)
+    # --- dashboards (issue 8) ---
+    wait_alarm_seconds: float = _setting(300.0, "RW_WAIT_ALARM_SECONDS", "a dashboard alarm is raised when a citizen has waited longer; answered or abandoned sessions that waited longer count as over the wait threshold", _positive)
+    handle_alarm_seconds: float = _setting(1800.0, "RW_HANDLE_ALARM_SECONDS", "handled sessions that took longer count as over the handling threshold", _positive)
+    review_deadlines_file: Path | None = _setting(None, "RW_REVIEW_DEADLINES_FILE", "TOML file of bad-review (差评) follow-up deadlines per province (default: the built-in table, see docs/dashboard.md)")
+    dashboard_push_seconds: float = _setting(0.2, "RW_DASHBOARD_PUSH_SECONDS", "least interval between two live pushes to one dashboard room", _positive)
+    metrics_token: str = _setting("", "RW_METRICS_TOKEN", "bearer token /metrics asks of clients that are not on loopback; empty: /metrics answers loopback clients only")
     # accounts and authentication
     secret: str = _setting("", "RW_SECRET", "key that signs connect tokens; empty: one is generated once and kept in Redis, shared by every node")
     cookie_secure: bool = _setting(False, "RW_COOKIE_SECURE", "mark the login cookie Secure (set true behind HTTPS)")
@@ -115,6 +128,17 @@ class Settings:
     ping_interval_seconds: float = _setting(8.0, "RW_PING_INTERVAL_SECONDS", "engine.io ping interval; interval + timeout is how fast a dead peer is noticed", _positive)
     ping_timeout_seconds: float = _setting(10.0, "RW_PING_TIMEOUT_SECONDS", "engine.io ping timeout", _positive)
     bus_probe_seconds: float = _setting(5.0, "RW_BUS_PROBE_SECONDS", "how often a node checks it still hears the cross-node bus (and resubscribes if not)", _positive)
+    # --- materials (issue 5): uploads, the document workers, quality thresholds, retention ---
+    max_upload_bytes: int = _setting(15_728_640, "RW_MAX_UPLOAD_BYTES", "largest still an upload may send (bytes, 15 MiB); a larger one is refused with 413 too_large and nothing is kept", _positive)
+    max_megapixels: float = _setting(40.0, "RW_MAX_MEGAPIXELS", "stills whose header declares more pixels (millions) are refused before decoding (413 image_too_large)", _positive)
+    min_sharpness: float = _setting(0.3, "RW_MIN_SHARPNESS", "below: the still is judged blur (edge steepness in the blurriest direction; crisp print 0.4-0.75)", _non_negative)
+    max_glare: float = _setting(0.01, "RW_MAX_GLARE", "above: glare (largest blown-out blob as a share of the page)", _fraction)
+    min_brightness: float = _setting(0.35, "RW_MIN_BRIGHTNESS", "below: too_dark (the page's white level, 0-1)", _fraction)
+    min_coverage: float = _setting(0.05, "RW_MIN_COVERAGE", "below: too_small (page area inside the frame / frame area)", _fraction)
+    border_margin: float = _setting(0.002, "RW_BORDER_MARGIN", "page corners nearer the frame border than this share of its long side: cut_off", _fraction)
+    document_workers: int = _setting(2, "RW_DOCUMENT_WORKERS", "worker processes that decode and check stills (one core each); they start with the first still", _positive)
+    document_timeout_seconds: float = _setting(20.0, "RW_DOCUMENT_TIMEOUT_SECONDS", "seconds a still may wait for and spend in the document workers before the request fails with 503 unavailable", _positive)
+    material_retention_days: float = _setting(180.0, "RW_MATERIAL_RETENTION_DAYS", "days stills and their records are kept after their session ended; python -m window_server purge-materials deletes older ones (the events stay)", _positive)
 
     @property
     def redis_dir(self) -> Path:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+log = logging.getLogger(__name__)
 
 
 def cancelled() -> bool:
@@ -21,3 +24,21 @@ async def pause(seconds: float) -> None:
     if cancelled():
         raise asyncio.CancelledError
     await asyncio.sleep(seconds)
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], within: float = 5.0) -> None:
+    """Cancel background tasks and wait for them, at most ``within`` seconds in all.
+
+    A task that does not finish in time (a library swallowed the cancel while it awaited
+    something that never comes) is logged by name and left behind, so a shutdown never hangs.
+    """
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _done, stuck = await asyncio.wait(tasks, timeout=within)
+    for task in stuck:
+        log.warning("background task %s did not stop within %.0f s; left behind", task.get_name(), within)
+    for task in _done:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background task %s ended with %r", task.get_name(), task.exception())

@@ -29,7 +29,9 @@ export const PROTOCOL = Object.freeze({
     "unknown_agent",
     "unknown_centre",
     "unknown_event",
+    "unknown_material",
     "unknown_matter",
+    "unknown_request",
     "unknown_session"
   ],
   "events": {
@@ -40,7 +42,12 @@ export const PROTOCOL = Object.freeze({
         "presence",
         "queue_changed",
         "signal",
-        "device_ready"
+        "device_ready",
+        "identity",
+        "capture_result",
+        "material_added",
+        "material_verdict",
+        "screen_share_reply"
       ],
       "send": [
         "presence",
@@ -53,7 +60,10 @@ export const PROTOCOL = Object.freeze({
         "queue_view",
         "session_detail",
         "screen_share_request",
-        "signal"
+        "signal",
+        "identity",
+        "capture",
+        "verdict"
       ]
     },
     "/booth": {
@@ -61,14 +71,17 @@ export const PROTOCOL = Object.freeze({
         "session_state",
         "queue_position",
         "signal",
-        "screen_share_request"
+        "screen_share_request",
+        "material_added",
+        "material_verdict"
       ],
       "send": [
         "request_service",
         "leave_queue",
         "rate",
         "resume",
-        "signal"
+        "signal",
+        "screen_share_reply"
       ]
     },
     "/dashboard": {
@@ -80,13 +93,52 @@ export const PROTOCOL = Object.freeze({
     "/device": {
       "receive": [
         "signal",
-        "session_state"
+        "session_state",
+        "capture_request"
       ],
       "send": [
         "register",
-        "signal"
+        "signal",
+        "capture_result"
       ]
     }
+  },
+  "materials": {
+    "autoReasons": [
+      "no_document",
+      "cut_off",
+      "too_small",
+      "blur",
+      "glare",
+      "too_dark"
+    ],
+    "cameras": [
+      "main",
+      "aux",
+      "upload"
+    ],
+    "captureCameras": [
+      "main",
+      "aux"
+    ],
+    "variants": [
+      "original",
+      "corrected",
+      "thumb"
+    ],
+    "verdictReasons": [
+      "illegible",
+      "cut_off",
+      "glare",
+      "wrong_document",
+      "expired",
+      "blurred",
+      "other"
+    ],
+    "verdicts": [
+      "accepted",
+      "rejected"
+    ]
   },
   "namespaces": {
     "agent": "/agent",
