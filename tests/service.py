@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def service_env(**extra: str) -> dict[str, str]:
     """This process's environment without any Remote Window setting, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RW_") and k != "REDIS_URL"}
+    env["RW_DEMO_DEVICE_AGENT"] = "false"  # one test turns it on; others would fight over its port
     env.update(extra)
     return env
 
@@ -29,6 +32,7 @@ async def running_service(
         sys.executable, "-m", "window_server", "--port", "0", *args,
         env=env if env is not None else service_env(), cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=stderr,
+        start_new_session=True,  # its document workers are stopped with it (killpg below)
     )
     try:
         assert proc.stdout is not None
@@ -40,6 +44,7 @@ async def running_service(
                     break
         yield proc, m.group(1)
     finally:
-        if proc.returncode is None:
-            proc.kill()
+        # the whole process group: worker processes inherit stdout and would keep wait() open
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()

@@ -45,9 +45,17 @@ async def _exited(pid: int, limit: float = 10.0) -> None:
         os.close(fd)
 
 
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(x) for x in text.split()]
+def _redis_child(pid: int) -> int:
+    """The service's embedded redis-server (its other children are document workers)."""
+    kids = [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    (redis_pid,) = [k for k in kids if Path(f"/proc/{k}/comm").read_text().strip() == "redis-server"]
+    return redis_pid
+
+
+def _child_cmdlines(pid: int) -> dict[int, bytes]:
+    """The service's child processes and their command lines."""
+    kids = [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return {k: Path(f"/proc/{k}/cmdline").read_bytes() for k in kids}
 
 
 def _service(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
@@ -89,7 +97,7 @@ async def test_embedded_redis_serves_and_is_stopped_on_sigterm(tmp_path: Path) -
     async with _service(tmp_path) as (proc, url):
         async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as resp:
             assert resp.status == 200
-        (redis_pid,) = _children(proc.pid)
+        redis_pid = _redis_child(proc.pid)
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await proc.wait() == 0
@@ -97,9 +105,23 @@ async def test_embedded_redis_serves_and_is_stopped_on_sigterm(tmp_path: Path) -
     assert (tmp_path / "var" / "redis" / "appendonlydir").is_dir()
 
 
+async def test_demo_mode_runs_the_demo_booths_device_agent(tmp_path: Path) -> None:
+    async with running_service("--data-dir", str(tmp_path / "var"),
+                               env=service_env(RW_DEMO_DEVICE_AGENT="true")) as (proc, url):
+        agents = {k: cmd for k, cmd in _child_cmdlines(proc.pid).items() if b"citizen_client" in cmd}
+        assert len(agents) == 1
+        ((agent_pid, cmdline),) = agents.items()
+        assert b"sh-huangpu-01" in cmdline
+        assert b"demo-sh-huangpu-01" not in cmdline  # the token goes by environment, not argv
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await proc.wait() == 0
+        await _exited(agent_pid)
+
+
 async def test_embedded_redis_dies_with_a_killed_service(tmp_path: Path) -> None:
     async with _service(tmp_path) as (proc, _url):
-        (redis_pid,) = _children(proc.pid)
-        proc.kill()
-        await proc.wait()
+        redis_pid = _redis_child(proc.pid)
+        proc.kill()  # the service alone: its Redis must follow it by itself
+        await _exited(proc.pid)
         await _exited(redis_pid)  # PR_SET_PDEATHSIG: no redis-server is left behind

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import gc
 import logging
 import os
 import signal
@@ -20,7 +21,7 @@ from window_server.accounts_cli import demo_banner
 from window_server.accounts_cli import main as accounts_main
 from window_server.app import create_app
 from window_server.appkeys import DEMO_LOGINS
-from window_server.redis_server import EmbeddedRedis, RedisServerError
+from window_server.redis_server import EmbeddedRedis, RedisServerError, die_with_parent
 from window_server.settings import (
     Settings,
     SettingsError,
@@ -28,6 +29,7 @@ from window_server.settings import (
     parse_cli,
     settings_markdown,
 )
+from window_server.store.accounts import demo_booth_token
 
 log = logging.getLogger("window_server")
 
@@ -61,10 +63,14 @@ async def serve(settings: Settings, announce: bool = True) -> None:
             raise PortInUse(settings.host, settings.port) from None
         raise
     port = runner.addresses[0][1] if runner.addresses else settings.port
+    tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    agent = None
+    if settings.demo and settings.demo_device_agent:
+        agent = await start_demo_device_agent(port)
     if announce:
         print_banner(settings, port, demo_banner(app[DEMO_LOGINS]) if DEMO_LOGINS in app else [])
     log.info("serving on http://%s:%d", settings.host, port)
@@ -72,7 +78,48 @@ async def serve(settings: Settings, announce: bool = True) -> None:
         await stop.wait()
     finally:
         log.info("shutting down")
+        if agent is not None:
+            await stop_process(agent)
         await runner.cleanup()
+
+
+DEMO_BOOTH = "sh-huangpu-01"
+
+
+async def start_demo_device_agent(port: int) -> asyncio.subprocess.Process | None:
+    """The demo booth's device agent with the synthetic 高拍仪, so the whole flow works here."""
+    env = {**os.environ, "RW_BOOTH_TOKEN": demo_booth_token(DEMO_BOOTH)}
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "citizen_client", "--server", f"http://127.0.0.1:{port}",
+            "--booth", DEMO_BOOTH, "--camera", "synthetic", "--log-level", "WARNING",
+            env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
+        )
+    except OSError as exc:
+        log.warning("demo device agent not started: %s", exc)
+        return None
+    log.info("demo device agent of booth %s started (pid %d)", DEMO_BOOTH, proc.pid)
+    return proc
+
+
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            async with asyncio.timeout(10):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper full collections: with 2,000 sockets a default gen-2 pass took ~350 ms
+    every few seconds and stalled every acknowledgement (bench/signaling_bench.py)."""
+    gc.collect()
+    gc.freeze()  # what start-up built lives for the whole process: never scan it again
+    gc.set_threshold(50_000, 20, 100)
 
 
 class PortInUse(Exception):
@@ -87,7 +134,10 @@ def print_banner(settings: Settings, port: int, demo_lines: Sequence[str] = ()) 
     """Tell the person who ran the command where to go (and, in demo mode, how to log in)."""
     base = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
     print(f"\nRemote Window is running at {base}", flush=True)
+    print(f"  specialist console: {base}/console      dashboards: {base}/dashboard", flush=True)
     print(f"  health:    {base}/healthz   readiness: {base}/readyz", flush=True)
+    if settings.demo:
+        print(f"  demo booth kiosk:   {base}/booth/{DEMO_BOOTH}?token={demo_booth_token(DEMO_BOOTH)}", flush=True)
     for line in demo_lines:  # demo accounts (issue 4)
         print(line, flush=True)
     print("Stop with Ctrl-C.\n", flush=True)
@@ -97,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["users"], ["booths"]):  # account administration (issue 4)
         return accounts_main(argv)
+    if argv[:1] == ["purge-materials"]:  # --- materials (issue 5): retention ---
+        from window_server.materials_purge import main as purge_main
+
+        return purge_main(argv[1:])
     if argv[:1] == ["settings"]:  # the settings table for docs/operations.md
         print(settings_markdown())
         return 0

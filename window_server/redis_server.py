@@ -30,7 +30,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """In a child between fork and exec: be sent SIGTERM when the parent dies."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -69,7 +70,7 @@ class EmbeddedRedis:
             ]
             self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
             )
             if self._wait_ready(timeout):
                 log.info("embedded redis-server started on 127.0.0.1:%d, data in %s (AOF %s)",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ async def test_booth_on_one_node_specialist_on_another_and_a_node_dies(
         await booth.ok("signal", {"sid": offer["sid"], "to": "agent", "kind": "ice", "data": ice})
         assert (await agent.next("signal"))["data"] == ice
 
-        proc1.kill()  # node 1 dies with the booth's socket on it
+        os.killpg(proc1.pid, signal.SIGKILL)  # node 1 (and its workers) die with the booth's socket on it
         await proc1.wait()
         again: Client = clients("/booth")
         await again.connect(url2, token(Role.BOOTH, "bth-x", demo["intake_centre"], "/booth"))
