@@ -2,10 +2,13 @@
 
 Set-up: a private redis-server (AOF everysec, as in production) on loopback; the demo chain's
 22 centres; 200 specialists spread over them; 1,000 sessions waiting for matters across the
-catalogue. Then, for ~20 s, every specialist loops accept -> complete (wrap-up 0: available
-again at once and offered the next session in the same call) while citizens keep the queue at
-1,000 (one enqueue per completion). A probe citizen at a booth whose matter always has an idle
-specialist measures enqueue -> offer under that load (the offer is made inside the enqueue).
+catalogue. Every specialist loops accept -> complete (wrap-up 0: available again at once and
+offered the next session in the same call) while citizens keep the queue at 1,000 (one
+enqueue per completion). Two phases of ~10 s each:
+1. saturation: as fast as the specialists can go -> offers/s (the throughput figure);
+2. half load: the same loop paced at half the measured rate, while a probe citizen at a booth
+   whose matter always has an idle specialist measures enqueue -> offer (the offer is made
+   inside the enqueue). Latency at saturation only measures the client's own queueing.
 
 Baselines measured in the same run with the same client and concurrency:
 - raw EVAL/s: a minimal claim script (ZPOPMIN + HSET, the shape of an offer) called as fast as
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import tempfile
@@ -103,7 +107,19 @@ async def main(seconds: float) -> None:
         centres = list(catalogue.centres)
         offers = 0
         stop = 0.0
+        pace: float | None = None  # offers per second in phase 2; None: as fast as possible
+        next_slot = 0.0
         latencies: list[float] = []
+
+        async def paced() -> None:
+            nonlocal next_slot
+            if pace is None:
+                return
+            now = time.perf_counter()
+            slot = max(now, next_slot)
+            next_slot = slot + 1 / pace
+            if slot > now:
+                await asyncio.sleep(slot - now)
 
         async def specialist(i: int) -> None:
             nonlocal offers
@@ -116,6 +132,7 @@ async def main(seconds: float) -> None:
                     await asyncio.sleep(0.05)  # nothing this specialist may take yet (widening)
                     offer = (await store.agent(aid)).get("offer", "")
                     continue
+                await paced()
                 offers += 1
                 await store.accept(aid, offer)
                 res = await store.complete(aid, offer, "consultation")
@@ -136,20 +153,33 @@ async def main(seconds: float) -> None:
                 sid = res.ok["sid"]
                 await store.accept("probe-agent", sid)
                 await store.complete("probe-agent", sid, "consultation")
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.01)
 
-        stop = time.perf_counter() + seconds + 1  # set-up of the specialists is inside the window
+        half = seconds / 2
+        gc.collect()
+        gc.disable()  # the load generator's own collections would show up as queue latency
+        stop = time.perf_counter() + half + 1  # set-up of the specialists is inside the window
         t0 = time.perf_counter()
-        await asyncio.gather(probe(), *(specialist(i) for i in range(SPECIALISTS)))
+        loops = [asyncio.create_task(specialist(i)) for i in range(SPECIALISTS)]
+        await asyncio.sleep(half + 1)
         elapsed = time.perf_counter() - t0
         rate = offers / elapsed
+        # phase 2: the running specialists go on, paced at half the rate, with the probe
+        pace, offers, stop = rate / 2, 0, time.perf_counter() + half
+        next_slot = time.perf_counter()
+        t1 = time.perf_counter()
+        await asyncio.gather(probe(), *loops)
+        paced_rate = offers / (time.perf_counter() - t1)
+        gc.enable()
+        print(f"phase 1 (saturation): {rate:,.0f} offers/s; phase 2 (half load): {paced_rate:,.0f} offers/s "
+              f"with {len(latencies)} probe tickets")
 
         stats = await redis.info("commandstats")
         report = await audit(redis)
         waiting = sum([await redis.zcard(k) async for k in redis.scan_iter(match="rw:q:*")])
         await redis.aclose()
     print(f"load: {SPECIALISTS} specialists, {len(centres)} centres, {waiting} sessions waiting at the end, "
-          f"{offers} offers in {elapsed:.1f} s; audit checked {report.sessions} open sessions")
+          f"{rate * elapsed:,.0f} offers in phase 1 ({elapsed:.1f} s); audit checked {report.sessions} open sessions")
     for name in ("cmdstat_evalsha", "cmdstat_fcall"):
         st = stats.get(name, {})
         print(f"server: {name[8:]} {st.get('calls', 0)} calls, {st.get('usec_per_call', 0):.1f} µs each in Redis")
