@@ -95,6 +95,7 @@ async def start_demo_device_agent(port: int) -> asyncio.subprocess.Process | Non
             "--booth", DEMO_BOOTH, "--camera", "synthetic", "--log-level", "WARNING",
             env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
+            start_new_session=True,  # Ctrl-C reaches the service only; it stops the agent
         )
     except OSError as exc:
         log.warning("demo device agent not started: %s", exc)

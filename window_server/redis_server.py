@@ -71,6 +71,7 @@ class EmbeddedRedis:
             self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
+                start_new_session=True,  # Ctrl-C reaches the service only; it stops Redis last
             )
             if self._wait_ready(timeout):
                 log.info("embedded redis-server started on 127.0.0.1:%d, data in %s (AOF %s)",
