@@ -1,7 +1,7 @@
 // The /agent socket: a fresh connect token on every (re)connect, acknowledgements as promises.
 
 import { io } from "/console/vendor/socket.io.esm.min.js";
-import { post } from "./api.js";
+import { post } from "../shared/api.js";
 
 export class SocketError extends Error {
   constructor(code, message, field) {

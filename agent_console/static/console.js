@@ -7,7 +7,7 @@
 // connections under the same session (aiortc has no ICE restart).
 
 import { AgentSocket } from "./agent.js";
-import { get, post } from "./api.js";
+import { get, post } from "../shared/api.js";
 import { $, $$, h, fill, show, clock, hms, debounce } from "./dom.js";
 import { loadStrings, t, has, nameOf, setLang, getLang, onLang } from "./i18n.js";
 import { Peer, attach, firstFrame, localMedia, now } from "./media.js";

@@ -1,6 +1,6 @@
 // The login page: POST /api/login sets the HttpOnly cookie; then the console.
 
-import { post, get } from "./api.js";
+import { post, get } from "../shared/api.js";
 import { $ } from "./dom.js";
 import { loadStrings, t, setLang, getLang } from "./i18n.js";
 

@@ -5,7 +5,7 @@
 // verdict: automatic "accepted"|"rejected", reasons: [codes], at, by, corrected_sha256,
 // review: {verdict, reason, by, at} | null}. Images: /api/sessions/{sid}/materials/{id}/{variant}.
 
-import { get, api } from "./api.js";
+import { get, api } from "../shared/api.js";
 import { $, h, fill, show, hms } from "./dom.js";
 import { t, has, nameOf } from "./i18n.js";
 

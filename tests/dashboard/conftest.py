@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import RunningServer
-from tests.signaling.conftest import Client
+from tests.signaling.conftest import Client, clients  # noqa: F401 - the fixture, shared
 from tests.store.conftest import Clock
 from window_server.app import create_app
 from window_server.appkeys import ACCOUNTS, CATALOGUE, DASHBOARD, QUEUE, STORE
@@ -138,18 +138,3 @@ def dash_factory(start_server: Any, make_settings: Callable[..., Settings],
         return Dash(srv, clock, chain)
 
     return make
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[[str], Client]]:
-    """Real socket.io clients that record what they receive; closed after the test."""
-    made: list[Client] = []
-
-    def make(namespace: str) -> Client:
-        c = Client(namespace)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        await c.close()

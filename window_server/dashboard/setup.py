@@ -6,8 +6,6 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
-from importlib import resources
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -15,12 +13,13 @@ from aiohttp import web
 from signaling.dashboard import DashboardPusher
 from window_server.appkeys import CATALOGUE, DASHBOARD, HUB, REDIS, SETTINGS
 from window_server.dashboard.aggregator import Aggregator, Folder
-from window_server.dashboard.pages import TEMPLATES, package_dir, templates
+from window_server.dashboard.pages import TEMPLATES, templates
 from window_server.dashboard.prom import Prom, http_errors_middleware
 from window_server.dashboard.queries import Queries
 from window_server.dashboard.routes import routes
 from window_server.dashboard.rules import ReviewPolicy
 from window_server.dashboard.service import Dashboard, fold_config, load_review_policy
+from window_server.http.pages import package_dir, serve_assets
 from window_server.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -29,18 +28,12 @@ log = logging.getLogger(__name__)
 metrics_middleware = http_errors_middleware(lambda app: app[DASHBOARD].prom if DASHBOARD in app else None)
 
 
-def _dir(package: str, *parts: str) -> Path:
-    return Path(str(resources.files(package).joinpath(*parts)))
-
-
 def setup(app: web.Application, clock: Callable[[], float]) -> None:
     """Add the dashboard's routes and assets; its resources start with the app (after signaling)."""
     policy = load_review_policy(app[SETTINGS].review_deadlines_file)  # a bad file fails at start
     app[TEMPLATES] = templates()
     app.add_routes(routes)
-    app.router.add_static("/dashboard/static/", package_dir("static"))
-    app.router.add_static("/dashboard/vendor/", _dir("window_server", "static", "vendor"))
-    app.router.add_static("/dashboard/protocol/", _dir("signaling", "static"))
+    serve_assets(app, "dashboard", package_dir("window_server.dashboard", "static"))
     app.cleanup_ctx.append(lambda a: _dashboard_ctx(a, policy, clock))
 
 

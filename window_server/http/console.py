@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -21,6 +19,7 @@ from window_server.domain.auth import Role
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.errors import Forbidden, RemoteWindowError
 from window_server.http.auth import current_user
+from window_server.http.pages import package_dir, page, serve_assets, templates
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +35,19 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; form-action 'self'")
 
 
-def _package_dir(package: str, *parts: str) -> Path:
-    return Path(str(resources.files(package).joinpath(*parts)))
-
-
 def setup(app: web.Application) -> None:
     """Add the console's pages, assets and API to ``app``."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_package_dir("agent_console", "templates")),
-        autoescape=True, auto_reload=False, undefined=jinja2.StrictUndefined,
-    )
+    env = templates("agent_console", "templates")
     # One place for the words: the pages render the Chinese strings the browser module also uses.
-    strings = json.loads(_package_dir("agent_console", "static", "strings.json").read_text(encoding="utf-8"))
+    strings = json.loads(package_dir("agent_console", "static", "strings.json").read_text(encoding="utf-8"))
     env.globals["t"] = lambda k: strings["zh"][k]
     app[TEMPLATES] = env
     app.add_routes(routes)
-    app.router.add_static("/console/static/", _package_dir("agent_console", "static"))
-    app.router.add_static("/console/vendor/", _package_dir("window_server", "static", "vendor"))
-    app.router.add_static("/console/protocol/", _package_dir("signaling", "static"))
+    serve_assets(app, "console", package_dir("agent_console", "static"))
 
 
 def _page(request: web.Request, name: str) -> web.Response:
-    html = request.app[TEMPLATES].get_template(name).render(demo=request.app[SETTINGS].demo)
-    resp = web.Response(text=html, content_type="text/html")
-    resp.headers["Content-Security-Policy"] = CSP
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    return resp
+    return page(request.app[TEMPLATES].get_template(name).render(demo=request.app[SETTINGS].demo), CSP)
 
 
 @routes.get("/console/login")

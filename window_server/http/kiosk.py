@@ -9,8 +9,6 @@ matter names, nothing about people.
 from __future__ import annotations
 
 import json
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -19,6 +17,7 @@ from aiohttp import web
 from window_server.appkeys import CATALOGUE, SETTINGS
 from window_server.domain.auth import is_booth_id
 from window_server.domain.catalogue import Catalogue
+from window_server.http.pages import package_dir, page, serve_assets, templates
 
 routes = web.RouteTableDef()
 
@@ -32,21 +31,12 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
-def _package_dir(package: str, *parts: str) -> Path:
-    return Path(str(resources.files(package).joinpath(*parts)))
-
-
 def setup(app: web.Application) -> None:
     """Add the kiosk page, its assets and the catalogue endpoint to ``app``."""
-    app[TEMPLATES] = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_package_dir("citizen_client", "kiosk", "templates")),
-        autoescape=True, auto_reload=False,
-    )
+    app[TEMPLATES] = templates("citizen_client", "kiosk", "templates", strict=False)
     app[CATALOGUE_JSON] = json.dumps(catalogue_json(app[CATALOGUE]), ensure_ascii=False).encode()
     app.add_routes(routes)
-    app.router.add_static("/kiosk/static/", _package_dir("citizen_client", "kiosk", "static"))
-    app.router.add_static("/kiosk/vendor/", _package_dir("window_server", "static", "vendor"))
-    app.router.add_static("/kiosk/protocol/", _package_dir("signaling", "static"))
+    serve_assets(app, "kiosk", package_dir("citizen_client", "kiosk", "static"))
 
 
 def catalogue_json(catalogue: Catalogue) -> dict[str, Any]:
@@ -76,12 +66,7 @@ async def kiosk_page(request: web.Request) -> web.StreamResponse:
     if not is_booth_id(booth):
         raise web.HTTPNotFound(text="no such booth page")
     html = request.app[TEMPLATES].get_template("kiosk.html").render(booth=booth, demo=request.app[SETTINGS].demo)
-    resp = web.Response(text=html, content_type="text/html")
-    resp.headers["Content-Security-Policy"] = CSP
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"  # the first URL carries the booth token
-    return resp
+    return page(html, CSP)
 
 
 @routes.get("/api/catalogue")

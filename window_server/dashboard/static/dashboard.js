@@ -2,7 +2,7 @@
 // JSON API, drill-down per centre / matter / pair, bad-review follow-up and CSV exports.
 
 import { io } from "/dashboard/vendor/socket.io.esm.min.js";
-import { ApiError, get, post, query } from "./api.js";
+import { ApiError, get, post, query } from "../shared/api.js";
 import { drawSeries, resetCharts } from "./charts.js";
 import { apply, currentLang, dateTime, duration, levelLabel, percent, setLang, setTimeZone, t } from "./i18n.js";
 

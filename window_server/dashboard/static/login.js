@@ -1,6 +1,6 @@
 // The login form: POST /api/login sets the HttpOnly cookie, then the dashboard loads.
 
-import { post } from "./api.js";
+import { post } from "../shared/api.js";
 import { apply, currentLang, setLang, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);

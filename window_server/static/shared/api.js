@@ -1,4 +1,5 @@
-// The JSON API over HTTP with the login cookie. Errors come back as {error: {code, message}}.
+// The JSON API over HTTP with the login cookie. Errors come back as {error: {code, message, field?}}.
+// Shared by the console and the dashboard (served at /<page>/shared/api.js).
 
 export class ApiError extends Error {
   constructor(status, code, message, field) {
@@ -35,3 +36,11 @@ export async function api(method, path, body, { raw = false } = {}) {
 
 export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body);
+
+/** A query string from an object, leaving out empty values. */
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
