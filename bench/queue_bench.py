@@ -183,6 +183,11 @@ async def main(seconds: float) -> None:
     for name in ("cmdstat_evalsha", "cmdstat_fcall"):
         st = stats.get(name, {})
         print(f"server: {name[8:]} {st.get('calls', 0)} calls, {st.get('usec_per_call', 0):.1f} µs each in Redis")
+    inner = sorted(((v.get("usec", 0), k[8:], v) for k, v in stats.items()
+                    if k not in ("cmdstat_evalsha", "cmdstat_fcall")), reverse=True)[:8]
+    print("server: inside the functions, most time: " + ", ".join(
+        f"{name} {usec / 1e6:.2f} s ({v.get('calls', 0)} calls, {v.get('usec_per_call', 0):.1f} µs)"
+        for usec, name, v in inner))
     print(f"queue: offers/s {rate:,.0f}, raw EVAL/s {eval_rate:,.0f}, ratio {rate / eval_rate:.2f}, "
           f"enqueue->offer p50 {pct(latencies, 0.5):.2f} ms p99 {pct(latencies, 0.99):.2f} ms, "
           f"lost {len(report.lost)}, double {len(report.double)}")

