@@ -1,4 +1,4 @@
-"""Booth benchmark (issue 6): the device agent's CPU while it streams, and capture -> verdict.
+"""Booth benchmark: the device agent's CPU while it streams, and capture -> verdict.
 
 Set-up, all on 127.0.0.1: a private redis-server (``EmbeddedRedis``), ``python -m window_server``
 as a child process (RW_DEMO=false, a fixed RW_SECRET), a booth account, and the device agent as

@@ -1,4 +1,4 @@
-"""Signaling benchmark (issue 4): connect rate, ack round trips and memory per connection.
+"""Signaling benchmark: connect rate, ack round trips and memory per connection.
 
 Set-up: a private redis-server (``EmbeddedRedis``) and ``python -m window_server`` as a child
 process (RW_DEMO=false, a fixed RW_SECRET, rate limit 1000/s), on 127.0.0.1 only. For each N

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from signaling import materials  # --- materials (issue 5) ---
+from signaling import materials
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
@@ -47,7 +47,7 @@ def register(hub: Hub) -> None:
             await hub.sio.emit("session_state", {"sid": sid, "state": s.get("state"), "act": "resume",
                                                  "ticket": s.get("ticket", ""), "agent": aid},
                                to=conn.sid, namespace=P.AGENT)
-            await device_ready_if_online(hub, sid, aid)  # --- console (issue 7) ---
+            await device_ready_if_online(hub, sid, aid)
         offer = res.ok.get("offer") or ""
         if offer:
             s = await hub.store.session(offer)
@@ -75,7 +75,7 @@ def register(hub: Hub) -> None:
     @hub.handle(P.AGENT, "accept")
     async def accept(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         out = await pushed(await hub.store.accept(conn.subject, p["sid"]))
-        await device_ready_if_online(hub, p["sid"], conn.subject)  # --- console (issue 7) ---
+        await device_ready_if_online(hub, p["sid"], conn.subject)
         return out
 
     @hub.handle(P.AGENT, "decline")
@@ -90,7 +90,7 @@ def register(hub: Hub) -> None:
 
     @hub.handle(P.AGENT, "complete")
     async def complete(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        if p["missing"] and p["outcome"] == "needs_supplement":  # --- console (issue 7) ---
+        if p["missing"] and p["outcome"] == "needs_supplement":
             await record_missing(hub, conn.subject, p["sid"], p["missing"])
         return await pushed(await hub.queue.complete(conn.subject, p["sid"], p["outcome"], p["case_number"] or ""))
 
@@ -151,7 +151,7 @@ def register(hub: Hub) -> None:
     async def signal(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await hub.relay(conn, p, "agent")
 
-    # --- materials (issue 5) ---
+
     @hub.handle(P.AGENT, "capture")
     async def capture(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await materials.capture(hub, conn, p)
@@ -160,7 +160,7 @@ def register(hub: Hub) -> None:
     async def verdict(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await materials.verdict(hub, conn, p)
 
-    # --- console (issue 7) ---
+    # --- console ---
     @hub.handle(P.AGENT, "identity")
     async def identity(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         now = hub.store.now_ms()
@@ -174,7 +174,7 @@ def register(hub: Hub) -> None:
         return {"sid": p["sid"], "identity": check}
 
 
-# --- console (issue 7) ---
+# --- console ---
 
 
 async def device_ready_if_online(hub: Hub, sid: str, aid: str) -> None:

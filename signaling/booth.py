@@ -6,7 +6,7 @@ from typing import Any
 
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
-from window_server.domain import errors  # --- booth (issue 6) ---
+from window_server.domain import errors
 from window_server.store.keys import key
 
 
@@ -86,7 +86,7 @@ def register(hub: Hub) -> None:
     async def signal(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await hub.relay(conn, p, "booth")
 
-    # --- booth (issue 6) ---
+    # --- booth ---
     @hub.handle(P.BOOTH, "screen_share_reply")
     async def screen_share_reply(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         s = await hub.session_members(p["sid"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from signaling import materials  # --- materials (issue 5) ---
+from signaling import materials
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
@@ -59,7 +59,7 @@ def register(hub: Hub) -> None:
     async def signal(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await hub.relay(conn, p, "device")
 
-    # --- materials (issue 5) ---
+
     @hub.handle(P.DEVICE, "capture_result")
     async def capture_result(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await materials.capture_result(hub, conn, p)

@@ -105,7 +105,7 @@ class Hub:
         self._release = redis.register_script(_RELEASE)
         self._positions = PositionPusher(self)
         self._disconnects = asyncio.Semaphore(16)
-        # --- dashboards (issue 8): hooks set by window_server/dashboard/setup.py ---
+        # --- dashboards: hooks set by window_server/dashboard/setup.py ---
         self.dashboard_changed: Callable[[tuple[str, ...]], None] | None = None  # coalesced pushes
         self.error_ack: Callable[[str, str], None] | None = None  # counts error acks for /metrics
         for ns in P.NAMESPACES:
@@ -191,7 +191,7 @@ class Hub:
     def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
         async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
             reply = await self.dispatch(namespace, event, sid, args)
-            # --- dashboards (issue 8): socket.io error acks counted for /metrics ---
+            # --- dashboards: socket.io error acks counted for /metrics ---
             if "error" in reply and self.error_ack is not None:
                 self.error_ack(namespace, str(reply["error"].get("code", "")))
             return reply
@@ -285,7 +285,7 @@ class Hub:
         await self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
 
     async def _dashboards(self, *centres: str) -> None:
-        # --- dashboards (issue 8): figures pushed coalesced by signaling/dashboard.py ---
+        # --- dashboards: figures pushed coalesced by signaling/dashboard.py ---
         if self.dashboard_changed is not None:
             self.dashboard_changed(tuple(c for c in centres if c))
             return

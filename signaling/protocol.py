@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from window_server.domain.errors import InvalidInput, TooLarge
-from window_server.domain.materials import (  # --- materials (issue 5) ---
+from window_server.domain.materials import (
     AUTO_REASONS,
     CAMERAS,
     CAPTURE_CAMERAS,
@@ -75,7 +75,7 @@ ERROR_CODES: Final[dict[str, str]] = {
     "identity_required": "an intake outcome needs a passed identity check",
     "already_rated": "the session has been rated already (一次一评)",
     "invalid_rating": "a rating is a whole number from 1 to 5",
-    # --- materials (issue 5) ---
+
     "unknown_material": "no such material in that session",
     "unknown_request": "no such capture request in that session",
 }
@@ -146,7 +146,7 @@ SIGNAL_OUT = (
     F("data", "any", "as sent", required=False),
     F("pc", "str", "as sent", required=False),
 )
-# --- console (issue 7) ---
+# --- console ---
 IDENTITY_METHODS = ("id_card_face", "id_card_chip", "face_only", "other")
 IDENTITY_FIELDS = (
     SID,
@@ -155,7 +155,7 @@ IDENTITY_FIELDS = (
     F("result", "str", "the specialist's verdict", choices=("passed", "failed")),
     F("material_id", "str", "the captured ID material compared, if any", required=False, max_len=64),
 )
-# --- materials (issue 5) ---
+# --- materials ---
 MATERIAL_DOC = ("{id, sid, kind, camera, sha256, size, width, height, verdict, reasons, sharpness, glare, "
                 "brightness, coverage, corners, by, at, request, review, ...}: see docs/protocol.md, Materials")
 MATERIAL_ID = F("material_id", "str", "material id, e.g. m3f2a9c0d1e4b5a67", max_len=32)
@@ -235,7 +235,7 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("complete", AGENT, Direction.C2S, "End the session with an outcome.",
           (SID, F("outcome", "str", "what came of it", choices=OUTCOMES),
            F("case_number", "str", "the home system's case number (办件编号), if any", required=False, max_len=64),
-           # --- console (issue 7) ---
+           # --- console ---
            F("missing", "array", "needs_supplement: material kinds still missing (补正清单), kept in the history",
              required=False, max_len=32)),
           ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition", "invalid_input")),
@@ -279,8 +279,8 @@ EVENTS: Final[tuple[Event, ...]] = (
            F("regions", "array", "per home region: {region, waiting, longest_wait_s, available, staff, alarm}"),
            F("alarms", "array", "{kind: long_wait | no_specialist, centre | region, count, waited_s}"),
            F("longest", "array", "the longest waits: {ticket, sid, intake, matter, region, state, waited_s}"),
-           F("wait_alarm_s", "number", "the wait alarm threshold (RW_WAIT_ALARM_SECONDS)"))),  # dashboards (issue 8)
-    # --- console (issue 7) ---------------------------------------------------------------------
+           F("wait_alarm_s", "number", "the wait alarm threshold (RW_WAIT_ALARM_SECONDS)"))),
+    # --- console ---------------------------------------------------------------------
     Event("identity", AGENT, Direction.C2S,
           "Record the identity check (远程身份核验) of the session you hold; the latest one counts.",
           IDENTITY_FIELDS, ack="{sid, identity: {method, result, material_id, at, by}}",
@@ -288,7 +288,7 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("identity", AGENT, Direction.S2C,
           "An identity check was recorded on the session you hold (every tab of yours, on any node).",
           (*IDENTITY_FIELDS, F("at", "int", "epoch ms"), F("by", "str", "the specialist who recorded it"))),
-    # --- materials (issue 5) -------------------------------------------------------------------
+    # --- materials -------------------------------------------------------------------
     Event("capture", AGENT, Direction.C2S,
           "Ask the booth's device agent for a full-resolution still; its capture_result and the "
           "stored material's material_added follow.",
@@ -331,7 +331,7 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("material_verdict", BOOTH, Direction.S2C,
           "The specialist accepted or rejected a material; a rejection is followed by a new capture.",
           VERDICT_OUT),
-    # --- booth (issue 6) -----------------------------------------------------------------------
+    # --- booth -----------------------------------------------------------------------
     Event("screen_share_reply", BOOTH, Direction.C2S,
           "The citizen's answer to screen_share_request; when true the booth's offer (pc \"screen\") follows.",
           (SID, F("accepted", "bool", "the citizen agreed to share the booth's screen")),
@@ -430,7 +430,7 @@ def browser_constants() -> dict[str, Any]:
         "signalKinds": list(SIGNAL_KINDS),
         "outcomes": list(OUTCOMES),
         "priorities": list(PRIORITIES),
-        # --- materials (issue 5) ---
+
         "materials": {"cameras": list(CAMERAS), "captureCameras": list(CAPTURE_CAMERAS),
                       "variants": list(VARIANTS), "verdicts": list(VERDICTS),
                       "verdictReasons": list(VERDICT_REASONS), "autoReasons": list(AUTO_REASONS)},

@@ -139,16 +139,16 @@ def print_banner(settings: Settings, port: int, demo_lines: Sequence[str] = ()) 
     print(f"  health:    {base}/healthz   readiness: {base}/readyz", flush=True)
     if settings.demo:
         print(f"  demo booth kiosk:   {base}/booth/{DEMO_BOOTH}?token={demo_booth_token(DEMO_BOOTH)}", flush=True)
-    for line in demo_lines:  # demo accounts (issue 4)
+    for line in demo_lines:  # demo accounts
         print(line, flush=True)
     print("Stop with Ctrl-C.\n", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["users"], ["booths"]):  # account administration (issue 4)
+    if argv[:1] in (["users"], ["booths"]):  # account administration
         return accounts_main(argv)
-    if argv[:1] == ["purge-materials"]:  # --- materials (issue 5): retention ---
+    if argv[:1] == ["purge-materials"]:  # retention of materials
         from window_server.materials_purge import main as purge_main
 
         return purge_main(argv[1:])

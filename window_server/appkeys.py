@@ -9,10 +9,10 @@ from redis.asyncio import Redis
 
 from signaling.hub import Hub
 from signaling.server import Server
-from window_server.dashboard.service import Dashboard  # --- dashboards (issue 8) ---
-from window_server.documents.pool import DocumentPool  # --- materials (issue 5) ---
+from window_server.dashboard.service import Dashboard
+from window_server.documents.pool import DocumentPool
 from window_server.domain.catalogue import Catalogue
-from window_server.materials_service import MaterialService  # --- materials (issue 5) ---
+from window_server.materials_service import MaterialService
 from window_server.queue_service import QueueService
 from window_server.settings import Settings
 from window_server.store.accounts import AccountStore, DemoLogins
@@ -24,14 +24,14 @@ REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", QueueStore)
 QUEUE = web.AppKey("queue", QueueService)
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
-# accounts and authentication (issue 4)
+# accounts and authentication
 ACCOUNTS = web.AppKey("accounts", AccountStore)
 DEMO_LOGINS = web.AppKey("demo_logins", DemoLogins)  # set only in demo mode, for the banner
-# signaling (issue 4)
+# signaling
 SIO = web.AppKey("sio", Server)
 HUB = web.AppKey("hub", Hub)
-# --- materials (issue 5) ---
+# --- materials ---
 DOCUMENTS = web.AppKey("documents", DocumentPool)  # the process pool that decodes and checks stills
 MATERIALS = web.AppKey("materials", MaterialService)
-# --- dashboards (issue 8) ---
+# --- dashboards ---
 DASHBOARD = web.AppKey("dashboard", Dashboard)  # the consumer, the pusher, reads, /metrics

@@ -64,7 +64,7 @@ def _redis_url(v: str) -> str | None:
     return "must start with redis://, rediss:// or unix:// (or be empty for the embedded server)"
 
 
-# --- materials (issue 5) ---
+# --- materials ---
 def _fraction(v: float) -> str | None:
     return None if 0 <= v <= 1 else "must be between 0 and 1"
 
@@ -102,7 +102,7 @@ class Settings:
     # service-level definitions (dashboards)
     service_level_seconds: float = _setting(60.0, "RW_SERVICE_LEVEL_SECONDS", "T: a session answered within T seconds counts toward the service level", _positive)
     short_abandon_seconds: float = _setting(10.0, "RW_SHORT_ABANDON_SECONDS", "S: citizens who leave within S seconds are excluded from the service level", _non_negative)
-    # --- dashboards (issue 8) ---
+
     wait_alarm_seconds: float = _setting(300.0, "RW_WAIT_ALARM_SECONDS", "a dashboard alarm is raised when a citizen has waited longer; answered or abandoned sessions that waited longer count as over the wait threshold", _positive)
     handle_alarm_seconds: float = _setting(1800.0, "RW_HANDLE_ALARM_SECONDS", "handled sessions that took longer count as over the handling threshold", _positive)
     review_deadlines_file: Path | None = _setting(None, "RW_REVIEW_DEADLINES_FILE", "TOML file of bad-review (差评) follow-up deadlines per province (default: the built-in table, see docs/dashboard.md)")
@@ -128,7 +128,7 @@ class Settings:
     ping_interval_seconds: float = _setting(8.0, "RW_PING_INTERVAL_SECONDS", "engine.io ping interval; interval + timeout is how fast a dead peer is noticed", _positive)
     ping_timeout_seconds: float = _setting(10.0, "RW_PING_TIMEOUT_SECONDS", "engine.io ping timeout", _positive)
     bus_probe_seconds: float = _setting(5.0, "RW_BUS_PROBE_SECONDS", "how often a node checks it still hears the cross-node bus (and resubscribes if not)", _positive)
-    # --- materials (issue 5): uploads, the document workers, quality thresholds, retention ---
+    # --- materials: uploads, the document workers, quality thresholds, retention ---
     max_upload_bytes: int = _setting(15_728_640, "RW_MAX_UPLOAD_BYTES", "largest still an upload may send (bytes, 15 MiB); a larger one is refused with 413 too_large and nothing is kept", _positive)
     max_megapixels: float = _setting(40.0, "RW_MAX_MEGAPIXELS", "stills whose header declares more pixels (millions) are refused before decoding (413 image_too_large)", _positive)
     min_sharpness: float = _setting(0.3, "RW_MIN_SHARPNESS", "below: the still is judged blur (edge steepness in the blurriest direction; crisp print 0.4-0.75)", _non_negative)

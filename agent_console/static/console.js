@@ -79,7 +79,7 @@ function bindSocket() {
       renderSide();
     }
   });
-  // documents (issue 5): capture results, new stills, verdicts
+  // documents: capture results, new stills, verdicts
   sock.on("capture_result", (d) => materials.onCaptureResult(d));
   sock.on("material_added", (d) => {
     materials.onAdded(d);

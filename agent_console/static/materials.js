@@ -1,7 +1,7 @@
 // Materials of the session in service: capture, the stills with their automatic check, the
 // viewer (zoom, rotate, compare), the specialist's verdicts, the checklist of the matter.
 //
-// A material as the documents API gives it (issue 5): {id, kind, camera, width, height,
+// A material as the documents API gives it: {id, kind, camera, width, height,
 // verdict: automatic "accepted"|"rejected", reasons: [codes], at, by, corrected_sha256,
 // review: {verdict, reason, by, at} | null}. Images: /api/sessions/{sid}/materials/{id}/{variant}.
 
@@ -89,7 +89,7 @@ export class Materials {
     return `/api/sessions/${encodeURIComponent(this.sid)}/materials/${m.id}/${v}`;
   }
 
-  /** An <img> of a variant. Every served image is recorded as a view (issue 5), so each
+  /** An <img> of a variant. Every served image is recorded as a view, so each
    * variant is fetched once per page and re-rendered from an object URL. */
   img(m, variant, attrs = {}) {
     const url = this.url(m, variant);

@@ -421,7 +421,7 @@ def occupancy(events: Iterable[Event], start_ms: int, end_ms: int) -> Occupancy:
     )
 
 
-# --- dashboards (issue 8) -------------------------------------------------------------------
+# --- dashboards -------------------------------------------------------------------
 # The dashboard keeps each session's facts in Redis and refolds them event by event with exactly
 # the rules above, so its stored aggregates add up to ``compute_kpis`` over the same log.
 

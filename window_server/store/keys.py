@@ -46,10 +46,10 @@ KEYS: dict[str, str] = {
     "web_session": "rw:web:{digest}",  # HASH: a login (cookie), with a TTL
     "login_failures": "rw:loginfail:{scope}:{subject}",  # STRING counter with a TTL
     "secret": "rw:secret",  # STRING: the connect-token signing key when RW_SECRET is empty
-    # --- materials (issue 5): the records themselves are in "materials" above ---
+    # --- materials: the records themselves are in "materials" above ---
     "material_verdicts": "rw:s:{sid}:verdicts",  # HASH material id -> JSON {verdict, reason, by, at}
     "captures": "rw:s:{sid}:captures",  # HASH capture request id -> JSON {kind, camera, by, at}
-    # --- dashboards (issue 8): aggregates folded from rw:events (docs/dashboard.md) ---
+    # --- dashboards: aggregates folded from rw:events (docs/dashboard.md) ---
     "dash_agg": "rw:dash:agg:{layout}:{day}:{scope}:{dim}",  # HASH group -> "n,n,…" counts; scope chain|centre
     "dash_record": "rw:dash:rec:{sid}",  # STRING JSON: a session's folded facts, with a TTL
     "dash_sessions": "rw:dash:sessions:{day}:{scope}",  # ZSET sid -> enqueued ms (exports)

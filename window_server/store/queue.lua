@@ -856,7 +856,7 @@ register('rw_annotate', function(a, now, cfg)
   return {sid = a.sid}
 end)
 
--- ------------------------------------------------------------ materials (issue 5) ---
+-- ------------------------------------------------------------ materials ---
 -- Stills of a session (材料): each record, the specialist's verdicts, capture requests and
 -- every view are written together with their event in one call. The blobs themselves are on
 -- disk (content-addressed) before any of these runs.

@@ -46,12 +46,14 @@ _ERRORS: dict[str, type[errors.RemoteWindowError]] = {
     "reason_required": errors.InvalidInput,
     "invalid_target": errors.InvalidInput,
     "invalid_input": errors.InvalidInput,
+    # materials
+    "unknown_material": errors.NotFound,
+    "unknown_request": errors.NotFound,
+    "not_member": errors.Forbidden,
+    "peer_absent": errors.Conflict,
 }
-_FIELDS = {"reason_required": "reason", "invalid_target": "to_agent", "target_unavailable": "to_agent"}
-# --- materials (issue 5) ---
-_ERRORS.update({"unknown_material": errors.NotFound, "unknown_request": errors.NotFound,
-                "not_member": errors.Forbidden, "peer_absent": errors.Conflict})
-_FIELDS.update({"unknown_material": "material_id", "unknown_request": "request_id"})
+_FIELDS = {"reason_required": "reason", "invalid_target": "to_agent", "target_unavailable": "to_agent",
+           "unknown_material": "material_id", "unknown_request": "request_id"}
 
 
 @dataclass(frozen=True)
