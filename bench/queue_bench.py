@@ -24,11 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import multiprocessing
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from window_server.catalogue import load_catalogue
 from window_server.domain.routing import agent_pool
@@ -75,13 +77,100 @@ async def raw_baselines(redis, seconds: float, concurrency: int) -> tuple[float,
     return rate, statistics.median(pings)
 
 
+def _timing() -> QueueTiming:
+    return QueueTiming(widen_ms=5_000, offer_ms=60_000, wrap_ms=0, heartbeat_ttl_ms=3_600_000)
+
+
+async def specialists_load(url: str, seconds: float, pace: float | None) -> tuple[float, int, float]:
+    """The 200 specialists' loop (accept -> complete -> the next offer, one new citizen per
+    completion) for ``seconds``, as fast as possible or paced at ``pace`` offers/s.
+    Every loop finishes its cycle before returning, so a later phase finds each specialist
+    available or holding an offer."""
+    catalogue = load_catalogue(None, None)
+    matters = [m for m in catalogue.matters if m.code != "probe"]
+    rng = random.Random(seconds)
+    redis = make_redis(url, timeout=30, max_connections=256)
+    store = QueueStore(redis, _timing(), time.time)
+    centres = list(catalogue.centres)
+    offers = 0
+    next_slot = time.perf_counter()
+    booth_no = 0
+    gc.disable()  # the load generator's own collections would show up as queue latency
+
+    async def paced() -> None:
+        nonlocal next_slot
+        if pace is None:
+            return
+        now = time.perf_counter()
+        slot = max(now, next_slot)
+        next_slot = slot + 1 / pace
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    async def citizen() -> None:
+        nonlocal booth_no
+        booth_no += 1
+        m = rng.choice(matters)
+        await store.enqueue(booth=f"b{pace}-{booth_no}", intake_centre="sh-huangpu", matter=m.code,
+                            region=m.home_region, lang="zh", priority="elderly" if booth_no % 10 == 0 else "",
+                            source="walk_in", consent=True)
+
+    async def specialist(i: int, stop: float) -> None:
+        nonlocal offers
+        c = centres[i % len(centres)]
+        aid = f"spec-{i:03d}"
+        me = (await store.agent_login(aid, c.id, agent_pool(c.region, c.serves_regions), ("zh",))).ok
+        offer = me.get("offer", "")
+        if me.get("status") not in ("available", "offered"):
+            offer = (await store.presence(aid, "available")).ok.get("offer", "")
+        while time.perf_counter() < stop:
+            if not offer:
+                await asyncio.sleep(0.05)  # nothing this specialist may take yet (widening)
+                offer = (await store.agent(aid)).get("offer", "")
+                continue
+            await paced()
+            offers += 1
+            await store.accept(aid, offer)
+            res = await store.complete(aid, offer, "consultation")
+            await citizen()
+            offer = next((e["sid"] for e in res.fx if e.get("kind") == "offer" and e["agent"] == aid), "")
+
+    stop = time.perf_counter() + seconds  # set-up of the specialists is inside the window
+    t0 = time.perf_counter()
+    await asyncio.gather(*(specialist(i, stop) for i in range(SPECIALISTS)))
+    elapsed = time.perf_counter() - t0
+    await redis.aclose()
+    return offers / elapsed, offers, elapsed
+
+
+def _child(url: str, seconds: float, pace: float | None, out: Any) -> None:
+    out.put("started")
+    out.put(asyncio.run(specialists_load(url, seconds, pace)))
+
+
+async def in_child(url: str, seconds: float, pace: float | None) -> asyncio.Future[tuple[float, int, float]]:
+    """Start the specialists' load in a process of its own; once it runs, return a future of
+    its figures."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(url, seconds, pace, out))
+    proc.start()
+    assert await asyncio.to_thread(out.get) == "started"
+
+    async def figures() -> tuple[float, int, float]:
+        result = await asyncio.to_thread(out.get)
+        await asyncio.to_thread(proc.join)
+        return result
+
+    return asyncio.ensure_future(figures())
+
+
 async def main(seconds: float) -> None:
     catalogue = load_catalogue(None, None)
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as server:
         redis = make_redis(server.url, timeout=30, max_connections=256)
-        timing = QueueTiming(widen_ms=5_000, offer_ms=60_000, wrap_ms=0, heartbeat_ttl_ms=3_600_000)
-        store = QueueStore(redis, timing, time.time)
+        store = QueueStore(redis, _timing(), time.time)
         await store.load()
 
         eval_rate, ping_ms = await raw_baselines(redis, 5.0, SPECIALISTS)
@@ -104,82 +193,43 @@ async def main(seconds: float) -> None:
         await store.agent_login("probe-agent", "probe-centre", agent_pool("990000", ["990000"]), ("zh",))
         await store.presence("probe-agent", "available")
 
-        centres = list(catalogue.centres)
-        offers = 0
-        stop = 0.0
-        pace: float | None = None  # offers per second in phase 2; None: as fast as possible
-        next_slot = 0.0
-        latencies: list[float] = []
-
-        async def paced() -> None:
-            nonlocal next_slot
-            if pace is None:
-                return
-            now = time.perf_counter()
-            slot = max(now, next_slot)
-            next_slot = slot + 1 / pace
-            if slot > now:
-                await asyncio.sleep(slot - now)
-
-        async def specialist(i: int) -> None:
-            nonlocal offers
-            c = centres[i % len(centres)]
-            aid = f"spec-{i:03d}"
-            await store.agent_login(aid, c.id, agent_pool(c.region, c.serves_regions), ("zh",))
-            offer = (await store.presence(aid, "available")).ok.get("offer", "")
-            while time.perf_counter() < stop:
-                if not offer:
-                    await asyncio.sleep(0.05)  # nothing this specialist may take yet (widening)
-                    offer = (await store.agent(aid)).get("offer", "")
-                    continue
-                await paced()
-                offers += 1
-                await store.accept(aid, offer)
-                res = await store.complete(aid, offer, "consultation")
-                await citizen()
-                offer = next((e["sid"] for e in res.fx if e.get("kind") == "offer" and e["agent"] == aid), "")
-
-        async def probe() -> None:
-            nonlocal offers
-            n = 0
-            while time.perf_counter() < stop:
-                n += 1
-                t0 = time.perf_counter()
-                res = await store.enqueue(booth=f"probe-{n}", intake_centre="sh-huangpu", matter="probe",
-                                          region="990000", lang="zh", priority="", source="walk_in", consent=True)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                assert res.ok["agent"] == "probe-agent", res.ok
-                offers += 1
-                sid = res.ok["sid"]
-                await store.accept("probe-agent", sid)
-                await store.complete("probe-agent", sid, "consultation")
-                await asyncio.sleep(0.01)
-
+        # phase 1: saturation, the specialists in a process of their own
         half = seconds / 2
+        rate, p1_offers, elapsed = await (await in_child(server.url, half + 1, None))
+        # phase 2: the same specialists paced at half that rate, while the probe measures here
+        latencies: list[float] = []
+        child = await in_child(server.url, half + 1, rate / 2)  # returns once its load runs
+        probe_stop = time.perf_counter() + half
         gc.collect()
-        gc.disable()  # the load generator's own collections would show up as queue latency
-        stop = time.perf_counter() + half + 1  # set-up of the specialists is inside the window
-        t0 = time.perf_counter()
-        loops = [asyncio.create_task(specialist(i)) for i in range(SPECIALISTS)]
-        await asyncio.sleep(half + 1)
-        elapsed = time.perf_counter() - t0
-        rate = offers / elapsed
-        # phase 2: the running specialists go on, paced at half the rate, with the probe
-        pace, offers, stop = rate / 2, 0, time.perf_counter() + half
-        next_slot = time.perf_counter()
-        t1 = time.perf_counter()
-        await asyncio.gather(probe(), *loops)
-        paced_rate = offers / (time.perf_counter() - t1)
+        gc.disable()  # this process only probes: its own collections are not the queue's latency
+        n = 0
+        while time.perf_counter() < probe_stop:
+            n += 1
+            t0 = time.perf_counter()
+            res = await store.enqueue(booth=f"probe-{n}", intake_centre="sh-huangpu", matter="probe",
+                                      region="990000", lang="zh", priority="", source="walk_in", consent=True)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            assert res.ok["agent"] == "probe-agent", res.ok
+            sid = res.ok["sid"]
+            await store.accept("probe-agent", sid)
+            await store.complete("probe-agent", sid, "consultation")
+            await asyncio.sleep(0.01)
         gc.enable()
+        paced_rate, _, _ = await child
         print(f"phase 1 (saturation): {rate:,.0f} offers/s; phase 2 (half load): {paced_rate:,.0f} offers/s "
               f"with {len(latencies)} probe tickets")
+        centres = list(catalogue.centres)
 
         stats = await redis.info("commandstats")
+        persistence = await redis.info("persistence")
+        fork_us = (await redis.info("stats")).get("latest_fork_usec", 0)
+        memory = (await redis.info("memory")).get("used_memory_human")
         report = await audit(redis)
         waiting = sum([await redis.zcard(k) async for k in redis.scan_iter(match="rw:q:*")])
         await redis.aclose()
     print(f"load: {SPECIALISTS} specialists, {len(centres)} centres, {waiting} sessions waiting at the end, "
-          f"{rate * elapsed:,.0f} offers in phase 1 ({elapsed:.1f} s); audit checked {report.sessions} open sessions")
+          f"{p1_offers:,} offers in phase 1 ({elapsed:.1f} s); audit checked {report.sessions} open sessions")
+    print(f"server: {memory} used; AOF rewrites {persistence.get('aof_rewrites', 0)}, last fork {fork_us / 1000:.1f} ms")
     for name in ("cmdstat_evalsha", "cmdstat_fcall"):
         st = stats.get(name, {})
         print(f"server: {name[8:]} {st.get('calls', 0)} calls, {st.get('usec_per_call', 0):.1f} µs each in Redis")
