@@ -176,14 +176,7 @@ async def serve_session(clients: Any, url: str, booth: Booth, demo: dict[str, st
     return kiosk, agent, ticket["sid"]
 
 
-async def count_frames(track: MediaStreamTrack, seconds: float, within: float = 30) -> tuple[float, int, int, int]:
-    """Receive frames for ``seconds`` after the first one; return (fps, frames, width, height)."""
-    loop = asyncio.get_running_loop()
-    first = await asyncio.wait_for(track.recv(), within)
-    start = loop.time()
-    n, last = 0, first
-    async with asyncio.timeout(seconds + within):
-        while (now := loop.time()) - start < seconds:
-            last = await track.recv()
-            n += 1
-    return n / (now - start), n, last.width, last.height
+async def receive_frames(track: MediaStreamTrack, n: int, within: float = 30) -> list[Any]:
+    """The next ``n`` decoded frames of a track (their rate is bench/booth_bench.py's to measure)."""
+    async with asyncio.timeout(within):
+        return [await track.recv() for _ in range(n)]

@@ -15,7 +15,7 @@ from tests.signaling.conftest import token
 from window_server.domain.auth import Role
 from window_server.store.accounts import AccountStore, LoginPolicy
 
-from .conftest import SECRET, Booth, count_frames, serve_session
+from .conftest import SECRET, Booth, receive_frames, serve_session
 
 
 def free_port() -> int:
@@ -47,14 +47,13 @@ async def test_agent_comes_back_after_the_server_is_killed_mid_session(
         specialist = specialists(agent_sock, "spec-1")
         await specialist.offer(sid, "device", "preview")
         track = await specialist.track("preview")
-        assert (await count_frames(track, seconds=1.0))[0] >= 10
+        await receive_frames(track, 10)
 
         proc.kill()  # no goodbye: the sockets die with the process
         await proc.wait()
         await device.wait_for(lambda s: not s.connected, within=20)
         # Media is peer to peer: the preview keeps flowing while the server is down.
-        fps_down, *_ = await count_frames(track, seconds=1.0)
-        assert fps_down >= 10
+        await receive_frames(track, 15)
 
         proc2, url2 = await stack.enter_async_context(server())
         assert url2 == url
@@ -72,5 +71,4 @@ async def test_agent_comes_back_after_the_server_is_killed_mid_session(
         await again.next("session_state", lambda d: d.get("act") == "resume" and d["sid"] == sid)
         specialist2 = specialists(again, "spec-1")
         await specialist2.offer(sid, "device", "preview")
-        fps_after, *_ = await count_frames(await specialist2.track("preview"), seconds=1.0)
-        assert fps_after >= 10
+        await receive_frames(await specialist2.track("preview"), 10)
