@@ -10,6 +10,14 @@ not in the agent) and asks for stills over /agent.
 1. Preview CPU: after a 3 s warm-up, the agent process's CPU time (utime + stime from
    /proc/<pid>/stat) over ``--seconds`` (30) of wall time, while a still is captured every 10 s,
    as a share of one core. Target: ≤ 45 % (PLATFORM.md: a 720p15 VP8 encode costs 23–25 %).
+   Baseline, measured in the same run before redis, the server and the agent start (a quiet
+   machine): a child process (``--vp8-child``) that only encodes, with aiortc's own
+   ``Vp8Encoder`` as the agent's preview track feeds it (bgr24 frames, converted to yuv420p by
+   the encoder), at 15 fps for the same ``--seconds`` after the same 3 s warm-up. Its frames are
+   the synthetic camera's preview, 30 of them (2 s of its motion) pre-rendered and played forth
+   and back, so rendering is not counted; nor is RTP, SRTP or the network. Its CPU time is read
+   from /proc like the agent's. The encoder keeps aiortc's starting bitrate (500 kbps), while the
+   agent's may be raised by the receiver's REMB.
 2. Capture -> verdict: from the specialist's ``capture`` to the ``material_added`` carrying the
    automatic check's verdict on the specialist's socket (grab 8 MP, JPEG, upload over HTTP,
    store, check in the document pool, push), ``--captures`` (20) in all including those above.
@@ -17,7 +25,7 @@ not in the agent) and asks for stills over /agent.
    server's document-pool workers (a long-running hall server has done so long before).
 
 Usage: .venv/bin/python bench/booth_bench.py [--seconds 30] [--captures 20]
-The last line is: ``booth: preview cpu <pct>% of a core, capture->verdict p50 <ms> p95 <ms>``
+The last line is: ``booth: preview cpu <pct>% of a core, capture->verdict p50 <ms> p95 <ms>, raw vp8 <pct>%``
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import re
 import secrets
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +63,60 @@ def agent_child(argv: list[str]) -> None:
     from citizen_client.__main__ import main
 
     sys.exit(main(argv))
+
+
+def vp8_child(seconds: float) -> None:
+    """The baseline: aiortc's VP8 encoder alone, on the synthetic camera's preview at 15 fps.
+
+    Prints its CPU share of one core and the frame rate it kept, measured after a 3 s warm-up.
+    """
+    from aiortc.codecs.vpx import Vp8Encoder
+    from av import VideoFrame
+
+    from citizen_client.camera import SyntheticCamera
+    from citizen_client.preview import TIME_BASE, VIDEO_CLOCK
+
+    async def render(count: int) -> list[Any]:
+        now = 0.0
+        camera = SyntheticCamera(clock=lambda: now)  # the agent's scene, on a clock we step
+        await camera.open()
+        images: list[Any] = []
+        for i in range(count):
+            now = i / camera.FPS
+            images.append(await camera.preview_frame())
+        await camera.close()
+        return images
+
+    images = asyncio.run(render(30))
+    images += images[-2:0:-1]  # forth and back: no jump where the loop starts again
+    fps = SyntheticCamera.FPS
+    encoder = Vp8Encoder()
+    start, n = time.monotonic(), 0
+
+    def encode_until(end: float) -> None:
+        nonlocal n
+        while (due := start + n / fps) < end:
+            time.sleep(max(0.0, due - time.monotonic()))
+            frame = VideoFrame.from_ndarray(images[n % len(images)], format="bgr24")
+            frame.pts = int(n * VIDEO_CLOCK / fps)
+            frame.time_base = TIME_BASE
+            encoder.encode(frame)
+            n += 1
+        time.sleep(max(0.0, end - time.monotonic()))
+
+    encode_until(start + 3.0)  # warm-up, as for the agent
+    cpu0, t0, n0 = cpu_seconds(os.getpid()), time.monotonic(), n
+    encode_until(start + 3.0 + seconds)
+    wall = time.monotonic() - t0
+    print((cpu_seconds(os.getpid()) - cpu0) / wall * 100, (n - n0) / wall)
+
+
+def raw_vp8_baseline(seconds: float) -> tuple[float, float]:
+    """Run ``vp8_child`` in its own process: (CPU share of one core, frames per second)."""
+    out = subprocess.run([sys.executable, THIS, "--vp8-child", str(seconds)], cwd=ROOT, check=True,
+                         stdout=subprocess.PIPE, text=True, timeout=seconds + 120).stdout
+    cpu_share, fps = map(float, out.split()[-2:])
+    return cpu_share, fps
 
 
 def cpu_seconds(pid: int) -> float:
@@ -262,10 +325,14 @@ def main() -> None:
     if sys.argv[1:2] == ["--agent-child"]:
         agent_child(sys.argv[2:])
         return
+    if sys.argv[1:2] == ["--vp8-child"]:
+        vp8_child(float(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="CPU measuring window (default 30)")
     parser.add_argument("--captures", type=int, default=20, help="capture -> verdict samples (default 20)")
     args = parser.parse_args()
+    vp8_share, vp8_fps = raw_vp8_baseline(args.seconds)  # first: nothing else of ours is running yet
     cpu_share, latencies, fps, grabs, uploads, warmup = asyncio.run(run(args.seconds, args.captures))
     print(f"preview received at {fps:.1f} fps; {len(latencies)} captures, "
           f"capture->verdict min {min(latencies):.0f} ms, max {max(latencies):.0f} ms, "
@@ -274,10 +341,12 @@ def main() -> None:
     print("  each (ms, in order): " + " ".join(f"{x:.0f}" for x in latencies))
     print(f"  of which in the agent: grab+encode p50 {pct(grabs, 50):.0f} ms p95 {pct(grabs, 95):.0f} ms; "
           f"upload until stored and checked p50 {pct(uploads, 50):.0f} ms p95 {pct(uploads, 95):.0f} ms")
+    print(f"preview cpu: agent {cpu_share:.0f}% of a core; baseline raw VP8 encode of the same camera's frames "
+          f"{vp8_share:.0f}% at {vp8_fps:.1f} fps (same run)")
     print(f"targets: preview cpu <= 45% of a core ({'met' if cpu_share <= 45 else 'MISSED'}), "
           f"capture->verdict p95 <= 1500 ms ({'met' if pct(latencies, 95) <= 1500 else 'MISSED'})")
     print(f"booth: preview cpu {cpu_share:.0f}% of a core, capture->verdict p50 {pct(latencies, 50):.0f} ms "
-          f"p95 {pct(latencies, 95):.0f} ms")
+          f"p95 {pct(latencies, 95):.0f} ms, raw vp8 {vp8_share:.0f}%")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,17 @@ machine).
 - ICE: ``iceConnectionState`` reaching connected, per peer connection, in the console.
 "both" is the later of the call's two sides; "all" the latest of every stream.
 
+Baseline, measured in the same run and browser: raw WebRTC in one page, the floor of what
+Chromium itself needs with zero signaling. A fresh page (its own context, same launch flags)
+holds two RTCPeerConnections (no ICE servers) that hand each other their ICE candidates
+directly; the fake camera's stream is obtained once, before any clock starts. Each run: pc1
+gets the camera track, t0 = ``performance.now()``, then offer/answer straight between the two,
+pc2's remote track on a <video>; first frame by ``requestVideoFrameCallback`` and pc2's
+``iceConnectionState`` reaching connected, both after t0. Both pcs are closed after each run;
+same number of runs, one warm-up not counted.
+
 Usage: .venv/bin/python bench/call_setup_bench.py [--runs 20]
-Last line: call_setup: accept->first frame p50 <ms> p95 <ms>, ice p50 <ms>
+Last line: call_setup: accept->first frame p50 <ms> p95 <ms>, ice p50 <ms>, raw webrtc p50 <ms>
 """
 
 from __future__ import annotations
@@ -97,6 +106,43 @@ CONSOLE_MARKS = """() => {
            callIce: call && call.marks.ice, previewIce: prev && prev.marks.ice };
 }"""
 
+RAW_PAGE = "http://127.0.0.1/raw-webrtc"  # page.route serves it; loopback is a secure context
+
+RAW_CAMERA = """async () => {
+  window.__camera = await navigator.mediaDevices.getUserMedia({ video: true });
+}"""
+
+RAW_RUN = """async () => {
+  const stream = window.__camera;
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  pc1.onicecandidate = (ev) => ev.candidate && pc2.addIceCandidate(ev.candidate);
+  pc2.onicecandidate = (ev) => ev.candidate && pc1.addIceCandidate(ev.candidate);
+  const v = document.createElement("video");
+  v.muted = true; v.playsInline = true;
+  document.body.appendChild(v);
+  const ice = new Promise((resolve) => {
+    pc2.oniceconnectionstatechange = () => {
+      if (pc2.iceConnectionState === "connected") resolve(performance.now());
+    };
+  });
+  const frame = new Promise((resolve) => {
+    pc2.ontrack = (ev) => {
+      v.srcObject = new MediaStream([ev.track]);
+      v.requestVideoFrameCallback(() => resolve(performance.now()));
+      v.play().catch(() => {});
+    };
+  });
+  pc1.addTrack(stream.getVideoTracks()[0], stream);
+  const t0 = performance.now();
+  await pc1.setLocalDescription(await pc1.createOffer());
+  await pc2.setRemoteDescription(pc1.localDescription);
+  await pc2.setLocalDescription(await pc2.createAnswer());
+  await pc1.setRemoteDescription(pc2.localDescription);
+  const [f, i] = await Promise.all([frame, ice]);
+  pc1.close(); pc2.close(); v.remove();
+  return { frame: f - t0, ice: i - t0 };
+}"""
+
 
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (p95 of 20 runs is the 19th fastest)."""
@@ -160,6 +206,22 @@ async def one_run(console: Page, kiosk: Kiosk, region: str) -> dict[str, float]:
     return out
 
 
+async def raw_webrtc(page: Page, runs: int) -> list[dict[str, float]]:
+    """The baseline: two RTCPeerConnections in one page, no signaling (see the module docstring)."""
+    await page.route(RAW_PAGE, lambda route: route.fulfill(body="<!doctype html><body></body>",
+                                                           content_type="text/html"))
+    await page.goto(RAW_PAGE)
+    await page.evaluate(RAW_CAMERA)
+    results: list[dict[str, float]] = []
+    print(f"\n{'run':>4} {'frame':>8} {'ice':>8}   (raw WebRTC in one page, ms after createOffer)")
+    for i in range(runs + 1):
+        r = await asyncio.wait_for(page.evaluate(RAW_RUN), timeout=20)
+        print(f"{'warm' if i == 0 else i:>4} {r['frame']:8.1f} {r['ice']:8.1f}", flush=True)
+        if i:
+            results.append(r)
+    return results
+
+
 async def main(runs: int) -> None:
     logging.basicConfig(level=logging.WARNING)
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]  # loopback ICE only
@@ -213,6 +275,8 @@ async def main(runs: int) -> None:
                           flush=True)
                     if i:
                         results.append(r)
+                rctx = await browser.new_context()
+                raw = await raw_webrtc(await rctx.new_page(), runs)
                 await browser.close()
             await control.cleanup()
         finally:
@@ -239,11 +303,16 @@ async def main(runs: int) -> None:
     for name, k in rows:
         vals = [r[k] for r in results]
         print(f"{name:<44} {statistics.median(vals):7.0f} {pct(vals, 0.95):7.0f} {max(vals):7.0f}")
+    for name, k in [("baseline, raw WebRTC in one page: frame", "frame"),
+                    ("baseline, raw WebRTC in one page: ICE", "ice")]:
+        vals = [r[k] for r in raw]
+        print(f"{name:<44} {statistics.median(vals):7.0f} {pct(vals, 0.95):7.0f} {max(vals):7.0f}")
     allv = [r["all"] for r in results]
     ice = [r["call_ice"] for r in results]
+    raw_frame = [r["frame"] for r in raw]
     print(f"runs: {len(results)} (+1 warm-up), {time.strftime('%Y-%m-%d %H:%M:%S')}; targets p50 <= 850 ms, p95 <= 1500 ms")
     print(f"call_setup: accept->first frame p50 {statistics.median(allv):.0f} p95 {pct(allv, 0.95):.0f}, "
-          f"ice p50 {statistics.median(ice):.0f}")
+          f"ice p50 {statistics.median(ice):.0f}, raw webrtc p50 {statistics.median(raw_frame):.0f}")
 
 
 if __name__ == "__main__":
