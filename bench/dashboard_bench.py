@@ -17,6 +17,14 @@ process (demo chain, demo accounts); 50 dashboards connected to it over socket.i
    over the 30 days, today's chart series); then 99,000 more sessions are added and it is
    timed again. The ratio of the medians should stay near 1 (flat cost).
 
+Baseline for 1, measured in the same run before redis and the node start (nothing else of ours
+loads the machine): the transport floor. A bare python-socketio AsyncServer on aiohttp in a
+process of its own (loopback, websocket, no permessage-deflate, as ``signaling.server``; no
+Redis manager, no auth, no queue) broadcasts a timestamped ``queue_update`` of a chain push's
+size to the same number of dashboards, connected with the same client code, at the node's push
+rate (``dashboard_push_seconds``) for 10 s; the latency is arrival minus the sender's
+``time.time()``, for every (push, dashboard) pair.
+
 Usage: .venv/bin/python bench/dashboard_bench.py [--seconds 15] [--rate 200] [--dashboards 50]
 """
 
@@ -25,7 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import json
 import math
+import multiprocessing
 import os
 import random
 import secrets
@@ -42,6 +52,8 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import socketio
+from aiohttp import web
+from engineio.async_drivers import aiohttp as aiohttp_driver
 
 from window_server.app import queue_timing
 from window_server.catalogue import load_catalogue
@@ -57,6 +69,9 @@ from window_server.store.queue import QueueStore
 
 SECRET = "dashboard-bench-secret-" + secrets.token_hex(16)
 HISTORY_DAYS = 30
+#: JSON size of a chain room's ``queue_update`` under this load (measured ~13 KB; a centre's ~2.6 KB).
+QUEUE_UPDATE_BYTES = 13_000
+BASELINE_SECONDS = 10.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -77,7 +92,7 @@ class Dashboard:
     role: Role
     centre: str
     sio: socketio.AsyncClient = field(default_factory=lambda: socketio.AsyncClient(reconnection=False))
-    pushes: list[tuple[int, float]] = field(default_factory=list)
+    pushes: list[tuple[float, float]] = field(default_factory=list)
 
     async def connect(self, url: str, n: int) -> None:
         principal = Principal(self.role, f"bench-{n}", self.centre)
@@ -85,7 +100,7 @@ class Dashboard:
                                    secrets.token_hex(8))
 
         async def on_update(payload: dict[str, Any]) -> None:
-            self.pushes.append((int(payload["as_of"]), time.time()))
+            self.pushes.append((float(payload["as_of"]), time.time()))
 
         self.sio.on("queue_update", on_update, namespace="/dashboard")
         await self.sio.connect(url, namespaces=["/dashboard"], auth={"token": token}, transports=["websocket"],
@@ -135,6 +150,81 @@ async def drive(service: QueueService, catalogue: Any, rate: float, seconds: flo
     return changes
 
 
+class _PlainWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
+    """engine.io's aiohttp websocket without permessage-deflate, as the node's (``signaling.server``)."""
+
+    async def __call__(self, environ: dict[str, Any]) -> Any:
+        self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
+        await self._sock.prepare(environ["aiohttp.request"])
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
+
+
+async def bare_broadcast(port: int, clients: int, rate: float, seconds: float, out: Any) -> None:
+    """The baseline's server: once ``clients`` are connected to /dashboard, broadcast a timestamped
+    ``queue_update`` of QUEUE_UPDATE_BYTES to all of them ``rate`` times a second."""
+    settings = build_settings({})
+    sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=settings.max_message_bytes,
+                               ping_interval=settings.ping_interval_seconds, ping_timeout=settings.ping_timeout_seconds,
+                               transports=["websocket", "polling"])
+    sio.eio._async = {**sio.eio._async, "websocket": _PlainWebSocket}
+    connected = 0
+    everyone = asyncio.Event()
+
+    async def on_connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        nonlocal connected
+        connected += 1
+        if connected == clients:
+            everyone.set()
+
+    sio.on("connect", on_connect, namespace="/dashboard")
+    centres: list[dict[str, Any]] = []  # filler shaped like the figures of a push
+    while len(json.dumps(centres)) < QUEUE_UPDATE_BYTES:
+        centres.append({"centre": f"centre-{len(centres)}", "waiting": 3, "longest_wait_s": 41.5,
+                        "agents": {"available": 2, "in_service": 1, "away": 0}, "alarms": []})
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+    out.put("listening")
+    await everyone.wait()
+    await asyncio.sleep(0.5)  # the last client's connect completes
+    start = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        await sio.emit("queue_update", {"as_of": time.time() * 1000, "centres": centres}, namespace="/dashboard")
+    out.put("done")
+    await asyncio.Event().wait()  # until terminated
+
+
+def _bare_server(port: int, clients: int, rate: float, seconds: float, out: Any) -> None:
+    asyncio.run(bare_broadcast(port, clients, rate, seconds, out))
+
+
+async def broadcast_baseline(clients: int, rate: float, seconds: float) -> list[float]:
+    """Emit -> received (ms) for every (broadcast, client) pair from the bare server in a child process."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    port = free_port()
+    proc = ctx.Process(target=_bare_server, args=(port, clients, rate, seconds, out))
+    proc.start()
+    try:
+        assert await asyncio.to_thread(out.get, timeout=30) == "listening"
+        boards = [Dashboard(Role.CHAIN_MANAGER, "") for _ in range(clients)]
+        for i, b in enumerate(boards):
+            await b.connect(f"http://127.0.0.1:{port}", i)
+        assert await asyncio.to_thread(out.get, timeout=seconds + 30) == "done"
+        await asyncio.sleep(1.0)  # the last broadcast's arrivals
+        for b in boards:
+            await b.sio.disconnect()
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.join)
+    return [(arrival - as_of / 1000) * 1000 for b in boards for as_of, arrival in b.pushes]
+
+
 async def time_api(http: aiohttp.ClientSession, url: str, first: date, last: date, rounds: int) -> float:
     """Median time of one round: live figures, KPIs by centre over the range, today's series."""
     paths = ["/api/dashboard/live", f"/api/dashboard/kpis?from={first}&to={last}&group=centre",
@@ -155,6 +245,8 @@ async def main(seconds: float, rate: float, dashboards: int) -> None:
     catalogue = load_catalogue(None, None)
     settings = build_settings({})
     tz = ZoneInfo(settings.timezone)
+    raw = await broadcast_baseline(dashboards, 1 / settings.dashboard_push_seconds, BASELINE_SECONDS)
+    raw50, raw99 = pct(raw, 0.5), pct(raw, 0.99)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as server:
@@ -206,6 +298,9 @@ async def main(seconds: float, rate: float, dashboards: int) -> None:
                 p50, p99 = pct(latencies, 0.5), pct(latencies, 0.99)
                 print(f"change->visible over {len(latencies):,} (change, dashboard) pairs: p50 {p50:.0f} ms, "
                       f"p90 {pct(latencies, 0.9):.0f} ms, p99 {p99:.0f} ms, max {max(latencies):.0f} ms")
+                print(f"baseline: bare socket.io broadcast to {dashboards} clients "
+                      f"({1 / settings.dashboard_push_seconds:.0f}/s, {QUEUE_UPDATE_BYTES / 1000:.0f} KB, "
+                      f"{len(raw):,} pairs) p50 {raw50:.1f} ms p99 {raw99:.1f} ms (same run)")
 
                 # --- 2. API cost vs history ------------------------------------------------
                 folder = Folder(fold_config(settings), tz, load_review_policy(None), catalogue)
@@ -230,7 +325,7 @@ async def main(seconds: float, rate: float, dashboards: int) -> None:
                 await node.wait()
             await redis.aclose()
     print(f"dashboard: change->visible p50 {p50:.0f} p99 {p99:.0f}, dashboards {len(boards)}, "
-          f"api 100k/1k ratio {large / small:.2f}")
+          f"api 100k/1k ratio {large / small:.2f}, raw broadcast p99 {raw99:.1f}")
 
 
 if __name__ == "__main__":
