@@ -77,6 +77,12 @@ async def raw_baselines(redis, seconds: float, concurrency: int) -> tuple[float,
     return rate, statistics.median(pings)
 
 
+async def take_ticket(store: QueueStore, matter: Any, booth: str, *, elderly: bool) -> None:
+    """A citizen at a Huangpu booth asks for ``matter`` (every tenth in the priority lane)."""
+    await store.enqueue(booth=booth, intake_centre="sh-huangpu", matter=matter.code, region=matter.home_region,
+                        lang="zh", priority="elderly" if elderly else "", source="walk_in", consent=True)
+
+
 def _timing() -> QueueTiming:
     return QueueTiming(widen_ms=5_000, offer_ms=60_000, wrap_ms=0, heartbeat_ttl_ms=3_600_000)
 
@@ -110,10 +116,7 @@ async def specialists_load(url: str, seconds: float, pace: float | None) -> tupl
     async def citizen() -> None:
         nonlocal booth_no
         booth_no += 1
-        m = rng.choice(matters)
-        await store.enqueue(booth=f"b{pace}-{booth_no}", intake_centre="sh-huangpu", matter=m.code,
-                            region=m.home_region, lang="zh", priority="elderly" if booth_no % 10 == 0 else "",
-                            source="walk_in", consent=True)
+        await take_ticket(store, rng.choice(matters), f"b{pace}-{booth_no}", elderly=booth_no % 10 == 0)
 
     async def specialist(i: int, stop: float) -> None:
         nonlocal offers
@@ -182,10 +185,7 @@ async def main(seconds: float) -> None:
         async def citizen() -> None:
             nonlocal booth_no
             booth_no += 1
-            m = rng.choice(matters)
-            await store.enqueue(booth=f"b{booth_no}", intake_centre="sh-huangpu", matter=m.code,
-                                region=m.home_region, lang="zh", priority="elderly" if booth_no % 10 == 0 else "",
-                                source="walk_in", consent=True)
+            await take_ticket(store, rng.choice(matters), f"b{booth_no}", elderly=booth_no % 10 == 0)
 
         for _ in range(WAITING):
             await citizen()
