@@ -105,7 +105,7 @@ class Hub:
         self._release = redis.register_script(_RELEASE)
         self._positions = PositionPusher(self)
         self._disconnects = asyncio.Semaphore(16)
-        # --- dashboards: hooks set by window_server/dashboard/setup.py ---
+        # hooks set by window_server/dashboard/setup.py
         self.dashboard_changed: Callable[[tuple[str, ...]], None] | None = None  # coalesced pushes
         self.error_ack: Callable[[str, str], None] | None = None  # counts error acks for /metrics
         for ns in P.NAMESPACES:
@@ -191,7 +191,7 @@ class Hub:
     def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
         async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
             reply = await self.dispatch(namespace, event, sid, args)
-            # --- dashboards: socket.io error acks counted for /metrics ---
+            # socket.io error acks, counted for /metrics
             if "error" in reply and self.error_ack is not None:
                 self.error_ack(namespace, str(reply["error"].get("code", "")))
             return reply
@@ -261,7 +261,7 @@ class Hub:
                                 P.AGENT, f"agent:{e['agent']}")
             elif kind == "presence":
                 await self.emit("presence", {"status": e["status"]}, P.AGENT, f"agent:{e['agent']}")
-                await self._dashboards(e.get("centre", ""))
+                self._dashboards(e.get("centre", ""))
             elif kind == "queue":
                 self._positions.changed(e["region"], e["lang"])
                 await self.emit("queue_changed", {"region": e["region"]}, P.AGENT, f"pool:{e['region']}")
@@ -282,16 +282,12 @@ class Hub:
             await self.emit("session_state", payload, P.DEVICE, f"device:{booth}")
         for aid in {e.get("agent"), e.get("from_agent"), e.get("to_agent")} - {None, ""}:
             await self.emit("session_state", payload, P.AGENT, f"agent:{aid}")
-        await self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
+        self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
 
-    async def _dashboards(self, *centres: str) -> None:
-        # --- dashboards: figures pushed coalesced by signaling/dashboard.py ---
+    def _dashboards(self, *centres: str) -> None:
+        """Mark the centres' dashboard rooms changed: signaling/dashboard.py pushes them coalesced."""
         if self.dashboard_changed is not None:
             self.dashboard_changed(tuple(c for c in centres if c))
-            return
-        for centre in {c for c in centres if c}:
-            await self.emit("queue_update", {"centre": centre}, P.DASHBOARD, f"centre:{centre}")
-        await self.emit("queue_update", {"centre": ""}, P.DASHBOARD, "chain")
 
     async def position_of(self, sid: str) -> dict[str, Any]:
         """The booth's live place in the queue, as pushed in queue_position."""
