@@ -444,24 +444,20 @@ $("#btn-leave").addEventListener("click", async () => {
   else showToast(t("error_generic"));
 });
 
-let muted = false;
-let cameraOff = false;
-$("#btn-mute").addEventListener("click", () => {
-  muted = !muted;
-  calls.setMuted(muted);
-  const b = $("#btn-mute");
-  b.dataset.i18n = muted ? "service_unmute" : "service_mute";
-  b.textContent = t(b.dataset.i18n);
-  b.setAttribute("aria-pressed", String(muted));
-});
-$("#btn-camera").addEventListener("click", () => {
-  cameraOff = !cameraOff;
-  calls.setCameraOff(cameraOff);
-  const b = $("#btn-camera");
-  b.dataset.i18n = cameraOff ? "service_camera_on" : "service_camera_off";
-  b.textContent = t(b.dataset.i18n);
-  b.setAttribute("aria-pressed", String(cameraOff));
-});
+/** A button that switches something on and off, its words saying what a touch will do. */
+function toggleButton(selector, apply, wordsWhenOn, wordsWhenOff) {
+  let on = false;
+  const b = $(selector);
+  b.addEventListener("click", () => {
+    on = !on;
+    apply(on);
+    b.dataset.i18n = on ? wordsWhenOn : wordsWhenOff;
+    b.textContent = t(b.dataset.i18n);
+    b.setAttribute("aria-pressed", String(on));
+  });
+}
+toggleButton("#btn-mute", (on) => calls.setMuted(on), "service_unmute", "service_mute");
+toggleButton("#btn-camera", (on) => calls.setCameraOff(on), "service_camera_on", "service_camera_off");
 $("#btn-share-stop").addEventListener("click", () => calls.stopShare());
 
 for (const b of $$("#rating-list .rate")) {
