@@ -189,8 +189,14 @@ class Hub:
         return disconnect
 
     def _event_handler(self, namespace: str) -> Callable[..., Awaitable[dict[str, Any]]]:
-        async def on_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
-            reply = await self.dispatch(namespace, event, sid, args)
+        async def on_event(*args: Any) -> dict[str, Any]:
+            # python-socketio calls this catch-all with (event, sid, *data), but an event named
+            # "*" itself with (sid, *data): then the first argument is a connected socket.
+            if (len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str)
+                    and (namespace, args[0]) not in self.conns):
+                reply = await self.dispatch(namespace, args[0], args[1], args[2:])
+            else:
+                reply = _err("unknown_event", f"no event '*' in {namespace}")
             # socket.io error acks, counted for /metrics
             if "error" in reply and self.error_ack is not None:
                 self.error_ack(namespace, str(reply["error"].get("code", "")))

@@ -68,3 +68,15 @@ async def test_garbage_never_crashes_the_server(start_server: Any, clients: Any,
     assert len(answers) > 100
     resumed = await bystander.ok("resume")
     assert resumed["session"]["sid"] == ticket["sid"] and resumed["session"]["state"] == "waiting"
+
+
+async def test_an_event_named_star_is_unknown(start_server: Any, clients: Any, demo: dict[str, str]) -> None:
+    # python-socketio hands an event named "*" to the catch-all without its name: it must still
+    # get an answer, whatever its payload
+    srv = await start_server(secret=SECRET)
+    booth: Client = clients("/booth")
+    await booth.connect(srv.url, token(Role.BOOTH, "star-booth", demo["intake_centre"], "/booth"))
+    for payload in (None, ["x", 1], {"a": 1}, "text"):
+        reply = await booth.call("*", payload)
+        assert reply["error"]["code"] == "unknown_event", reply
+    assert "ok" in await booth.call("request_service", {"matter": demo["matter"], "consent": True})
