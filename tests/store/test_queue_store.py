@@ -59,6 +59,18 @@ async def test_tickets_number_per_centre_and_lane(store: QueueStore) -> None:
     assert a.ok["sid"] != b.ok["sid"] and a.ok["state"] == "waiting"
 
 
+async def test_numbers_restart_at_local_midnight(store: QueueStore, clock: Clock) -> None:
+    # 2026-11-22 23:59:59.999 in Shanghai, then midnight: a new day's sessions and tickets
+    clock.t = 1_795_363_199.999
+    late = await store.enqueue(booth="b1", intake_centre="sh-huangpu", matter="m", region=SUZHOU, lang="zh",
+                               priority="", source="walk_in", consent=True)
+    clock.t = 1_795_363_200.0
+    early = await store.enqueue(booth="b2", intake_centre="sh-huangpu", matter="m", region=SUZHOU, lang="zh",
+                                priority="", source="walk_in", consent=True)
+    assert late.ok["sid"] == "RW20261122000001" and early.ok["sid"] == "RW20261123000001"
+    assert late.ok["ticket"] == early.ok["ticket"] == "A001"
+
+
 async def test_one_open_session_per_booth(store: QueueStore) -> None:
     await ticket(store, "b1")
     await expect_error("booth_busy", ticket(store, "b1"))

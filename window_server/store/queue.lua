@@ -17,10 +17,28 @@ local MISSES_BEFORE_AWAY = C.misses_before_away
 
 -- ---------------------------------------------------------------------------- helpers
 
-local function key(name, ...)
-  local parts = {...}
-  local i = 0
-  return (string.gsub(K[name], '{%w+}', function() i = i + 1; return parts[i] end))
+-- Key templates split once into the literal pieces around their placeholders, so filling one
+-- is a plain concatenation (no pattern matching on every call).
+-- (Built at the first call: pairs is not available at a library's top level.)
+local KP = nil
+
+local function compile_keys()
+  KP = {}
+  for name, template in pairs(K) do
+    local pieces = {}
+    for lit in string.gmatch(template .. '{}', '(.-){%w*}') do pieces[#pieces + 1] = lit end
+    KP[name] = pieces
+  end
+end
+
+local function key(name, a, b, c)
+  local p = KP[name]
+  local n = #p
+  if n == 1 then return p[1] end
+  if n == 2 then return p[1] .. a .. p[2] end
+  if n == 3 then return p[1] .. a .. p[2] .. b .. p[3] end
+  if n == 4 then return p[1] .. a .. p[2] .. b .. p[3] .. c .. p[4] end
+  error('key ' .. name .. ' has too many parts for the queue library')
 end
 
 local function num(x)
@@ -33,6 +51,8 @@ local function fail(code, msg, state)
 end
 
 local FX -- effects of the current call, returned to the caller
+local PROFILES -- specialists' profiles read during the current call
+local PENDING -- pool joins of the current call not yet written (aid -> idle since)
 
 local function effect(e) FX[#FX + 1] = e end
 
@@ -47,12 +67,26 @@ local function decode(v, default)
   return cjson.decode(v)
 end
 
+-- A specialist's profile (centre, pools, languages), read once per call: it changes only at
+-- sign-in, which forgets the copy it replaces.
+local function profile(aid)
+  local p = PROFILES[aid]
+  if p == nil then
+    local r = redis.call('HMGET', key('agent', aid), 'centre', 'pool', 'langs', 'avkeys')
+    p = {centre = r[1] or '', pool = decode(r[2], {}), langs = decode(r[3], {}), avkeys = decode(r[4], {})}
+    PROFILES[aid] = p
+  end
+  return p
+end
+
 -- Append an event to the chain-wide log and, for sessions, to the session's own stream.
 local function emit(fields, sid)
-  local flat = {}
+  local flat, n = {}, 0
   for k, v in pairs(fields) do
-    flat[#flat + 1] = k
-    flat[#flat + 1] = type(v) == 'number' and num(v) or tostring(v)
+    local t = type(v)
+    if t == 'number' then v = num(v) elseif t ~= 'string' then v = tostring(v) end
+    flat[n + 1], flat[n + 2] = k, v
+    n = n + 2
   end
   local id = redis.call('XADD', K.events, '*', unpack(flat))
   if sid then redis.call('XADD', key('session_events', sid), id, unpack(flat)) end
@@ -65,8 +99,8 @@ local function session(sid)
   return k
 end
 
-local function check(sid, act)
-  local state = hget(key('session', sid), 'state')
+local function check(sid, act, state)
+  if not state then state = hget(key('session', sid), 'state') end
   local to = T[state] and T[state][act]
   if not to then
     fail('illegal_transition', 'session ' .. sid .. ' is ' .. state .. ': cannot ' ..
@@ -78,16 +112,15 @@ end
 -- Move a session along the transition table, log it and tell the signaling layer.
 local function transition(sid, act, by, why, now, extra)
   local k = key('session', sid)
-  local from, to = check(sid, act)
-  redis.call('HSET', k, 'state', to, 'updated', num(now))
-  redis.call('HINCRBY', k, 'version', 1)
+  local s = redis.call('HMGET', k, 'state', 'version', 'booth', 'intake_centre', 'region', 'lang', 'agent', 'ticket')
+  local from, to = check(sid, act, s[1])
+  redis.call('HSET', k, 'state', to, 'updated', num(now), 'version', num((tonumber(s[2]) or 0) + 1))
   local ev = {sid = sid, act = act, from = from, to = to, by = by or '', why = why or '', ts = now}
   if extra then for f, v in pairs(extra) do ev[f] = v end end
   emit(ev, sid)
   if T[to] == nil or next(T[to]) == nil then redis.call('SREM', K.active, sid) end
-  local s = redis.call('HMGET', k, 'booth', 'intake_centre', 'region', 'lang', 'agent', 'ticket')
-  local fx = {kind = 'session', sid = sid, state = to, from = from, act = act, booth = s[1],
-              centre = s[2], region = s[3], lang = s[4], agent = s[5] or '', ticket = s[6] or '',
+  local fx = {kind = 'session', sid = sid, state = to, from = from, act = act, booth = s[3],
+              centre = s[4], region = s[5], lang = s[6], agent = s[7] or '', ticket = s[8] or '',
               why = why or ''}
   if extra then
     for _, f in ipairs({'from_agent', 'to_agent', 'to_centre', 'party', 'outcome', 'mode'}) do
@@ -95,7 +128,7 @@ local function transition(sid, act, by, why, now, extra)
     end
     if extra.agent and fx.agent == '' then fx.agent = extra.agent end
   end
-  if fx.agent ~= '' then fx.agent_centre = hget(key('agent', fx.agent), 'centre') or '' end
+  if fx.agent ~= '' then fx.agent_centre = profile(fx.agent).centre end
   effect(fx)
   return to
 end
@@ -115,16 +148,24 @@ local function agent_key(aid)
   return k
 end
 
+-- Joining the pools is written when the call ends or before a pool is read, so a specialist
+-- made available and offered the next session in the same call never touches them.
+local function join_pools(aid, idle_since) PENDING[aid] = idle_since end
+
 local function leave_pools(aid)
-  local k = key('agent', aid)
-  for _, av in ipairs(decode(hget(k, 'avkeys'), {})) do redis.call('ZREM', av, aid) end
-  redis.call('ZREM', key('centre_available', hget(k, 'centre') or ''), aid)
+  if PENDING[aid] then PENDING[aid] = nil; return end
+  local p = profile(aid)
+  for _, av in ipairs(p.avkeys) do redis.call('ZREM', av, aid) end
+  redis.call('ZREM', key('centre_available', p.centre), aid)
 end
 
-local function join_pools(aid, idle_since)
-  local k = key('agent', aid)
-  for _, av in ipairs(decode(hget(k, 'avkeys'), {})) do redis.call('ZADD', av, num(idle_since), aid) end
-  redis.call('ZADD', key('centre_available', hget(k, 'centre')), num(idle_since), aid)
+local function flush_pools()
+  for aid, idle_since in pairs(PENDING) do
+    local p = profile(aid)
+    for _, av in ipairs(p.avkeys) do redis.call('ZADD', av, num(idle_since), aid) end
+    redis.call('ZADD', key('centre_available', p.centre), num(idle_since), aid)
+  end
+  PENDING = {}
 end
 
 -- The one place presence changes: pools, wrap-up timer, log and effect follow from it.
@@ -132,7 +173,7 @@ local function set_presence(aid, status, now, why, sid)
   local k = key('agent', aid)
   local old = hget(k, 'status') or 'offline'
   if old == 'available' then leave_pools(aid) end
-  redis.call('ZREM', K.wrap_up, aid)
+  if old == 'wrap_up' then redis.call('ZREM', K.wrap_up, aid) end -- its timer, if any
   redis.call('HSET', k, 'status', status, 'since', num(now))
   if status == 'available' then
     local idle = tonumber(hget(k, 'idle_since') or now)
@@ -143,10 +184,10 @@ local function set_presence(aid, status, now, why, sid)
     join_pools(aid, idle)
   end
   if old ~= status then
+    local centre = profile(aid).centre
     emit({aid = aid, act = 'presence', from = old, to = status, why = why or '', ts = now,
-          sid = sid or '', centre = hget(k, 'centre') or ''})
-    effect({kind = 'presence', agent = aid, status = status, from = old,
-            centre = hget(k, 'centre') or ''})
+          sid = sid or '', centre = centre})
+    effect({kind = 'presence', agent = aid, status = status, from = old, centre = centre})
   end
 end
 
@@ -168,6 +209,7 @@ local function next_page(size) return size * 4 end
 
 -- The longest-idle available specialist in ``set`` who has not declined ``sid``.
 local function first_agent(set, sid, now)
+  flush_pools()
   local start, size = 0, 1
   while true do
     local r = redis.call('ZRANGE', set, start, start + size - 1, 'WITHSCORES')
@@ -207,8 +249,9 @@ local function offer(sid, aid, now, cfg, kind)
   redis.call('ZADD', K.offers, num(deadline), sid)
   redis.call('HSET', key('agent', aid), 'offer', sid)
   set_presence(aid, 'offered', now, kind, sid)
+  local s = redis.call('HMGET', k, 'booth', 'matter', 'region')
   effect({kind = 'offer', sid = sid, agent = aid, deadline = deadline, transfer = kind == 'transfer',
-          booth = hget(k, 'booth'), matter = hget(k, 'matter'), region = hget(k, 'region')})
+          booth = s[1], matter = s[2], region = s[3]})
 end
 
 -- Offer a waiting session to the best eligible specialist, if there is one.
@@ -228,10 +271,10 @@ local function match_session(sid, now, cfg)
 end
 
 local function agent_can_serve(aid, region, lang)
-  local k = key('agent', aid)
-  for _, e in ipairs(decode(hget(k, 'pool'), {})) do
+  local p = profile(aid)
+  for _, e in ipairs(p.pool) do
     if e.region == region then
-      for _, l in ipairs(decode(hget(k, 'langs'), {})) do if l == lang then return true end end
+      for _, l in ipairs(p.langs) do if l == lang then return true end end
     end
   end
   return false
@@ -242,7 +285,8 @@ end
 local function match_agent(aid, now, cfg)
   local k = key('agent', aid)
   if hget(k, 'status') ~= 'available' then return nil end
-  local tq = key('centre_transfers', hget(k, 'centre'))
+  local p = profile(aid)
+  local tq = key('centre_transfers', p.centre)
   for _, sid in ipairs(redis.call('ZRANGE', tq, 0, -1)) do
     local s = redis.call('HMGET', key('session', sid), 'region', 'lang')
     if agent_can_serve(aid, s[1], s[2]) and not declined_by(sid, aid, now) then
@@ -252,8 +296,8 @@ local function match_agent(aid, now, cfg)
   end
   local best, best_score
   local cutoff = now - cfg.widen_ms
-  for _, e in ipairs(decode(hget(k, 'pool'), {})) do
-    for _, lang in ipairs(decode(hget(k, 'langs'), {})) do
+  for _, e in ipairs(p.pool) do
+    for _, lang in ipairs(p.langs) do
       local q = key('queue', e.region, lang)
       if e.tier == 'own' then
         local sid, score = first_session(q, '-inf', '+inf', aid, now)
@@ -372,7 +416,7 @@ local function transfer_accepted(sid, aid, now, cfg)
   redis.call('HSET', k, 'agent', aid, 'served', cjson.encode(served))
   redis.call('HSET', key('agent', aid), 'session', sid, 'offer', '')
   transition(sid, 'transfer_accept', aid, x.reason, now, {agent = aid, from_agent = x.from,
-    agent_centre = hget(key('agent', aid), 'centre')})
+    agent_centre = profile(aid).centre})
   set_presence(aid, 'in_service', now, 'transfer accepted', sid)
   start_wrap_up(x.from, sid, now, cfg)
 end
@@ -390,9 +434,11 @@ end
 
 local function call(fn)
   return function(keys, args)
-    FX = {}
+    if KP == nil then compile_keys() end
+    FX, PROFILES, PENDING = {}, {}, {}
     local input = cjson.decode(args[1])
     local ok, res = pcall(fn, input, input.now, input.cfg)
+    flush_pools() -- a failed call has written nothing (checks come first), or what it wrote stands
     if not ok then
       if type(res) == 'table' and res.code then
         return cjson.encode({err = res.code, msg = res.msg, state = res.state})
@@ -447,6 +493,7 @@ register('rw_agent_login', function(a, now, cfg)
   if old_status == 'available' then leave_pools(a.aid) end
   redis.call('HSET', k, 'aid', a.aid, 'centre', a.centre, 'pool', cjson.encode(a.pool),
     'langs', cjson.encode(a.langs), 'avkeys', cjson.encode(avkeys), 'misses', 0)
+  PROFILES[a.aid] = nil
   redis.call('ZADD', K.heartbeats, num(now), a.aid)
   if old_status == 'available' then join_pools(a.aid, tonumber(hget(k, 'idle_since') or now)) end
   if old_status == 'offline' then set_presence(a.aid, 'away', now, 'signed in') end
@@ -524,8 +571,9 @@ local function agent_lost(aid, now, cfg, why)
     set_presence(aid, 'offline', now, why)
   end
   redis.call('ZREM', K.heartbeats, aid)
-  for _, e in ipairs(decode(hget(k, 'pool'), {})) do
-    for _, lang in ipairs(decode(hget(k, 'langs'), {})) do redis.call('SREM', key('staff', e.region, lang), aid) end
+  local p = profile(aid)
+  for _, e in ipairs(p.pool) do
+    for _, lang in ipairs(p.langs) do redis.call('SREM', key('staff', e.region, lang), aid) end
   end
 end
 
@@ -559,7 +607,7 @@ register('rw_accept', function(a, now, cfg)
     redis.call('DEL', key('declined', a.sid))
     redis.call('ZREM', K.rematch, a.sid)
     transition(a.sid, 'accept', a.aid, '', now, {agent = a.aid,
-      agent_centre = hget(key('agent', a.aid), 'centre'), wait_ms = now - tonumber(hget(k, 'enq'))})
+      agent_centre = profile(a.aid).centre, wait_ms = now - tonumber(hget(k, 'enq'))})
     set_presence(a.aid, 'in_service', now, 'accepted', a.sid)
   end
   return {sid = a.sid, state = hget(k, 'state')}
@@ -635,6 +683,7 @@ register('rw_transfer', function(a, now, cfg)
     offer(a.sid, target, now, cfg, 'transfer')
   else
     redis.call('ZADD', key('centre_transfers', x.to_centre), num(now), a.sid)
+    flush_pools()
     for _, aid in ipairs(redis.call('ZRANGE', key('centre_available', x.to_centre), 0, -1)) do
       if match_agent(aid, now, cfg) == a.sid then break end
     end
@@ -650,7 +699,7 @@ register('rw_complete', function(a, now, cfg)
   end
   redis.call('HSET', k, 'outcome', a.outcome, 'case_number', a.case_number or '', 'ended', num(now))
   transition(a.sid, 'complete', a.aid, '', now, {outcome = a.outcome, agent = a.aid,
-    agent_centre = hget(key('agent', a.aid), 'centre')})
+    agent_centre = profile(a.aid).centre})
   start_wrap_up(a.aid, a.sid, now, cfg)
   return {sid = a.sid, state = 'completed'}
 end)

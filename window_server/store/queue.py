@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,10 +125,23 @@ class QueueStore:
         self.timing = timing
         self.clock = clock
         self.tz = ZoneInfo(tz)
-        self._cfg = asdict(timing)
+        self._cfg = json.dumps(asdict(timing))  # the same in every call: encoded once
+        self._day: tuple[int, int, str] = (0, 0, "")  # [start, end) ms of the local day, and its name
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def day(self, now_ms: int) -> str:
+        """The local date of ``now_ms`` as YYYYMMDD (session and ticket numbers restart daily)."""
+        start, end, name = self._day
+        if not start <= now_ms < end:
+            local = datetime.fromtimestamp(now_ms / 1000, self.tz)
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            start = int(midnight.timestamp() * 1000)
+            end = int((midnight + timedelta(days=1)).timestamp() * 1000)  # wall-clock midnight
+            name = local.strftime("%Y%m%d")
+            self._day = (start, end, name)
+        return name
 
     async def load(self) -> None:
         """Load (or replace) the Lua library; safe to run on every node at start."""
@@ -137,7 +150,8 @@ class QueueStore:
     async def call(self, fn: str, **args: Any) -> Result:
         """Run one Redis function with ``now`` and the timings; raise its error as a domain error."""
         now = args.pop("now", None) or self.now_ms()
-        payload = json.dumps({"now": now, "cfg": self._cfg, **args}, ensure_ascii=False)
+        rest = ", " + json.dumps(args, ensure_ascii=False)[1:] if args else "}"
+        payload = f'{{"now": {json.dumps(now)}, "cfg": {self._cfg}{rest}'
         try:
             raw = await self.redis.fcall(fn, 0, payload)
         except ResponseError as exc:
@@ -167,9 +181,8 @@ class QueueStore:
         now: int | None = None,
     ) -> Result:
         now = now or self.now_ms()
-        day = datetime.fromtimestamp(now / 1000, self.tz).strftime("%Y%m%d")
         return await self.call(
-            "rw_enqueue", now=now, day=day, booth=booth, intake_centre=intake_centre, matter=matter,
+            "rw_enqueue", now=now, day=self.day(now), booth=booth, intake_centre=intake_centre, matter=matter,
             region=region, lang=lang, priority=priority, source=source, consent=consent,
         )
 
