@@ -37,7 +37,9 @@ from window_server.domain.routing import agent_pool
 from window_server.redis_server import EmbeddedRedis
 from window_server.store.audit import audit
 from window_server.store.client import make_redis
-from window_server.store.queue import QueueStore, QueueTiming
+from window_server.store.queue import QueueStore, QueueTiming, Result
+from window_server.tasks import stop_tasks
+from window_server.ticker import run_ticker
 
 CLAIM = """
 local m = redis.call('ZPOPMIN', KEYS[1])
@@ -53,7 +55,14 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def raw_baselines(redis, seconds: float, concurrency: int) -> tuple[float, float]:
+async def redis_cpu(redis) -> float:
+    """Seconds of CPU the Redis server has used so far (user + system)."""
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def raw_baselines(redis, seconds: float, concurrency: int) -> tuple[float, float, float, float]:
+    """raw EVAL/s, PING p50 (ms), and the CPU one raw EVAL costs this client and Redis (s)."""
     await redis.zadd("bench:q", {f"s{i}": i for i in range(WAITING)})
     sha = await redis.script_load(CLAIM)
     pings = []
@@ -70,16 +79,17 @@ async def raw_baselines(redis, seconds: float, concurrency: int) -> tuple[float,
             await redis.evalsha(sha, 2, "bench:q", "bench:h", "a")
             count += 1
 
-    t0 = time.perf_counter()
+    t0, c0, r0 = time.perf_counter(), time.process_time(), await redis_cpu(redis)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     rate = count / (time.perf_counter() - t0)
+    client, server = (time.process_time() - c0) / count, (await redis_cpu(redis) - r0) / count
     await redis.delete("bench:q", "bench:h")
-    return rate, statistics.median(pings)
+    return rate, statistics.median(pings), client, server
 
 
-async def take_ticket(store: QueueStore, matter: Any, booth: str, *, elderly: bool) -> None:
+async def take_ticket(store: QueueStore, matter: Any, booth: str, *, elderly: bool) -> Result:
     """A citizen at a Huangpu booth asks for ``matter`` (every tenth in the priority lane)."""
-    await store.enqueue(booth=booth, intake_centre="sh-huangpu", matter=matter.code, region=matter.home_region,
+    return await store.enqueue(booth=booth, intake_centre="sh-huangpu", matter=matter.code, region=matter.home_region,
                         lang="zh", priority="elderly" if elderly else "", source="walk_in", consent=True)
 
 
@@ -87,9 +97,10 @@ def _timing() -> QueueTiming:
     return QueueTiming(widen_ms=5_000, offer_ms=60_000, wrap_ms=0, heartbeat_ttl_ms=3_600_000)
 
 
-async def specialists_load(url: str, seconds: float, pace: float | None) -> tuple[float, int, float]:
+async def specialists_load(url: str, seconds: float, pace: float | None) -> tuple[float, int, float, float]:
     """The 200 specialists' loop (accept -> complete -> the next offer, one new citizen per
-    completion) for ``seconds``, as fast as possible or paced at ``pace`` offers/s.
+    completion) for ``seconds``, as fast as possible or paced at ``pace`` offers/s. Returns
+    offers/s, offers, seconds taken, and this client's CPU per offer (s).
     Every loop finishes its cycle before returning, so a later phase finds each specialist
     available or holding an offer."""
     catalogue = load_catalogue(None, None)
@@ -113,10 +124,23 @@ async def specialists_load(url: str, seconds: float, pace: float | None) -> tupl
         if slot > now:
             await asyncio.sleep(slot - now)
 
+    # Offers reach a specialist the way the signaling layer pushes them: from the effects of
+    # the call that made them (a citizen's ticket, the queue's clock), into that specialist's box.
+    boxes: dict[str, asyncio.Future[str]] = {}
+
+    def box(aid: str) -> asyncio.Future[str]:
+        return boxes.setdefault(aid, asyncio.get_running_loop().create_future())
+
+    async def deliver(fx: list[dict[str, Any]]) -> None:
+        for e in fx:
+            if e.get("kind") == "offer" and not box(e["agent"]).done():
+                box(e["agent"]).set_result(e["sid"])
+
     async def citizen() -> None:
         nonlocal booth_no
         booth_no += 1
-        await take_ticket(store, rng.choice(matters), f"b{pace}-{booth_no}", elderly=booth_no % 10 == 0)
+        res = await take_ticket(store, rng.choice(matters), f"b{pace}-{booth_no}", elderly=booth_no % 10 == 0)
+        await deliver(res.fx)
 
     async def specialist(i: int, stop: float) -> None:
         nonlocal offers
@@ -127,23 +151,29 @@ async def specialists_load(url: str, seconds: float, pace: float | None) -> tupl
         if me.get("status") not in ("available", "offered"):
             offer = (await store.presence(aid, "available")).ok.get("offer", "")
         while time.perf_counter() < stop:
-            if not offer:
-                await asyncio.sleep(0.05)  # nothing this specialist may take yet (widening)
-                offer = (await store.agent(aid)).get("offer", "")
+            if not offer:  # nothing this specialist may take yet (widening): wait for a push
+                try:
+                    offer = await asyncio.wait_for(asyncio.shield(box(aid)), stop - time.perf_counter())
+                except TimeoutError:
+                    break
+                del boxes[aid]
                 continue
             await paced()
             offers += 1
             await store.accept(aid, offer)
-            res = await store.complete(aid, offer, "consultation")
+            res = await store.complete(aid, offer, "consultation")  # its next offer, if any, is in here
             await citizen()
             offer = next((e["sid"] for e in res.fx if e.get("kind") == "offer" and e["agent"] == aid), "")
 
     stop = time.perf_counter() + seconds  # set-up of the specialists is inside the window
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    clock = asyncio.create_task(run_ticker(store, deliver))  # widening, as every node runs it
     await asyncio.gather(*(specialist(i, stop) for i in range(SPECIALISTS)))
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    await stop_tasks([clock])
     await redis.aclose()
-    return offers / elapsed, offers, elapsed
+    return offers / elapsed, offers, elapsed, cpu / max(offers, 1)
 
 
 def _child(url: str, seconds: float, pace: float | None, out: Any) -> None:
@@ -151,7 +181,7 @@ def _child(url: str, seconds: float, pace: float | None, out: Any) -> None:
     out.put(asyncio.run(specialists_load(url, seconds, pace)))
 
 
-async def in_child(url: str, seconds: float, pace: float | None) -> asyncio.Future[tuple[float, int, float]]:
+async def in_child(url: str, seconds: float, pace: float | None) -> asyncio.Future[tuple[float, int, float, float]]:
     """Start the specialists' load in a process of its own; once it runs, return a future of
     its figures."""
     ctx = multiprocessing.get_context("spawn")
@@ -160,7 +190,7 @@ async def in_child(url: str, seconds: float, pace: float | None) -> asyncio.Futu
     proc.start()
     assert await asyncio.to_thread(out.get) == "started"
 
-    async def figures() -> tuple[float, int, float]:
+    async def figures() -> tuple[float, int, float, float]:
         result = await asyncio.to_thread(out.get)
         await asyncio.to_thread(proc.join)
         return result
@@ -176,7 +206,7 @@ async def main(seconds: float) -> None:
         store = QueueStore(redis, _timing(), time.time)
         await store.load()
 
-        eval_rate, ping_ms = await raw_baselines(redis, 5.0, SPECIALISTS)
+        eval_rate, ping_ms, eval_client, eval_server = await raw_baselines(redis, 5.0, SPECIALISTS)
         print(f"baseline: raw EVAL (claim script) {eval_rate:,.0f}/s, PING p50 {ping_ms * 1000:.0f} µs")
 
         matters = [m for m in catalogue.matters if m.code != "probe"]
@@ -195,7 +225,9 @@ async def main(seconds: float) -> None:
 
         # phase 1: saturation, the specialists in a process of their own
         half = seconds / 2
-        rate, p1_offers, elapsed = await (await in_child(server.url, half + 1, None))
+        r0 = await redis_cpu(redis)
+        rate, p1_offers, elapsed, offer_client = await (await in_child(server.url, half + 1, None))
+        offer_server = (await redis_cpu(redis) - r0) / p1_offers
         # phase 2: the same specialists paced at half that rate, while the probe measures here
         latencies: list[float] = []
         child = await in_child(server.url, half + 1, rate / 2)  # returns once its load runs
@@ -215,7 +247,7 @@ async def main(seconds: float) -> None:
             await store.complete("probe-agent", sid, "consultation")
             await asyncio.sleep(0.01)
         gc.enable()
-        paced_rate, _, _ = await child
+        paced_rate, _, _, _ = await child
         print(f"phase 1 (saturation): {rate:,.0f} offers/s; phase 2 (half load): {paced_rate:,.0f} offers/s "
               f"with {len(latencies)} probe tickets")
         centres = list(catalogue.centres)
@@ -230,6 +262,10 @@ async def main(seconds: float) -> None:
     print(f"load: {SPECIALISTS} specialists, {len(centres)} centres, {waiting} sessions waiting at the end, "
           f"{p1_offers:,} offers in phase 1 ({elapsed:.1f} s); audit checked {report.sessions} open sessions")
     print(f"server: {memory} used; AOF rewrites {persistence.get('aof_rewrites', 0)}, last fork {fork_us / 1000:.1f} ms")
+    # Where the ratio comes from: both sides run flat out, one core each.
+    print(f"cost: an offer (3 calls) {offer_client * 1e6:.0f} µs of client CPU and {offer_server * 1e6:.0f} µs of "
+          f"Redis CPU; a raw EVAL {eval_client * 1e6:.0f} µs client, {eval_server * 1e6:.0f} µs Redis -> "
+          f"the client alone caps the ratio at {eval_client / offer_client:.2f}")
     for name in ("cmdstat_evalsha", "cmdstat_fcall"):
         st = stats.get(name, {})
         print(f"server: {name[8:]} {st.get('calls', 0)} calls, {st.get('usec_per_call', 0):.1f} µs each in Redis")
