@@ -6,20 +6,30 @@ figures. Pushes are coalesced: every queue change and every folded batch marks t
 centres it touched dirty, and ``DashboardPusher`` flushes them at most once per
 ``RW_DASHBOARD_PUSH_SECONDS`` (the first change after a quiet spell goes out at once), reading
 the live snapshot once per flush and slicing it per room.
+
+Nobody watching, nothing read: ``Viewers`` knows which rooms have a page open on any node, and
+a flush reads the snapshot only for those. A page that opens gets a fresh snapshot at once
+(its node registers it before marking its room changed), so a change skipped while nobody
+watched is never missing from it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain.auth import Role
+from window_server.store.keys import key
 from window_server.tasks import cancelled, pause
 
 log = logging.getLogger(__name__)
@@ -38,14 +48,88 @@ def scope_of(room: str) -> str:
 
 def register(hub: Hub) -> None:
     async def on_connect(conn: Conn) -> None:
-        if conn.principal.role is Role.CHAIN_MANAGER:
-            await hub.enter(conn, CHAIN_ROOM)
-        else:
-            await hub.enter(conn, f"centre:{conn.principal.centre}")
+        chain = conn.principal.role is Role.CHAIN_MANAGER
+        room = CHAIN_ROOM if chain else f"centre:{conn.principal.centre}"
+        await hub.enter(conn, room)
+        if hub.dashboard_viewers is not None:  # registered before its first flush reads anything
+            await hub.dashboard_viewers.joined(room)
         if hub.dashboard_changed is not None:  # a fresh page gets figures at the next flush
-            hub.dashboard_changed(() if conn.principal.role is Role.CHAIN_MANAGER else (conn.principal.centre,))
+            hub.dashboard_changed(() if chain else (conn.principal.centre,))
+
+    async def on_disconnect(conn: Conn) -> None:
+        if hub.dashboard_viewers is not None:
+            for room in conn.rooms:
+                await hub.dashboard_viewers.left(room)
 
     hub.on_connect[P.DASHBOARD] = on_connect
+    hub.on_disconnect[P.DASHBOARD] = on_disconnect
+
+
+class Viewers:
+    """The dashboard rooms with a page open on any node of the chain.
+
+    Each node counts its own pages per room and writes the rooms it has into one Redis hash
+    under its node id, with a lease it renews every ``lease_s / 3``; a node that dies leaves a
+    lease that runs out (until then its rooms are only read for nothing).
+    """
+
+    def __init__(self, redis: Redis, node_id: str, lease_s: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.redis = redis
+        self.node_id = node_id
+        self.clock = clock  # wall time: a lease is about a node being alive, not the queue's clock
+        self.lease_s = lease_s
+        self.local: Counter[str] = Counter()
+        self._write = asyncio.Lock()  # writes leave in the order their contents were made
+
+    async def joined(self, room: str) -> None:
+        self.local[room] += 1
+        await self.publish()
+
+    async def left(self, room: str) -> None:
+        self.local[room] -= 1
+        if self.local[room] <= 0:
+            del self.local[room]
+        await self.publish()
+
+    async def publish(self) -> None:
+        """Write this node's rooms (or remove its entry when it has none), with a fresh lease."""
+        async with self._write:
+            if self.local:
+                entry = {"rooms": sorted(self.local), "until": self.clock() + self.lease_s}
+                await self.redis.hset(key("dash_viewers"), self.node_id, json.dumps(entry))
+            else:
+                await self.redis.hdel(key("dash_viewers"), self.node_id)
+
+    async def watched(self) -> set[str]:
+        """The rooms some node has a page open in, by leases still running."""
+        now, rooms, expired = self.clock(), set(), []
+        for node, raw in (await self.redis.hgetall(key("dash_viewers"))).items():
+            try:
+                entry = json.loads(raw)
+                live = float(entry["until"]) > now
+            except (ValueError, KeyError, TypeError):
+                live = False
+            if live:
+                rooms.update(entry["rooms"])
+            else:
+                expired.append(node)
+        if expired:
+            await self.redis.hdel(key("dash_viewers"), *expired)
+        return rooms
+
+    async def run(self) -> None:
+        """Renew this node's lease until cancelled; Redis trouble is retried at the next turn."""
+        while True:
+            await pause(self.lease_s / 3)
+            if not self.local:
+                continue
+            try:
+                await self.publish()
+            except (RedisError, OSError) as exc:
+                if cancelled():
+                    raise asyncio.CancelledError from exc
+                log.warning("dashboard viewers: renewing the lease failed (%s); retrying", type(exc).__name__)
 
 
 class DashboardPusher:
@@ -57,15 +141,26 @@ class DashboardPusher:
         read: Callable[[], Awaitable[Any]],
         view: Callable[[Any, str], dict[str, Any]],
         interval: float,
+        viewers: Viewers | None = None,
+        on_read: Callable[[], None] | None = None,
     ) -> None:
         self.hub = hub
         self.read = read
         self.view = view
         self.interval = interval
+        self.viewers = viewers  # None: push every dirty room (no registry)
+        self.on_read = on_read  # counts snapshot reads for /metrics
         self.dirty: set[str] = set()
         self.wake = asyncio.Event()
         self.last = 0.0
         self.pushes = 0
+        self._flushing = False
+        self._turn = asyncio.Condition()  # notified after every flush, pushed or skipped
+
+    async def settled(self) -> None:
+        """Return once every change marked so far has been pushed or skipped."""
+        async with self._turn:
+            await self._turn.wait_for(lambda: not self.dirty and not self._flushing)
 
     def changed(self, centres: Iterable[str]) -> None:
         """Mark the chain room and the rooms of ``centres`` dirty (called on every change)."""
@@ -85,21 +180,36 @@ class DashboardPusher:
             if wait > 0:
                 await pause(wait)
             rooms, self.dirty = self.dirty, set()
-            if not rooms:
-                continue
-            self.last = loop.time()
+            self._flushing = True
             try:
-                snap = await self.read()
-                for room in sorted(rooms):
-                    await self.hub.emit("queue_update", self.view(snap, scope_of(room)), P.DASHBOARD, room)
-                    self.pushes += 1
-            except (RedisError, OSError) as exc:
-                if cancelled():
-                    raise asyncio.CancelledError from exc
-                log.warning("dashboard push failed (%s); retrying", type(exc).__name__)
-                self.dirty |= rooms
-                self.wake.set()
-            except Exception:  # a bug in one flush must not end the pushes
-                if cancelled():
-                    raise asyncio.CancelledError from None
-                log.exception("dashboard push failed")
+                await self._flush(rooms, loop.time())
+            finally:
+                self._flushing = False
+                async with self._turn:
+                    self._turn.notify_all()
+
+    async def _flush(self, rooms: set[str], now: float) -> None:
+        if not rooms:
+            return
+        self.last = now
+        try:
+            if self.viewers is not None:
+                rooms &= await self.viewers.watched()  # a room nobody watches is not read
+                if not rooms:
+                    return
+            snap = await self.read()
+            if self.on_read is not None:
+                self.on_read()
+            for room in sorted(rooms):
+                await self.hub.emit("queue_update", self.view(snap, scope_of(room)), P.DASHBOARD, room)
+                self.pushes += 1
+        except (RedisError, OSError) as exc:
+            if cancelled():
+                raise asyncio.CancelledError from exc
+            log.warning("dashboard push failed (%s); retrying", type(exc).__name__)
+            self.dirty |= rooms
+            self.wake.set()
+        except Exception:  # a bug in one flush must not end the pushes
+            if cancelled():
+                raise asyncio.CancelledError from None
+            log.exception("dashboard push failed")

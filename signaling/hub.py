@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from redis.asyncio import Redis
@@ -28,6 +28,9 @@ from window_server.queue_service import QueueService
 from window_server.settings import Settings
 from window_server.store.keys import key
 from window_server.store.queue import QueueStore
+
+if TYPE_CHECKING:  # signaling/dashboard.py imports this module
+    from signaling.dashboard import Viewers
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,7 @@ class Hub:
         self._disconnects = asyncio.Semaphore(16)
         # hooks set by window_server/dashboard/setup.py
         self.dashboard_changed: Callable[[tuple[str, ...]], None] | None = None  # coalesced pushes
+        self.dashboard_viewers: Viewers | None = None  # which dashboard rooms are watched, chain-wide
         self.error_ack: Callable[[str, str], None] | None = None  # counts error acks for /metrics
         for ns in P.NAMESPACES:
             sio.on("connect", self._connect_handler(ns), namespace=ns)

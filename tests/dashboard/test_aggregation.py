@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import defaultdict
 from typing import Any
 
 from redis.asyncio import Redis
 
+from signaling.dashboard import Viewers
 from tests.dashboard.conftest import DAY
+from tests.dashboard.test_api import samples
 from tests.dashboard.test_scripted_day import EXPECTED_DAY, play_the_day
 from tests.signaling.conftest import SECRET, token
 from window_server.dashboard.aggregator import GROUP, STREAM, Aggregator, bulk_load
@@ -134,3 +137,44 @@ async def test_two_nodes_share_the_folding_and_push_to_each_others_dashboards(da
     expected["abandonment_rate"] = 3 / 8
     expected["service_level"] = 2 / 4  # b0 was a short abandon: out of the base
     assert body["total"] == expected
+
+
+async def push_reads(d: Any) -> float:
+    """The node's live-snapshot reads for pushes, from its /metrics."""
+    async with d.srv.http.get(d.srv.url + "/metrics") as resp:
+        return samples(await resp.text()).get(("rw_dashboard_push_reads_total", ()), 0.0)
+
+
+async def test_nothing_is_read_for_dashboards_nobody_watches(dash_factory: Any, clients: Any) -> None:
+    a = await dash_factory(secret=SECRET)
+    b = await dash_factory(clock=a.clock, secret=SECRET)
+    await a.at(0)
+    await a.ticket("b0")  # no dashboard open on any node
+    await a.drained()  # folded, and so marked changed, by one of the nodes
+    async with asyncio.timeout(10):
+        await a.dashboard.pusher.settled()
+        await b.dashboard.pusher.settled()
+    assert await push_reads(a) == 0 and await push_reads(b) == 0
+
+    watcher = clients("/dashboard")  # a page opened on node B later still shows that change
+    await watcher.connect(b.srv.url, token(Role.MANAGER, "m", a.chain.intake, "/dashboard"))
+    await watcher.next("queue_update", lambda p: p["totals"]["waiting"] == 1)
+    await a.ticket("b1")  # and a change on node A reaches it
+    await watcher.next("queue_update", lambda p: p["totals"]["waiting"] == 2)
+    assert await push_reads(a) + await push_reads(b) >= 2
+
+
+async def test_viewers_are_counted_per_room_across_nodes_with_a_lease(redis: Redis) -> None:
+    now = [1000.0]
+    one, two = (Viewers(redis, node, lease_s=30, clock=lambda: now[0]) for node in ("n1", "n2"))
+    await asyncio.gather(one.joined("chain"), one.joined("centre:x"), one.joined("centre:x"))
+    await two.joined("centre:y")
+    assert await one.watched() == await two.watched() == {"chain", "centre:x", "centre:y"}
+    await one.left("centre:x")  # one page of two closed: still watched
+    await one.left("chain")
+    assert await two.watched() == {"centre:x", "centre:y"}
+    await one.left("centre:x")
+    assert await two.watched() == {"centre:y"}
+    now[0] += 31  # node two died without a word: its lease runs out, and its entry goes
+    assert await one.watched() == set()
+    assert await redis.hlen(key("dash_viewers")) == 0

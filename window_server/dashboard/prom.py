@@ -45,6 +45,8 @@ class Prom:
                               ["act"], registry=r)
         self.http_errors = Counter("rw_http_errors", "HTTP responses with a 4xx or 5xx status", ["status"],
                                    registry=r)
+        self.push_reads = Counter("rw_dashboard_push_reads", "Live snapshots this node read to push to dashboards "
+                                  "(none while no dashboard is open anywhere)", registry=r)
         self.socketio_errors = Counter("rw_socketio_errors", "socket.io acknowledgements carrying an error",
                                        ["namespace", "code"], registry=r)
 

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from window_server.dashboard.aggregator import Aggregator
 from window_server.dashboard.prom import Prom
@@ -14,6 +15,9 @@ from window_server.dashboard.queries import Queries
 from window_server.dashboard.rules import FoldConfig, ReviewPolicy, parse_review_policy
 from window_server.domain.errors import InvalidInput
 from window_server.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from signaling.dashboard import DashboardPusher
 
 DEFAULT_DEADLINES = "deadlines.toml"
 
@@ -53,4 +57,5 @@ class Dashboard:
     aggregator: Aggregator
     prom: Prom
     policy: ReviewPolicy
+    pusher: DashboardPusher | None = None  # live pushes (None when the app has no signaling)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

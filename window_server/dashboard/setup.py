@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from signaling.dashboard import DashboardPusher
+from signaling.dashboard import DashboardPusher, Viewers
 from window_server.appkeys import CATALOGUE, DASHBOARD, HUB, REDIS, SETTINGS
 from window_server.dashboard.aggregator import Aggregator, Folder
 from window_server.dashboard.pages import TEMPLATES, templates
@@ -42,21 +42,26 @@ async def _dashboard_ctx(app: web.Application, policy: ReviewPolicy, clock: Call
     settings, catalogue, redis, hub = app[SETTINGS], app[CATALOGUE], app[REDIS], app[HUB]
     prom = Prom(tuple(c.id for c in catalogue.centres))
     live = Queries(redis, catalogue, settings, policy, clock)
-    pusher = DashboardPusher(hub, live.read_live, live.live_view, settings.dashboard_push_seconds)
+    viewers = Viewers(redis, hub.node_id)
+    pusher = DashboardPusher(hub, live.read_live, live.live_view, settings.dashboard_push_seconds,
+                             viewers=viewers, on_read=prom.push_reads.inc)
     folder = Folder(fold_config(settings), ZoneInfo(settings.timezone), policy, catalogue)
     # BLOCK must end well within the client's socket timeout, or the read would count as failed.
     block_ms = max(50, min(1000, int(settings.redis_timeout * 500)))
     aggregator = Aggregator(redis, folder, consumer=f"{socket.gethostname()}-{hub.node_id}",
                             on_change=pusher.changed, on_events=prom.count_events, block_ms=block_ms)
     hub.dashboard_changed = pusher.changed
+    hub.dashboard_viewers = viewers
     hub.error_ack = prom.socketio_error
     dashboard = Dashboard(queries=Queries(redis, catalogue, settings, policy, clock), live=live,
-                          aggregator=aggregator, prom=prom, policy=policy)
+                          aggregator=aggregator, prom=prom, policy=policy, pusher=pusher)
     app[DASHBOARD] = dashboard
     dashboard.tasks += [
         asyncio.create_task(aggregator.run(), name="dashboard-consumer"),
         asyncio.create_task(pusher.run(), name="dashboard-pusher"),
+        asyncio.create_task(viewers.run(), name="dashboard-viewers"),
     ]
     yield
     hub.dashboard_changed = None
+    hub.dashboard_viewers = None
     await stop_tasks(dashboard.tasks)

@@ -59,6 +59,7 @@ KEYS: dict[str, str] = {
     "dash_reviews_open": "rw:dash:reviews:open:{scope}",  # ZSET sid -> next deadline ms
     "dash_presence": "rw:dash:presence",  # HASH aid -> JSON {status, centre, since, id}
     "dash_states": "rw:dash:states",  # HASH state -> sessions in it now
+    "dash_viewers": "rw:dash:viewers",  # HASH node -> JSON {rooms, until}: dashboards open per node
 }
 
 
