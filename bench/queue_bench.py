@@ -4,7 +4,9 @@ Set-up: a private redis-server (AOF everysec, as in production) on loopback; the
 22 centres; 200 specialists spread over them; 1,000 sessions waiting for matters across the
 catalogue. Every specialist loops accept -> complete (wrap-up 0: available again at once and
 offered the next session in the same call) while citizens keep the queue at 1,000 (one
-enqueue per completion). Two phases of ~10 s each:
+enqueue per completion). A specialist left without an offer waits for one to be pushed, as
+the signaling layer does: from the effects of a citizen's ticket or of the queue's clock
+(run_ticker, as on every node). Two phases of ~10 s each:
 1. saturation: as fast as the specialists can go -> offers/s (the throughput figure);
 2. half load: the same loop paced at half the measured rate, while a probe citizen at a booth
    whose matter always has an idle specialist measures enqueue -> offer (the offer is made
@@ -13,7 +15,9 @@ enqueue per completion). Two phases of ~10 s each:
 Baselines measured in the same run with the same client and concurrency:
 - raw EVAL/s: a minimal claim script (ZPOPMIN + HSET, the shape of an offer) called as fast as
   the same number of concurrent tasks can;
-- raw round trip: PING p50.
+- raw round trip: PING p50;
+- the client and Redis CPU one raw EVAL costs, printed next to what one offer costs (`cost:`),
+  with the ratio the client's own cost allows (docs/benchmarks.md explains the figures).
 Afterwards the audit counts sessions lost or held twice (both must be 0).
 
 Usage: .venv/bin/python bench/queue_bench.py [--seconds 20]
