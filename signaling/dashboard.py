@@ -84,12 +84,19 @@ class Viewers:
 
     async def joined(self, room: str) -> None:
         self.local[room] += 1
-        await self.publish()
+        try:
+            await self.publish()
+        except BaseException:  # the page is refused: it must not count
+            self._forget(room)
+            raise
 
-    async def left(self, room: str) -> None:
+    def _forget(self, room: str) -> None:
         self.local[room] -= 1
         if self.local[room] <= 0:
             del self.local[room]
+
+    async def left(self, room: str) -> None:
+        self._forget(room)
         await self.publish()
 
     async def publish(self) -> None:

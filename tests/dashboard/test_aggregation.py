@@ -7,7 +7,9 @@ import random
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from signaling.dashboard import Viewers
 from tests.dashboard.conftest import DAY
@@ -18,6 +20,8 @@ from window_server.dashboard.aggregator import GROUP, STREAM, Aggregator, bulk_l
 from window_server.dashboard.rules import is_wrap_end
 from window_server.domain.auth import Role
 from window_server.domain.metrics import PRESENCE
+from window_server.redis_server import free_port
+from window_server.store.client import make_redis
 from window_server.store.keys import key
 
 
@@ -178,3 +182,12 @@ async def test_viewers_are_counted_per_room_across_nodes_with_a_lease(redis: Red
     now[0] += 31  # node two died without a word: its lease runs out, and its entry goes
     assert await one.watched() == set()
     assert await redis.hlen(key("dash_viewers")) == 0
+
+
+async def test_a_page_refused_because_redis_is_gone_is_not_counted() -> None:
+    gone = make_redis(f"redis://127.0.0.1:{free_port()}/0", timeout=1)  # nothing listens there
+    viewers = Viewers(gone, "n1")
+    with pytest.raises((RedisError, OSError)):
+        await viewers.joined("chain")
+    assert not viewers.local
+    await gone.aclose()
