@@ -125,3 +125,14 @@ async def test_embedded_redis_dies_with_a_killed_service(tmp_path: Path) -> None
         proc.kill()  # the service alone: its Redis must follow it by itself
         await _exited(proc.pid)
         await _exited(redis_pid)  # PR_SET_PDEATHSIG: no redis-server is left behind
+
+
+async def test_a_second_service_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
+    async with _service(tmp_path) as (proc, url):
+        redis_pid = _redis_child(proc.pid)
+        code, _, err = await _run("--data-dir", str(tmp_path / "var"), "--port", "0", env=service_env())
+        assert code == 1
+        assert "in use by another running Remote Window" in err and "RW_DATA_DIR" in err
+        async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as resp:
+            assert resp.status == 200  # the first one is untouched, and so is its Redis
+        assert _redis_child(proc.pid) == redis_pid

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import logging
 import shutil
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class EmbeddedRedis:
         self.binary = binary
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+        self._lock: IO[str] | None = None  # held while this object owns the data directory
 
     @property
     def url(self) -> str:
@@ -60,6 +63,7 @@ class EmbeddedRedis:
                 "or run ./rw run which does) or set REDIS_URL to an existing Redis"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_dir()
         last_error = ""
         for _attempt in range(5):  # a free port can be taken between probe and bind
             self.port = free_port()
@@ -81,8 +85,29 @@ class EmbeddedRedis:
                          self.port, self.data_dir, self.appendfsync)
                 return self.url
             last_error = self._read_failure()
-            self.stop()
+            self._end_proc()
+        self._release_dir()
         raise RedisServerError(f"redis-server did not start in {self.data_dir}: {last_error}")
+
+    def _claim_dir(self) -> None:
+        """Two Redis servers appending to one AOF would corrupt it: one owner per directory."""
+        if self._lock is not None:
+            return
+        f = (self.data_dir / "lock").open("a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise RedisServerError(
+                f"{self.data_dir} is in use by another running Remote Window (its embedded Redis keeps "
+                "its data there): stop that one first, or give this one its own RW_DATA_DIR"
+            ) from None
+        self._lock = f
+
+    def _release_dir(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()  # closing the file drops the lock
 
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -108,7 +133,11 @@ class EmbeddedRedis:
         return "no log written"
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM: Redis flushes its AOF) and reap it."""
+        """Stop the server (SIGTERM: Redis flushes its AOF), reap it, and free the directory."""
+        self._end_proc()
+        self._release_dir()
+
+    def _end_proc(self) -> None:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
