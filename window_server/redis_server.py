@@ -153,10 +153,12 @@ class EmbeddedRedis:
 
     def kill(self) -> None:
         """Kill the server with SIGKILL (tests of what survives a crash)."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            self.proc = None
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(timeout=5)
+            if proc.stderr:
+                proc.stderr.close()
 
     def __enter__(self) -> EmbeddedRedis:
         self.start()
