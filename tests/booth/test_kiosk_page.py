@@ -53,6 +53,7 @@ class Kiosk:
     def __init__(self, page: Page, shots: Path, lang: str) -> None:
         self.page, self.shots, self.lang, self.n = page, shots, lang, 0
         self.errors: list[str] = []
+        self.small: dict[str, list[str]] = {}  # touch targets under TOUCH_PX, per screen shot
         page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     async def screen(self, name: str, within: float = 20) -> None:
@@ -62,6 +63,8 @@ class Kiosk:
         self.n += 1
         path = self.shots / f"{self.lang}-{self.n:02d}-{name}.png"
         await self.page.screenshot(path=str(path))
+        if found := await small_targets(self.page):
+            self.small[name] = found
         return path
 
     async def text(self, selector: str) -> str:
@@ -237,6 +240,7 @@ async def test_the_kiosk_flow_from_matter_to_receipt(
         assert await page.evaluate("document.querySelector('#self-video').srcObject") is None
         await k.shot("back-to-start")
         assert not k.errors, k.errors
+        assert not k.small, k.small  # every screen's buttons are big enough to touch
     finally:
         await page.close()
         await control.cleanup()
@@ -331,3 +335,51 @@ async def test_the_page_and_the_catalogue_over_http(booth_account: Any) -> None:
                   "/kiosk/protocol/protocol.js"):
         async with aiohttp.ClientSession() as http, http.get(url + asset) as resp:
             assert resp.status == 200, asset
+
+
+TOUCH_PX = 44  # the smallest touch target (WCAG 2.5.5), in CSS pixels
+
+
+async def small_targets(page: Page) -> list[str]:
+    """The visible buttons of the active screen (and the top bar) smaller than TOUCH_PX."""
+    return list(await page.evaluate(
+        """(min) => [...document.querySelectorAll('button, [role=button], a[href], input, select')]
+            .filter(e => e.offsetParent !== null && !e.closest('section[data-screen]:not(.active)'))
+            .map(e => [e, e.getBoundingClientRect()])
+            .filter(([e, r]) => r.width > 0 && (r.width < min || r.height < min))
+            .map(([e, r]) => `${e.id || e.className || e.tagName} ${Math.round(r.width)}x${Math.round(r.height)}`)""",
+        TOUCH_PX))
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1024, "height": 768}, {"width": 1920, "height": 1080}],
+                         ids=["1024x768", "1920x1080"])
+async def test_every_touch_target_is_big_enough(browser: Browser, booth_account: Any, demo: dict[str, str],
+                                                viewport: dict[str, int], tmp_path: Path) -> None:
+    catalogue = booth_account.srv.app[CATALOGUE]
+    matter, region = matter_in(catalogue, demo["matter"])
+    page = await browser.new_page(viewport=viewport)
+    k = Kiosk(page, tmp_path, "zh")
+    try:
+        await page.goto(f"{booth_account.url}/booth/{booth_account.id}?token={booth_account.token}")
+        small: dict[str, list[str]] = {}
+        await k.screen("welcome")
+        small["welcome"] = await small_targets(page)
+        await page.click("#btn-start")
+        await k.screen("region")
+        small["province"] = await small_targets(page)
+        await page.click(f"[data-province='{catalogue.region(region.province_code).code}']")
+        await page.wait_for_selector(f"[data-region='{region.code}']")
+        small["region"] = await small_targets(page)
+        await page.click(f"[data-region='{region.code}']")
+        await k.screen("matter")
+        small["matter"] = await small_targets(page)
+        await page.click(f"[data-matter='{matter.code}']")
+        await k.screen("priority")
+        small["priority"] = await small_targets(page)
+        await page.click("[data-priority='']")
+        await k.screen("consent")
+        small["consent"] = await small_targets(page)
+        assert not any(small.values()), {screen: found for screen, found in small.items() if found}
+        assert not k.errors
+    finally:
+        await page.close()
