@@ -17,7 +17,7 @@ Baselines measured in the same run with the same client and concurrency:
   the same number of concurrent tasks can;
 - raw round trip: PING p50;
 - the client and Redis CPU one raw EVAL costs, printed next to what one offer costs (`cost:`),
-  with the ratio the client's own cost allows (docs/benchmarks.md explains the figures).
+  with the ratio each side's cost allows (docs/benchmarks.md explains the figures).
 Afterwards the audit counts sessions lost or held twice (both must be 0).
 
 Usage: .venv/bin/python bench/queue_bench.py [--seconds 20]
@@ -266,10 +266,13 @@ async def main(seconds: float) -> None:
     print(f"load: {SPECIALISTS} specialists, {len(centres)} centres, {waiting} sessions waiting at the end, "
           f"{p1_offers:,} offers in phase 1 ({elapsed:.1f} s); audit checked {report.sessions} open sessions")
     print(f"server: {memory} used; AOF rewrites {persistence.get('aof_rewrites', 0)}, last fork {fork_us / 1000:.1f} ms")
-    # Where the ratio comes from: both sides run flat out, one core each.
+    # Where the ratio comes from: both sides run flat out, one core each. The client's cap is
+    # what its CPU per offer allows against its CPU per raw EVAL (the baseline is client-bound);
+    # Redis's cap is one core's worth of offers against the baseline.
     print(f"cost: an offer (3 calls) {offer_client * 1e6:.0f} µs of client CPU and {offer_server * 1e6:.0f} µs of "
           f"Redis CPU; a raw EVAL {eval_client * 1e6:.0f} µs client, {eval_server * 1e6:.0f} µs Redis -> "
-          f"the client alone caps the ratio at {eval_client / offer_client:.2f}")
+          f"caps on the ratio: client {eval_client / offer_client:.2f}, "
+          f"Redis {1 / offer_server / eval_rate:.2f}")
     for name in ("cmdstat_evalsha", "cmdstat_fcall"):
         st = stats.get(name, {})
         print(f"server: {name[8:]} {st.get('calls', 0)} calls, {st.get('usec_per_call', 0):.1f} µs each in Redis")
