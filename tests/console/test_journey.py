@@ -32,6 +32,7 @@ from citizen_client.agent import AgentConfig, DeviceAgent
 from citizen_client.camera import open_camera
 from citizen_client.control import start_control
 from tests.service import ROOT, service_env
+from window_server.store.events import read_entries
 from window_server.store.keys import key
 
 from .conftest import VIEWPORT, Console, Journey
@@ -124,7 +125,7 @@ async def session_act(redis: Redis, sid: str, act: str, where: Callable[[dict[st
     async with asyncio.timeout(within):
         while True:
             for _stream, entries in await redis.xread({key("session_events", sid=sid): last}, block=1000) or []:
-                for entry_id, fields in entries:
+                for entry_id, fields in read_entries(entries):
                     last = entry_id
                     if fields.get("act") == act and where(fields):
                         return dict(fields)

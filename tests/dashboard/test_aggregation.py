@@ -22,6 +22,7 @@ from window_server.domain.auth import Role
 from window_server.domain.metrics import PRESENCE
 from window_server.redis_server import free_port
 from window_server.store.client import make_redis
+from window_server.store.events import read_entries
 from window_server.store.keys import key
 
 
@@ -83,7 +84,7 @@ async def test_the_bulk_path_writes_what_the_consumer_wrote(dash_factory: Any) -
     redis = d.store.redis
     in_order = await snapshot(redis)
     sessions: dict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)
-    for entry_id, ev in await redis.xrange(STREAM):
+    for entry_id, ev in read_entries(await redis.xrange(STREAM)):
         if ev.get("act") != PRESENCE and ev.get("sid"):
             sessions[ev["sid"]].append((entry_id, ev))
     assert any(is_wrap_end(e) for evs in sessions.values() for _, e in evs)

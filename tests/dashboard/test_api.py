@@ -17,6 +17,7 @@ from window_server.app import create_app
 from window_server.catalogue import load_catalogue
 from window_server.domain.auth import Role
 from window_server.settings import SettingsError
+from window_server.store.events import read_entries
 from window_server.store.keys import key
 
 DAY_MS = 86_400_000
@@ -199,10 +200,10 @@ async def test_bad_review_steps_in_order_once_each_logged_with_who_and_when(dash
     assert step["done_at"] == d.store.now_ms() and step["by"] == "mgr-home" and not step["late"]
     status, body = await d.post(url, {"action": "called_back"}, "lead-home")
     assert (status, error_code(body)) == (409, "already_recorded")
-    log = [e for _, e in await d.store.redis.xrange(key("events")) if e.get("act", "").startswith("review_")]
+    log = [e for _, e in read_entries(await d.store.redis.xrange(key("events"))) if e.get("act", "").startswith("review_")]
     assert log == [{"sid": sid, "act": "review_called_back", "from": "rated", "to": "rated", "by": "mgr-home",
                     "why": "回电 138****5678，已致歉", "ts": str(d.store.now_ms())}]
-    own = [e for _, e in await d.store.redis.xrange(key("session_events", sid=sid))]
+    own = [e for _, e in read_entries(await d.store.redis.xrange(key("session_events", sid=sid)))]
     assert own[-1]["act"] == "review_called_back"
 
     # Two weeks and a half later the rectification is overdue.

@@ -11,6 +11,7 @@ from tests.dashboard.conftest import DAY, TZ, Dash
 from window_server.dashboard.rules import day_bounds_ms, parse_day
 from window_server.domain.auth import Role
 from window_server.domain.metrics import GroupKey, compute_kpis, kpis_by
+from window_server.store.events import read_entries
 from window_server.store.keys import key
 
 T, S = 60, 10
@@ -115,7 +116,7 @@ def without_extras(k: dict[str, Any]) -> dict[str, Any]:
 
 async def log_of(d: Dash) -> list[dict[str, str]]:
     """The whole chain log, as compute_kpis reads it."""
-    return [fields for _id, fields in await d.store.redis.xrange(key("events"))]
+    return [fields for _id, fields in read_entries(await d.store.redis.xrange(key("events")))]
 
 
 async def test_the_api_returns_the_hand_computed_day_and_compute_kpis_agrees(dash_factory: Any) -> None:

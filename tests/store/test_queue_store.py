@@ -10,6 +10,7 @@ import pytest
 from window_server.domain.errors import RemoteWindowError
 from window_server.domain.replay import replay
 from window_server.domain.routing import agent_pool
+from window_server.store.events import read_entries
 from window_server.store.keys import key
 from window_server.store.queue import QueueStore
 
@@ -395,7 +396,7 @@ async def test_the_log_explains_every_session(store: QueueStore, clock: Clock, r
     await store.accept("a3", b)
     c = await ticket(store, "b3")
     await store.leave(c, "b3")
-    views = replay(f for _id, f in await redis.xrange(key("events")))
+    views = replay(f for _id, f in read_entries(await redis.xrange(key("events"))))
     for sid in (a, b, c):
         s = await store.session(sid)
         v = views[sid]

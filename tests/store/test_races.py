@@ -12,6 +12,7 @@ from window_server.domain.errors import RemoteWindowError
 from window_server.domain.replay import replay
 from window_server.domain.routing import agent_pool
 from window_server.store.audit import audit
+from window_server.store.events import read_entries
 from window_server.store.keys import key
 from window_server.store.queue import QueueStore
 
@@ -89,7 +90,7 @@ async def test_racing_specialists_heartbeats_and_transfers(store: QueueStore, cl
     assert report.lost == [] and report.double == [] and report.problems == []
     assert report.sessions >= 150
 
-    events = [f for _id, f in await redis.xrange(key("events"))]
+    events = [f for _id, f in read_entries(await redis.xrange(key("events")))]
     views = replay(events)
     assert set(views) == set(sids)
     accepted = 0

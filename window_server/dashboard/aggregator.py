@@ -54,6 +54,7 @@ from window_server.dashboard.rules import (
 )
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.metrics import PRESENCE
+from window_server.store.events import read_entries
 from window_server.store.keys import key
 from window_server.tasks import cancelled, pause
 
@@ -349,7 +350,7 @@ class Aggregator:
 
     async def process(self, entries: Sequence[tuple[str, dict[str, str] | None]]) -> None:
         """Fold one batch and acknowledge it in the same atomic write."""
-        batch = [(i, f) for i, f in entries if f]
+        batch = [(i, ev) for i, ev in read_entries(entries) if ev]
         sids: set[str] = set()
         wraps: dict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)
         presence: list[tuple[str, dict[str, str]]] = []
@@ -370,7 +371,7 @@ class Aggregator:
                         p.xrange(key("session_events", sid=sid), "-", "+", count=SESSION_EVENTS_CAP)
                     replies = await p.execute()
                 for n, sid in enumerate(ordered):
-                    stored, stream = replies[2 * n], replies[2 * n + 1]
+                    stored, stream = replies[2 * n], read_entries(replies[2 * n + 1])
                     self.folder.session(plan, sid, stored, stream, wraps.get(sid, ()))
             for entry_id, ev in presence:
                 self.folder.presence(plan, entry_id, ev)

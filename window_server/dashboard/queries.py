@@ -81,9 +81,9 @@ for i = 5, #KEYS do
 end
 local state = redis.call('HGET', KEYS[4], 'state') or ''
 local sid = redis.call('HGET', r, 'sid')
-local fields = {'sid', sid, 'act', 'review_' .. step, 'from', state, 'to', state, 'by', by, 'why', note, 'ts', now}
-local id = redis.call('XADD', KEYS[2], '*', unpack(fields))
-redis.call('XADD', KEYS[3], id, unpack(fields))
+local e = cjson.encode({sid = sid, act = 'review_' .. step, from = state, to = state, by = by, why = note, ts = now})
+local id = redis.call('XADD', KEYS[2], '*', 'e', e)
+redis.call('XADD', KEYS[3], id, 'e', e)
 return 'ok'
 """
 

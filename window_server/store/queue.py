@@ -23,6 +23,7 @@ from window_server.domain import errors
 from window_server.domain.presence import MISSES_BEFORE_AWAY
 from window_server.domain.routing import LANE_SPAN, PoolEntry, estimate_wait_s
 from window_server.domain.session import transitions_table
+from window_server.store.events import read_entries
 from window_server.store.keys import KEYS, key
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,7 @@ class QueueStore:
 
     async def session_events(self, sid: str) -> list[dict[str, str]]:
         """The session's own event stream, oldest first."""
-        return [fields for _id, fields in await self.redis.xrange(key("session_events", sid=sid))]
+        return [ev for _id, ev in read_entries(await self.redis.xrange(key("session_events", sid=sid)))]
 
     async def notes(self, sid: str) -> list[dict[str, Any]]:
         return [json.loads(n) for n in await self.redis.lrange(key("notes", sid=sid), 0, -1)]
