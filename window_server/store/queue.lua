@@ -43,7 +43,7 @@ end
 
 local function num(x)
   if type(x) == 'string' then return x end
-  return string.format('%.0f', x)
+  return string.format('%d', x)
 end
 
 local function fail(code, msg, state)
@@ -52,9 +52,25 @@ end
 
 local FX -- effects of the current call, returned to the caller
 local PROFILES -- specialists' profiles read during the current call
+local CENTRES -- specialists' centres read during the current call (without their profiles)
 local PENDING -- pool joins of the current call not yet written (aid -> idle since)
+local STATUS -- specialists' statuses read or set during the current call (set only by set_presence)
 
-local function effect(e) FX[#FX + 1] = e end
+-- A specialist's presence changing several times in one call (in service -> wrap-up ->
+-- available -> offered) is pushed once, as where it ended, after the call's other effects.
+local function effect(e)
+  if e.kind == 'presence' then
+    for i = #FX, 1, -1 do
+      local f = FX[i]
+      if f.kind == 'presence' and f.agent == e.agent then
+        e.from = f.from
+        table.remove(FX, i)
+        break
+      end
+    end
+  end
+  FX[#FX + 1] = e
+end
 
 local function hget(k, f)
   local v = redis.call('HGET', k, f)
@@ -69,27 +85,49 @@ end
 
 -- A specialist's profile (centre, pools, languages), read once per call: it changes only at
 -- sign-in, which forgets the copy it replaces.
+-- Profiles' JSON parts decoded once for all calls (the same text always decodes the same, and
+-- specialists of a centre share them); their tables are only read.
+local DECODED, DECODED_N = {}, 0
+local function decoded(v)
+  if v == nil or v == false or v == '' then return {} end
+  local t = DECODED[v]
+  if t == nil then
+    if DECODED_N >= 10000 then DECODED, DECODED_N = {}, 0 end
+    t = cjson.decode(v)
+    DECODED[v], DECODED_N = t, DECODED_N + 1
+  end
+  return t
+end
+
 local function profile(aid)
   local p = PROFILES[aid]
   if p == nil then
     local r = redis.call('HMGET', key('agent', aid), 'centre', 'pool', 'langs', 'avkeys')
-    p = {centre = r[1] or '', pool = decode(r[2], {}), langs = decode(r[3], {}), avkeys = decode(r[4], {})}
+    p = {centre = r[1] or '', pool = decoded(r[2]), langs = decoded(r[3]), avkeys = decoded(r[4])}
     PROFILES[aid] = p
   end
   return p
 end
 
--- Append an event to the chain-wide log and, for sessions, to the session's own stream.
-local function emit(fields, sid)
-  local flat, n = {}, 0
-  for k, v in pairs(fields) do
-    local t = type(v)
-    if t == 'number' then v = num(v) elseif t ~= 'string' then v = tostring(v) end
-    flat[n + 1], flat[n + 2] = k, v
-    n = n + 2
+-- A specialist's centre alone (most events need no more than that).
+local function centre_of(aid)
+  local p = PROFILES[aid]
+  if p then return p.centre end
+  local c = CENTRES[aid]
+  if c == nil then
+    c = redis.call('HGET', key('agent', aid), 'centre') or ''
+    CENTRES[aid] = c
   end
-  local id = redis.call('XADD', K.events, '*', unpack(flat))
-  if sid then redis.call('XADD', key('session_events', sid), id, unpack(flat)) end
+  return c
+end
+
+-- Append an event to the chain-wide log and, for sessions, to the session's own stream: one
+-- field, the event as JSON (window_server/store/events.py reads it).
+local function emit(fields, sid)
+  for f, v in pairs(fields) do if type(v) == 'number' then fields[f] = string.format('%d', v) end end
+  local e = cjson.encode(fields)
+  local id = redis.call('XADD', K.events, '*', 'e', e)
+  if sid then redis.call('XADD', key('session_events', sid), id, 'e', e) end
   return id
 end
 
@@ -110,27 +148,30 @@ local function check(sid, act, state)
 end
 
 -- Move a session along the transition table, log it and tell the signaling layer.
-local function transition(sid, act, by, why, now, extra)
+-- ``known``: the fields below, when the caller has just written them (a new session).
+local function transition(sid, act, by, why, now, extra, known)
   local k = key('session', sid)
-  local s = redis.call('HMGET', k, 'state', 'version', 'booth', 'intake_centre', 'region', 'lang', 'agent', 'ticket')
+  local s = known or redis.call('HMGET', k, 'state', 'version', 'booth', 'intake_centre', 'region', 'lang', 'agent',
+    'ticket', 'matter')
   local from, to = check(sid, act, s[1])
   redis.call('HSET', k, 'state', to, 'updated', num(now), 'version', num((tonumber(s[2]) or 0) + 1))
   local ev = {sid = sid, act = act, from = from, to = to, by = by or '', why = why or '', ts = now}
   if extra then for f, v in pairs(extra) do ev[f] = v end end
   emit(ev, sid)
   if T[to] == nil or next(T[to]) == nil then redis.call('SREM', K.active, sid) end
-  local fx = {kind = 'session', sid = sid, state = to, from = from, act = act, booth = s[3],
-              centre = s[4], region = s[5], lang = s[6], agent = s[7] or '', ticket = s[8] or '',
-              why = why or ''}
+  -- what signaling/hub.py pushes, and to whom (the log above has the rest)
+  local fx = {kind = 'session', sid = sid, state = to, act = act, booth = s[3], centre = s[4],
+              agent = s[7] or '', ticket = s[8] or ''}
+  if why and why ~= '' then fx.why = why end
   if extra then
     for _, f in ipairs({'from_agent', 'to_agent', 'to_centre', 'party', 'outcome', 'mode'}) do
       if extra[f] then fx[f] = extra[f] end
     end
     if extra.agent and fx.agent == '' then fx.agent = extra.agent end
   end
-  if fx.agent ~= '' then fx.agent_centre = profile(fx.agent).centre end
+  if fx.agent ~= '' then fx.agent_centre = centre_of(fx.agent) end
   effect(fx)
-  return to
+  return to, s
 end
 
 local function annotate(sid, act, by, why, now, extra)
@@ -168,23 +209,36 @@ local function flush_pools()
   PENDING = {}
 end
 
+local function status_of(aid)
+  local s = STATUS[aid]
+  if s == nil then
+    s = hget(key('agent', aid), 'status') or false
+    STATUS[aid] = s
+  end
+  return s or nil
+end
+
 -- The one place presence changes: pools, wrap-up timer, log and effect follow from it.
 local function set_presence(aid, status, now, why, sid)
   local k = key('agent', aid)
-  local old = hget(k, 'status') or 'offline'
+  local old = status_of(aid) or 'offline'
   if old == 'available' then leave_pools(aid) end
   if old == 'wrap_up' then redis.call('ZREM', K.wrap_up, aid) end -- its timer, if any
-  redis.call('HSET', k, 'status', status, 'since', num(now))
   if status == 'available' then
-    local idle = tonumber(hget(k, 'idle_since') or now)
-    if old ~= 'available' and old ~= 'offered' then
-      idle = now
-      redis.call('HSET', k, 'idle_since', num(now))
+    local idle = now
+    if old == 'available' or old == 'offered' then -- still idle since then
+      idle = tonumber(hget(k, 'idle_since') or now)
+      redis.call('HSET', k, 'status', status, 'since', num(now))
+    else
+      redis.call('HSET', k, 'status', status, 'since', num(now), 'idle_since', num(now))
     end
     join_pools(aid, idle)
+  else
+    redis.call('HSET', k, 'status', status, 'since', num(now))
   end
+  STATUS[aid] = status
   if old ~= status then
-    local centre = profile(aid).centre
+    local centre = centre_of(aid)
     emit({aid = aid, act = 'presence', from = old, to = status, why = why or '', ts = now,
           sid = sid or '', centre = centre})
     effect({kind = 'presence', agent = aid, status = status, from = old, centre = centre})
@@ -234,30 +288,34 @@ local function first_session(q, lo, hi, aid, now)
   end
 end
 
-local function offer(sid, aid, now, cfg, kind)
+-- ``qkey``: the queue the session waits in, when the caller has it.
+local function offer(sid, aid, now, cfg, kind, qkey)
   local k = key('session', sid)
   local deadline = now + cfg.offer_ms
+  local booth, matter, region
   if kind == 'queue' then
-    redis.call('ZREM', hget(k, 'qkey'), sid)
+    redis.call('ZREM', qkey or hget(k, 'qkey'), sid)
     redis.call('ZREM', K.rematch, sid)
-    transition(sid, 'offer', 'router', '', now, {agent = aid, deadline = deadline})
+    local _, s = transition(sid, 'offer', 'router', '', now, {agent = aid, deadline = deadline})
+    booth, matter, region = s[3], s[9], s[5]
   else
     redis.call('ZREM', key('centre_transfers', hget(k, 'xfer_centre') or ''), sid)
     annotate(sid, 'transfer_offer', 'router', '', now, {agent = aid, deadline = deadline})
+    local s = redis.call('HMGET', k, 'booth', 'matter', 'region')
+    booth, matter, region = s[1], s[2], s[3]
   end
   redis.call('HSET', k, 'offer_agent', aid, 'offer_deadline', num(deadline), 'offer_kind', kind)
   redis.call('ZADD', K.offers, num(deadline), sid)
   redis.call('HSET', key('agent', aid), 'offer', sid)
   set_presence(aid, 'offered', now, kind, sid)
-  local s = redis.call('HMGET', k, 'booth', 'matter', 'region')
   effect({kind = 'offer', sid = sid, agent = aid, deadline = deadline, transfer = kind == 'transfer',
-          booth = s[1], matter = s[2], region = s[3]})
+          booth = booth, matter = matter, region = region})
 end
 
 -- Offer a waiting session to the best eligible specialist, if there is one.
 local function match_session(sid, now, cfg)
   local k = key('session', sid)
-  local s = redis.call('HMGET', k, 'state', 'region', 'lang', 'enq')
+  local s = redis.call('HMGET', k, 'state', 'region', 'lang', 'enq', 'qkey')
   if s[1] ~= 'waiting' then return nil end
   local tiers = {'own'}
   if now - tonumber(s[4]) >= cfg.widen_ms then tiers[2] = 'partner' end
@@ -266,7 +324,7 @@ local function match_session(sid, now, cfg)
     local aid, score = first_agent(key('available', s[2], tier, s[3]), sid, now)
     if aid and better(score, aid, best_score, best) then best, best_score = aid, score end
   end
-  if best then offer(sid, best, now, cfg, 'queue') end
+  if best then offer(sid, best, now, cfg, 'queue', s[5]) end
   return best
 end
 
@@ -283,8 +341,7 @@ end
 -- Offer an available specialist the first transfer waiting for their centre, else the first
 -- waiting session they may take.
 local function match_agent(aid, now, cfg)
-  local k = key('agent', aid)
-  if hget(k, 'status') ~= 'available' then return nil end
+  if status_of(aid) ~= 'available' then return nil end
   local p = profile(aid)
   local tq = key('centre_transfers', p.centre)
   for _, sid in ipairs(redis.call('ZRANGE', tq, 0, -1)) do
@@ -294,42 +351,46 @@ local function match_agent(aid, now, cfg)
       return sid
     end
   end
-  local best, best_score
+  local best, best_score, best_q
   local cutoff = now - cfg.widen_ms
   for _, e in ipairs(p.pool) do
     for _, lang in ipairs(p.langs) do
       local q = key('queue', e.region, lang)
       if e.tier == 'own' then
         local sid, score = first_session(q, '-inf', '+inf', aid, now)
-        if sid and better(score, sid, best_score, best) then best, best_score = sid, score end
+        if sid and better(score, sid, best_score, best) then best, best_score, best_q = sid, score, q end
       else
         for lane = 0, 2 do
           local sid, score = first_session(q, lane * SPAN, lane * SPAN + cutoff, aid, now)
-          if sid and better(score, sid, best_score, best) then best, best_score = sid, score end
+          if sid and better(score, sid, best_score, best) then best, best_score, best_q = sid, score, q end
         end
       end
     end
   end
-  if best then offer(best, aid, now, cfg, 'queue') end
+  if best then offer(best, aid, now, cfg, 'queue', best_q) end
   return best
 end
 
 -- Widen a waiting session whose home-centres-only time is over (visible on the session).
-local function widen(sid, now, cfg)
+-- ``wide`` and ``enq`` are the session's fields when the caller has them. Returns ``wide`` now.
+local function widen(sid, now, cfg, wide, enq)
   local k = key('session', sid)
-  if hget(k, 'wide') ~= '1' and now - tonumber(hget(k, 'enq')) >= cfg.widen_ms then
+  wide = wide or hget(k, 'wide')
+  if wide ~= '1' and now - tonumber(enq or hget(k, 'enq')) >= cfg.widen_ms then
     redis.call('HSET', k, 'wide', '1')
     annotate(sid, 'widen', 'router', 'partner centres may now serve', now)
     effect({kind = 'widen', sid = sid, booth = hget(k, 'booth')})
+    wide = '1'
   end
+  return wide
 end
 
 -- Schedule the next moment the session's eligibility grows: it widens or a decline ends.
-local function schedule_rematch(sid, now, cfg)
+local function schedule_rematch(sid, now, cfg, wide, enq, new)
   local k = key('session', sid)
   local due = nil
-  if hget(k, 'wide') ~= '1' then due = tonumber(hget(k, 'enq')) + cfg.widen_ms end
-  local d = redis.call('HGETALL', key('declined', sid))
+  if (wide or hget(k, 'wide')) ~= '1' then due = tonumber(enq or hget(k, 'enq')) + cfg.widen_ms end
+  local d = new and {} or redis.call('HGETALL', key('declined', sid)) -- a new session: none yet
   for i = 2, #d, 2 do
     local t = tonumber(d[i])
     if t > now and (due == nil or t < due) then due = t end
@@ -338,16 +399,17 @@ local function schedule_rematch(sid, now, cfg)
 end
 
 -- Put a session (back) in its queue, schedule its widening, and try to offer it.
-local function enqueue(sid, lane, now, cfg)
+-- ``new``: the region, lang, enq and wide of a session created by this call.
+local function enqueue(sid, lane, now, cfg, new)
   local k = key('session', sid)
-  local s = redis.call('HMGET', k, 'region', 'lang', 'enq')
+  local s = new or redis.call('HMGET', k, 'region', 'lang', 'enq', 'wide')
   local q = key('queue', s[1], s[2])
   redis.call('HSET', k, 'qkey', q, 'lane', lane, 'offer_agent', '', 'offer_deadline', '', 'offer_kind', '')
   redis.call('ZADD', q, num(lane * SPAN + tonumber(s[3])), sid)
-  widen(sid, now, cfg)
+  local wide = widen(sid, now, cfg, s[4], s[3])
   effect({kind = 'queue', region = s[1], lang = s[2]})
   local agent = match_session(sid, now, cfg)
-  if not agent then schedule_rematch(sid, now, cfg) end
+  if not agent then schedule_rematch(sid, now, cfg, wide, s[3], new ~= nil) end
   return agent
 end
 
@@ -362,9 +424,12 @@ local function clear_offer(sid, aid)
 end
 
 -- Wrap-up is over: log it (the end of the handling time) and make the specialist available.
-local function end_wrap_up(aid, to, why, now, cfg)
+local function end_wrap_up(aid, to, why, now, cfg, last)
   local k = key('agent', aid)
-  local last = hget(k, 'last_sid') or ''
+  if not last then -- a timed wrap-up: the session it followed was kept on the specialist
+    last = hget(k, 'last_sid') or ''
+    redis.call('HSET', k, 'last_sid', '')
+  end
   emit({aid = aid, act = 'wrap_end', sid = last, ts = now, from = 'wrap_up', to = to})
   if last ~= '' then
     local answered = tonumber(hget(key('session', last), 'answered') or '')
@@ -373,18 +438,18 @@ local function end_wrap_up(aid, to, why, now, cfg)
       redis.call('LTRIM', K.recent_handling, 0, 49)
     end
   end
-  redis.call('HSET', k, 'last_sid', '')
   set_presence(aid, to, now, why)
 end
 
 local function start_wrap_up(aid, sid, now, cfg)
   local k = key('agent', aid)
-  redis.call('HSET', k, 'session', '', 'reserve', '', 'last_sid', sid or '')
   set_presence(aid, 'wrap_up', now, 'session ended', sid)
   if cfg.wrap_ms > 0 then
+    redis.call('HSET', k, 'session', '', 'reserve', '', 'last_sid', sid or '')
     redis.call('ZADD', K.wrap_up, num(now + cfg.wrap_ms), aid)
   else -- no wrap-up configured: available again at once, and offered the next session
-    end_wrap_up(aid, 'available', 'no wrap-up', now, cfg)
+    redis.call('HSET', k, 'session', '', 'reserve', '')
+    end_wrap_up(aid, 'available', 'no wrap-up', now, cfg, sid or '')
     match_agent(aid, now, cfg)
   end
 end
@@ -416,7 +481,7 @@ local function transfer_accepted(sid, aid, now, cfg)
   redis.call('HSET', k, 'agent', aid, 'served', cjson.encode(served))
   redis.call('HSET', key('agent', aid), 'session', sid, 'offer', '')
   transition(sid, 'transfer_accept', aid, x.reason, now, {agent = aid, from_agent = x.from,
-    agent_centre = profile(aid).centre})
+    agent_centre = centre_of(aid)})
   set_presence(aid, 'in_service', now, 'transfer accepted', sid)
   start_wrap_up(x.from, sid, now, cfg)
 end
@@ -432,24 +497,53 @@ end
 
 -- ----------------------------------------------------------------------- the library
 
-local function call(fn)
-  return function(keys, args)
-    if KP == nil then compile_keys() end
-    FX, PROFILES, PENDING = {}, {}, {}
-    local input = cjson.decode(args[1])
-    local ok, res = pcall(fn, input, input.now, input.cfg)
-    flush_pools() -- a failed call has written nothing (checks come first), or what it wrote stands
-    if not ok then
-      if type(res) == 'table' and res.code then
-        return cjson.encode({err = res.code, msg = res.msg, state = res.state})
-      end
-      return redis.error_reply(type(res) == 'table' and tostring(res.err) or tostring(res))
-    end
-    return cjson.encode({ok = res or {}, fx = FX})
+local FUNCS = {} -- name -> function, for rw_batch
+
+-- One call: decode its input, run it, encode its reply. ``cfg`` is the caller's timings (JSON,
+-- the same in all its calls: decoded once). A domain error is a reply; any other error comes
+-- back as the second value (a bug, or input no caller of ours sends).
+local function run(fn, raw, cfg)
+  if KP == nil then compile_keys() end
+  FX, PROFILES, CENTRES, PENDING, STATUS = {}, {}, {}, {}, {}
+  local input = cjson.decode(raw)
+  local ok, res = pcall(fn, input, input.now, decoded(cfg))
+  flush_pools() -- a failed call has written nothing (checks come first), or what it wrote stands
+  if ok then return cjson.encode({ok = res or {}, fx = FX}) end
+  if type(res) == 'table' and res.code then
+    return cjson.encode({err = res.code, msg = res.msg, state = res.state})
   end
+  return nil, type(res) == 'table' and tostring(res.err) or tostring(res)
 end
 
-local function register(name, fn) redis.register_function(name, call(fn)) end
+local function register(name, fn)
+  FUNCS[name] = fn
+  redis.register_function(name, function(keys, args)
+    local reply, fatal = run(fn, args[1], args[2])
+    if fatal then return redis.error_reply(fatal) end
+    return reply
+  end)
+end
+
+-- Several calls in one round trip (window_server/store/batch.py): args are cfg, then name,
+-- input, name, input...; each call runs exactly as it would alone and has its own reply, in
+-- order. A call that fails outside the domain's errors replies FATAL .. the error, and the rest
+-- still run.
+local FATAL = '\0fatal:'
+redis.register_function('rw_batch', function(keys, args)
+  local out = {}
+  for i = 2, #args, 2 do
+    local fn, reply, fatal = FUNCS[args[i]], nil, nil
+    if fn then
+      local ok
+      ok, reply, fatal = pcall(run, fn, args[i + 1], args[1])
+      if not ok then fatal = tostring(reply) end
+    else
+      fatal = 'no function ' .. tostring(args[i])
+    end
+    out[#out + 1] = fatal and (FATAL .. fatal) or reply
+  end
+  return out
+end)
 
 -- A booth asks for service: create the session, give it a ticket, queue it, offer it.
 register('rw_enqueue', function(a, now, cfg)
@@ -462,7 +556,7 @@ register('rw_enqueue', function(a, now, cfg)
   local seq = redis.call('INCR', key('session_seq', a.day))
   local sid = 'RW' .. a.day .. string.format('%06d', seq)
   local tseq = redis.call('INCR', key('ticket_seq', a.intake_centre, a.day))
-  redis.call('EXPIRE', key('ticket_seq', a.intake_centre, a.day), 172800)
+  if tseq == 1 then redis.call('EXPIRE', key('ticket_seq', a.intake_centre, a.day), 172800) end -- the day's first
   local ticket = (a.priority ~= '' and 'P' or 'A') .. string.format('%03d', tseq)
   local k = key('session', sid)
   redis.call('HSET', k, 'sid', sid, 'state', '', 'ticket', ticket, 'intake_centre', a.intake_centre,
@@ -474,9 +568,10 @@ register('rw_enqueue', function(a, now, cfg)
   redis.call('SADD', K.active, sid)
   transition(sid, 'enqueue', 'booth:' .. a.booth, '', now,
     {intake = a.intake_centre, matter = a.matter, region = a.region, priority = a.priority,
-     source = a.source, lang = a.lang, booth = a.booth, ticket = ticket})
-  local agent = enqueue(sid, a.priority ~= '' and 1 or 2, now, cfg)
-  return {sid = sid, ticket = ticket, state = hget(k, 'state'), agent = agent or ''}
+     source = a.source, lang = a.lang, booth = a.booth, ticket = ticket},
+    {'', '0', a.booth, a.intake_centre, a.region, a.lang, '', ticket, a.matter})
+  local agent = enqueue(sid, a.priority ~= '' and 1 or 2, now, cfg, {a.region, a.lang, num(now), '0'})
+  return {sid = sid, ticket = ticket, state = agent and 'offered' or 'waiting', agent = agent or ''}
 end)
 
 -- A specialist signs in (or their profile changes): pools from the catalogue, status away.
@@ -493,7 +588,7 @@ register('rw_agent_login', function(a, now, cfg)
   if old_status == 'available' then leave_pools(a.aid) end
   redis.call('HSET', k, 'aid', a.aid, 'centre', a.centre, 'pool', cjson.encode(a.pool),
     'langs', cjson.encode(a.langs), 'avkeys', cjson.encode(avkeys), 'misses', 0)
-  PROFILES[a.aid] = nil
+  PROFILES[a.aid], CENTRES[a.aid] = nil, nil
   redis.call('ZADD', K.heartbeats, num(now), a.aid)
   if old_status == 'available' then join_pools(a.aid, tonumber(hget(k, 'idle_since') or now)) end
   if old_status == 'offline' then set_presence(a.aid, 'away', now, 'signed in') end
@@ -585,32 +680,34 @@ end)
 
 -- A specialist accepts the offer they hold (a queue offer or a transfer).
 register('rw_accept', function(a, now, cfg)
-  local k = session(a.sid)
-  local s = redis.call('HMGET', k, 'state', 'offer_agent', 'offer_kind')
+  local k = key('session', a.sid)
+  local s = redis.call('HMGET', k, 'state', 'offer_agent', 'offer_kind', 'offer_deadline', 'served', 'enq')
+  if not s[1] then fail('unknown_session', 'no session ' .. a.sid) end
   if s[2] ~= a.aid then
     if s[1] == 'offered' or s[3] == 'transfer' then fail('not_your_offer', 'this offer belongs to another specialist', s[1]) end
     fail('offer_expired', 'the offer of session ' .. a.sid .. ' is no longer open', s[1])
   end
-  if now > tonumber(hget(k, 'offer_deadline')) then
+  if now > tonumber(s[4]) then
     fail('offer_expired', 'the offer of session ' .. a.sid .. ' expired', s[1])
   end
   if s[3] == 'transfer' then
-    check(a.sid, 'transfer_accept')
+    check(a.sid, 'transfer_accept', s[1])
     transfer_accepted(a.sid, a.aid, now, cfg)
-  else
-    check(a.sid, 'accept')
-    clear_offer(a.sid, a.aid)
-    redis.call('HSET', key('agent', a.aid), 'session', a.sid, 'misses', 0)
-    local served = decode(hget(k, 'served'), {})
-    served[#served + 1] = a.aid
-    redis.call('HSET', k, 'agent', a.aid, 'served', cjson.encode(served), 'answered', num(now))
-    redis.call('DEL', key('declined', a.sid))
-    redis.call('ZREM', K.rematch, a.sid)
-    transition(a.sid, 'accept', a.aid, '', now, {agent = a.aid,
-      agent_centre = profile(a.aid).centre, wait_ms = now - tonumber(hget(k, 'enq'))})
-    set_presence(a.aid, 'in_service', now, 'accepted', a.sid)
+    return {sid = a.sid, state = hget(k, 'state')}
   end
-  return {sid = a.sid, state = hget(k, 'state')}
+  check(a.sid, 'accept', s[1])
+  local served = decode(s[5], {})
+  served[#served + 1] = a.aid
+  redis.call('ZREM', K.offers, a.sid)
+  redis.call('HSET', k, 'offer_agent', '', 'offer_deadline', '', 'offer_kind', '',
+    'agent', a.aid, 'served', cjson.encode(served), 'answered', num(now))
+  redis.call('HSET', key('agent', a.aid), 'offer', '', 'session', a.sid, 'misses', 0)
+  redis.call('DEL', key('declined', a.sid))
+  redis.call('ZREM', K.rematch, a.sid)
+  local state = transition(a.sid, 'accept', a.aid, '', now, {agent = a.aid,
+    agent_centre = centre_of(a.aid), wait_ms = now - tonumber(s[6])})
+  set_presence(a.aid, 'in_service', now, 'accepted', a.sid)
+  return {sid = a.sid, state = state}
 end)
 
 local function offer_refused(sid, aid, act, why, now, cfg)
@@ -647,8 +744,9 @@ register('rw_decline', function(a, now, cfg)
 end)
 
 local function holder(sid, aid)
-  local k = session(sid)
+  local k = key('session', sid)
   local s = redis.call('HMGET', k, 'state', 'agent')
+  if not s[1] then fail('unknown_session', 'no session ' .. sid) end
   if s[2] ~= aid then fail('not_your_session', 'session ' .. sid .. ' is not held by you', s[1]) end
   return k, s[1]
 end
@@ -692,14 +790,14 @@ register('rw_transfer', function(a, now, cfg)
 end)
 
 register('rw_complete', function(a, now, cfg)
-  local k = holder(a.sid, a.aid)
-  check(a.sid, 'complete')
+  local k, state = holder(a.sid, a.aid)
+  check(a.sid, 'complete', state)
   if a.require_identity and (hget(k, 'identity_result') or '') ~= 'passed' then
     fail('identity_required', 'record a passed identity check before completing with outcome ' .. a.outcome, 'in_service')
   end
   redis.call('HSET', k, 'outcome', a.outcome, 'case_number', a.case_number or '', 'ended', num(now))
   transition(a.sid, 'complete', a.aid, '', now, {outcome = a.outcome, agent = a.aid,
-    agent_centre = profile(a.aid).centre})
+    agent_centre = centre_of(a.aid)})
   start_wrap_up(a.aid, a.sid, now, cfg)
   return {sid = a.sid, state = 'completed'}
 end)

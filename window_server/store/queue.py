@@ -2,7 +2,9 @@
 
 The Lua library (``queue.lua``) is loaded with ``FUNCTION LOAD REPLACE`` at start; it gets the
 transition table, the key templates and the routing constants from Python, so the facts live
-in one place. Every call passes ``now`` (ms) and the timing settings explicitly.
+in one place. Every call passes ``now`` (ms) and the timing settings explicitly. Under load,
+calls that queue up behind others go to Redis together, one round trip for several
+(``batch.py``); each still runs, succeeds or fails on its own.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from window_server.domain import errors
 from window_server.domain.presence import MISSES_BEFORE_AWAY
 from window_server.domain.routing import LANE_SPAN, PoolEntry, estimate_wait_s
 from window_server.domain.session import transitions_table
+from window_server.store.batch import Batcher
 from window_server.store.events import read_entries
 from window_server.store.keys import KEYS, key
 
@@ -126,8 +128,9 @@ class QueueStore:
         self.timing = timing
         self.clock = clock
         self.tz = ZoneInfo(tz)
-        self._cfg = json.dumps(asdict(timing))  # the same in every call: encoded once
+        cfg = json.dumps(asdict(timing))  # the same in every call: sent beside it, decoded once
         self._day: tuple[int, int, str] = (0, 0, "")  # [start, end) ms of the local day, and its name
+        self.batcher = Batcher(redis, self.load, cfg)  # calls that queue up behind others go together
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -152,14 +155,8 @@ class QueueStore:
         """Run one Redis function with ``now`` and the timings; raise its error as a domain error."""
         now = args.pop("now", None) or self.now_ms()
         rest = ", " + json.dumps(args, ensure_ascii=False)[1:] if args else "}"
-        payload = f'{{"now": {json.dumps(now)}, "cfg": {self._cfg}{rest}'
-        try:
-            raw = await self.redis.fcall(fn, 0, payload)
-        except ResponseError as exc:
-            if "Function not found" not in str(exc):
-                raise
-            await self.load()  # Redis came up after us, or its functions were flushed
-            raw = await self.redis.fcall(fn, 0, payload)
+        payload = f'{{"now": {json.dumps(now)}{rest}'
+        raw = await self.batcher.call(fn, payload)
         reply = json.loads(raw)
         if "err" in reply:
             raise _error(reply["err"], reply.get("msg", reply["err"]), reply.get("state"))
