@@ -83,10 +83,9 @@ local function decode(v, default)
   return cjson.decode(v)
 end
 
--- A specialist's profile (centre, pools, languages), read once per call: it changes only at
--- sign-in, which forgets the copy it replaces.
--- Profiles' JSON parts decoded once for all calls (the same text always decodes the same, and
--- specialists of a centre share them); their tables are only read.
+-- JSON that recurs across calls (specialists' pools, languages and pool keys, shared by a
+-- centre's specialists; a node's timings) decoded once for all calls: the same text always
+-- decodes the same. The tables are only read.
 local DECODED, DECODED_N = {}, 0
 local function decoded(v)
   if v == nil or v == false or v == '' then return {} end
@@ -99,6 +98,8 @@ local function decoded(v)
   return t
 end
 
+-- A specialist's profile (centre, pools, languages), read once per call: it changes only at
+-- sign-in, which forgets the copy it replaces.
 local function profile(aid)
   local p = PROFILES[aid]
   if p == nil then
