@@ -42,8 +42,6 @@ class Batcher:
         self._in_flight = 0
         self._waiting: list[tuple[str, str, asyncio.Future[str]]] = []
         self._senders: set[asyncio.Task[None]] = set()
-        self.batches = 0  # batches sent (for benchmarks and tests)
-        self.batched_calls = 0
 
     async def call(self, fn: str, payload: str) -> str:
         """Run ``fn`` with its JSON ``payload``; return its JSON reply."""
@@ -82,8 +80,6 @@ class Batcher:
         try:
             args = [self.context, *(x for fn, payload, _ in batch for x in (fn, payload))]
             replies = await self._fcall(BATCH_FUNCTION, 0, *args)
-            self.batches += 1
-            self.batched_calls += len(batch)
             for (_, _, future), reply in zip(batch, replies, strict=True):
                 if future.done():
                     continue  # its caller was cancelled: the call ran all the same
@@ -91,11 +87,16 @@ class Batcher:
                     future.set_exception(ResponseError(reply[len(FATAL) :]))
                 else:
                     future.set_result(reply)
-        except BaseException as exc:  # the batch as a whole failed (connection lost...): tell each caller
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else ConnectionError(str(exc)))
-            if not isinstance(exc, Exception):
-                raise
+        except Exception as exc:  # the batch as a whole failed (connection lost...): tell each caller
+            self._fail(batch, exc)
+        except BaseException:  # cancelled (shutdown): its callers get no answer from Redis
+            self._fail(batch, ConnectionError("the queue's Redis calls were stopped"))
+            raise
         finally:
             self._done()
+
+    @staticmethod
+    def _fail(batch: list[tuple[str, str, asyncio.Future[str]]], exc: Exception) -> None:
+        for _, _, future in batch:
+            if not future.done():
+                future.set_exception(exc)

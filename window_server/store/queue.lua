@@ -125,7 +125,7 @@ end
 -- Append an event to the chain-wide log and, for sessions, to the session's own stream: one
 -- field, the event as JSON (window_server/store/events.py reads it).
 local function emit(fields, sid)
-  for f, v in pairs(fields) do if type(v) == 'number' then fields[f] = string.format('%d', v) end end
+  for f, v in pairs(fields) do if type(v) == 'number' then fields[f] = num(v) end end
   local e = cjson.encode(fields)
   local id = redis.call('XADD', K.events, '*', 'e', e)
   if sid then redis.call('XADD', key('session_events', sid), id, 'e', e) end
@@ -225,17 +225,14 @@ local function set_presence(aid, status, now, why, sid)
   local old = status_of(aid) or 'offline'
   if old == 'available' then leave_pools(aid) end
   if old == 'wrap_up' then redis.call('ZREM', K.wrap_up, aid) end -- its timer, if any
-  if status == 'available' then
-    local idle = now
-    if old == 'available' or old == 'offered' then -- still idle since then
-      idle = tonumber(hget(k, 'idle_since') or now)
-      redis.call('HSET', k, 'status', status, 'since', num(now))
-    else
-      redis.call('HSET', k, 'status', status, 'since', num(now), 'idle_since', num(now))
-    end
-    join_pools(aid, idle)
+  local still_idle = old == 'available' or old == 'offered' -- idle since before this change
+  if status == 'available' and not still_idle then
+    redis.call('HSET', k, 'status', status, 'since', num(now), 'idle_since', num(now))
   else
     redis.call('HSET', k, 'status', status, 'since', num(now))
+  end
+  if status == 'available' then
+    join_pools(aid, still_idle and tonumber(hget(k, 'idle_since') or now) or now)
   end
   STATUS[aid] = status
   if old ~= status then
@@ -699,10 +696,9 @@ register('rw_accept', function(a, now, cfg)
   check(a.sid, 'accept', s[1])
   local served = decode(s[5], {})
   served[#served + 1] = a.aid
-  redis.call('ZREM', K.offers, a.sid)
-  redis.call('HSET', k, 'offer_agent', '', 'offer_deadline', '', 'offer_kind', '',
-    'agent', a.aid, 'served', cjson.encode(served), 'answered', num(now))
-  redis.call('HSET', key('agent', a.aid), 'offer', '', 'session', a.sid, 'misses', 0)
+  clear_offer(a.sid, a.aid)
+  redis.call('HSET', k, 'agent', a.aid, 'served', cjson.encode(served), 'answered', num(now))
+  redis.call('HSET', key('agent', a.aid), 'session', a.sid, 'misses', 0)
   redis.call('DEL', key('declined', a.sid))
   redis.call('ZREM', K.rematch, a.sid)
   local state = transition(a.sid, 'accept', a.aid, '', now, {agent = a.aid,
