@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import socketio
 from aiohttp import web
 from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as aiohttp_driver
+from socketio import packet as sio_packet
 
 from signaling import agent, booth, dashboard, device
+from signaling.budget import Door, Limits, Verdict
 from signaling.bus import WatchedRedisManager, watch_bus
-from signaling.hub import Hub
+from signaling.hub import RESERVED_EVENTS, Hub
 from window_server.settings import Settings
 from window_server.tasks import cancelled, pause, stop_tasks
 
@@ -26,41 +30,162 @@ MAX_OUTBOUND = 1000
 
 
 class _PlainWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
-    """engine.io's aiohttp websocket without permessage-deflate.
+    """engine.io's aiohttp websocket without permessage-deflate, every frame charged to its door.
 
     aiohttp accepts the deflate extension browsers offer; its compressor costs ~100 KB per
     socket (measured: 139 KB/conn with it, 34 KB without) and buys nothing for small JSON.
     """
 
+    def __init__(self, handler: Any, server: Any, sio: Server) -> None:
+        super().__init__(handler, server)
+        self.doors = sio.doors
+        self.sio = sio
+
     async def __call__(self, environ: dict[str, Any]) -> Any:
         self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
         await self._sock.prepare(environ["aiohttp.request"])
         self.environ = environ
-        await self.handler(self)
+        try:
+            await self.handler(self)
+        finally:
+            # engine.io ends its socket (disconnect handlers, hooks) after its reader loop; when the
+            # client drops the connection during our closing handshake, aiohttp may cancel this
+            # handler first, and the hooks would wait for the ping timeout
+            sock = getattr(self.handler, "__self__", None)
+            if sock is not None and not sock.closed and not sock.closing:
+                self.sio.keep(sock.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE))
         return self._sock
+
+    async def wait(self) -> Any:
+        """The next frame the connection's door admits, before engine.io decodes it.
+
+        A dropped frame is skipped; a closed door raises OSError, on which engine.io ends the
+        socket the normal way (the disconnect handlers and hooks run).
+        """
+        # self.handler is the engine.io socket's bound _websocket_handler
+        door = self.doors.get(getattr(getattr(self.handler, "__self__", None), "sid", ""))
+        if door is not None:
+            door.transport = self
+        while True:
+            msg = await self._sock.receive()
+            if not isinstance(msg.data, bytes | str):  # closed, or an error such as an oversized frame
+                raise OSError()
+            if door is None:
+                return msg.data
+            verdict = door.frame(msg.data, time.monotonic())
+            if verdict is Verdict.ADMIT:
+                return msg.data
+            if verdict is Verdict.CLOSE:
+                raise OSError(door.budget.closed_for)
 
 
 class Server(socketio.AsyncServer):  # type: ignore[misc]
-    """AsyncServer that gives every new engine.io connection a deadline to authenticate."""
+    """AsyncServer with a door per engine.io connection: an auth deadline, an inbound budget,
+    no binary attachments, and garbage or reserved event names answered without a traceback."""
 
     hub: Hub | None = None
 
+    def __init__(self, *args: Any, limits: Limits, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+        self.doors: dict[str, Door] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        self.doors[eio_sid] = Door(eio_sid, self.limits, time.monotonic())
         result = await super()._handle_eio_connect(eio_sid, environ)
         if self.hub is not None:
             self.hub.watch_auth_deadline(eio_sid)
         return result
 
     async def _handle_eio_disconnect(self, eio_sid: str, *args: Any) -> Any:
+        door = self.doors.pop(eio_sid, None)
+        if door is not None:
+            door.log.flush()
         if self.hub is not None:
             self.hub.forget_eio(eio_sid)
         return await super()._handle_eio_disconnect(eio_sid, *args)
+
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        """python-socketio's dispatch, minus binary packets; undecodable input is garbage, not a traceback.
+
+        The library would keep every attachment a packet announces until the last one came; no
+        event of ours takes attachments, so an announcement closes the connection instead.
+        """
+        door = self.doors.get(eio_sid)
+        if door is None:  # the connection is already gone
+            return
+        verdict = door.message(data, time.monotonic())
+        if verdict is Verdict.ADMIT:
+            try:
+                pkt = self.packet_class(encoded_packet=data)
+            except Exception:  # any undecodable packet (bad type, bad JSON, overlong id)
+                verdict = door.garbage("an undecodable socket.io packet")
+            else:
+                verdict = await self._dispatch(eio_sid, door, pkt)
+        if verdict is Verdict.CLOSE and not door.shut:
+            door.shut = True
+            self._close_eio(eio_sid, door)
+
+    async def _dispatch(self, eio_sid: str, door: Door, pkt: Any) -> Verdict:
+        kind, data = pkt.packet_type, pkt.data
+        if kind == sio_packet.CONNECT:
+            await self._handle_connect(eio_sid, pkt.namespace, data)
+        elif kind == sio_packet.DISCONNECT:
+            await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+        elif kind == sio_packet.EVENT and isinstance(data, list) and data and isinstance(data[0], str):
+            if data[0] in RESERVED_EVENTS:
+                await self._handle_reserved(eio_sid, pkt.namespace or "/", pkt.id, data)
+            else:
+                await self._handle_event(eio_sid, pkt.namespace, pkt.id, data)
+        elif kind == sio_packet.ACK and isinstance(data, list):
+            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, data)
+        else:
+            return door.garbage("a socket.io packet of a type or shape a client may not send")
+        return Verdict.ADMIT
+
+    async def _handle_reserved(self, eio_sid: str, namespace: str, ack_id: int | None, data: list[Any]) -> None:
+        """A client event named like socket.io's own (connect, disconnect): never their handlers.
+
+        The catch-all answers it like any unknown event (unknown_event, a strike); python-socketio
+        itself would run our connect or disconnect handler with the client's arguments.
+        """
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        catch_all = self.handlers.get(namespace, {}).get("*")
+        if sid is None or catch_all is None or not self.manager.is_connected(sid, namespace):
+            return
+        reply = await catch_all(data[0], sid, *data[1:])
+        if ack_id is not None:
+            await self._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=ack_id,
+                                                               data=[reply]))
+
+    def drop(self, eio_sid: str, why: str) -> None:
+        """Close an engine.io connection for ``why`` (the caller has logged it)."""
+        door = self.doors.get(eio_sid)
+        if door is None or door.shut:
+            return
+        door.budget.refuse(why)
+        door.warned = door.shut = True
+        self._close_eio(eio_sid, door)
+
+    def _close_eio(self, eio_sid: str, door: Door) -> None:
+        """End an engine.io connection the normal way (disconnect handlers and hooks run)."""
+        # a websocket is closed under its reader, which then ends the engine.io socket; engine.io's
+        # own disconnect would only queue a close packet that a hostile client may never read
+        self.keep(door.transport.close() if door.transport is not None else self.eio.disconnect(eio_sid))
+
+    def keep(self, closing: Coroutine[Any, Any, Any]) -> None:
+        """Run a connection's close as a task of its own, referenced until done."""
+        task = asyncio.get_running_loop().create_task(closing)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
 
 def create_server(settings: Settings) -> Server:
     """The socket.io server with the node's budgets and the watched Redis manager."""
     origins: Any = [o.strip() for o in settings.allowed_origins.split(",") if o.strip()] or None
     sio = Server(
+        limits=Limits.from_settings(settings),
         async_mode="aiohttp",
         client_manager=WatchedRedisManager(settings.redis_url),
         cors_allowed_origins=origins,  # None: only this server's own origin
@@ -71,7 +196,8 @@ def create_server(settings: Settings) -> Server:
         logger=False,
         engineio_logger=False,
     )
-    sio.eio._async = {**sio.eio._async, "websocket": _PlainWebSocket}  # this server only
+    # this server only
+    sio.eio._async = {**sio.eio._async, "websocket": functools.partial(_PlainWebSocket, sio=sio)}
     return sio
 
 
@@ -117,6 +243,8 @@ async def run_signaling(sio: Server, hub: Hub, settings: Settings) -> AsyncItera
         asyncio.create_task(_periodic(max(1.0, settings.heartbeat_ttl_seconds / 4), hub.heartbeat_all,
                                       "heartbeats"), name="heartbeats"),
         asyncio.create_task(_periodic(1.0, _drop_slow_consumers(sio), "slow-consumer check"), name="outbound"),
+        asyncio.create_task(_periodic(settings.revocation_sweep_seconds, hub.sweep_revoked, "revocation sweep"),
+                            name="revocations"),
     ]
     yield tasks
     await stop_tasks(tasks)

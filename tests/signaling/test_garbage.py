@@ -42,7 +42,8 @@ def messages(namespace: str) -> st.SearchStrategy[tuple[str, Any]]:
     "ignore:Do not use the `random` module inside strategies:hypothesis.errors.HypothesisDeprecationWarning"
 )
 async def test_garbage_never_crashes_the_server(start_server: Any, clients: Any, demo: dict[str, str]) -> None:
-    srv = await start_server(secret=SECRET, rate_limit_per_second=100_000, rate_limit_burst=100_000)
+    srv = await start_server(secret=SECRET, rate_limit_per_second=100_000, rate_limit_burst=100_000,
+                             frame_rate_per_second=100_000, frame_burst=100_000)
     bystander: Client = clients("/booth")
     await bystander.connect(srv.url, token(Role.BOOTH, "calm-booth", demo["intake_centre"], "/booth"))
     ticket = await bystander.ok("request_service", {"matter": demo["matter"], "consent": True})
