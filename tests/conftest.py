@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
+from tests.accounts import use_redis
 from window_server.app import create_app
 from window_server.redis_server import EmbeddedRedis
 from window_server.settings import Settings, build_settings
@@ -81,6 +82,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 @pytest.fixture(scope="session")
 def redis_url(redis_server: EmbeddedRedis) -> str:
+    use_redis(redis_server.url)  # where tests.signaling.conftest.token() registers accounts
     return redis_server.url
 
 

@@ -148,7 +148,7 @@ def test_token_round_trip() -> None:
 def test_token_carries_ids_only() -> None:
     token = sign_connect_token(SECRET, SPEC, "/agent", NOW, 120, "n1")
     claims = json.loads(_b64d(token.split(".")[0]))
-    assert set(claims) == {"v", "role", "sub", "ctr", "langs", "ns", "iat", "exp", "nonce"}
+    assert set(claims) == {"v", "role", "sub", "ctr", "langs", "ns", "iat", "exp", "nonce", "gen", "lid"}
     assert "李伟" not in json.dumps(claims, ensure_ascii=False)
     assert SECRET.decode() not in token
 
@@ -220,7 +220,11 @@ def _tampered() -> list[str]:
         sign_connect_token(b"another-secret", SPEC, "/agent", NOW, 120, "n"),
         "é" * 10 + "." + sig,
         "a" * 5000,
-        _forge({**claims, "v": 2}),
+        _forge({**claims, "v": 1}),  # before single use and revocation: no generation, no login
+        _forge({**claims, "v": 3}),
+        _forge({**claims, "gen": "1"}),
+        _forge({**claims, "lid": None}),
+        _forge({k: v for k, v in claims.items() if k != "gen"}),
         _forge({**claims, "role": "admin"}),
         _forge({**claims, "exp": NOW + 301_000}),  # longer than any token may live
         _forge({**claims, "iat": NOW + 3_600_000, "exp": NOW + 3_700_000}),  # from the future

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from window_server.catalogue import load_catalogue
 from window_server.domain.auth import STAFF_ROLES, Role
 from window_server.domain.errors import InvalidInput, RemoteWindowError
-from window_server.redis_server import EmbeddedRedis, RedisServerError
+from window_server.redis_server import EmbeddedRedis, RedisServerError, embedded_url
 from window_server.settings import Settings, SettingsError, build_settings
 from window_server.store.accounts import AccountStore, DemoLogins
 from window_server.store.client import make_redis
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     pw = ucmd.add_parser("passwd", parents=[common], help="set a new password")
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
-    for cmd, text in (("disable", "stop an account (its logins end at once)"),
+    for cmd, text in (("disable", "stop an account (its logins end at once, its open consoles within seconds)"),
                       ("enable", "allow a disabled account again"),
                       ("unlock", "lift a login lock after too many failed logins")):
         p = ucmd.add_parser(cmd, parents=[common], help=text)
@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     badd.add_argument("booth", help="booth id, e.g. sh-huangpu-02")
     badd.add_argument("--centre", required=True)
     badd.add_argument("--name", default="")
-    rev = bcmd.add_parser("revoke", parents=[common], help="revoke a booth's token at once")
+    rev = bcmd.add_parser("revoke", parents=[common],
+                          help="revoke a booth's token at once (its open kiosk and device agent end within seconds)")
     rev.add_argument("booth")
     bcmd.add_parser("list", parents=[common], help="list booths (never tokens)")
     return parser
@@ -138,7 +139,7 @@ def running_embedded_redis(redis_dir: Path) -> str | None:
             continue
         # redis-server rewrites its title to "redis-server <addr>:<port>"
         if m := _TITLE.search(title):
-            return f"redis://127.0.0.1:{m.group(1)}/0"
+            return embedded_url(redis_dir, int(m.group(1)))  # with its password
     return None
 
 
@@ -164,14 +165,17 @@ async def _dispatch(ns: argparse.Namespace, store: AccountStore) -> int:
         elif ns.cmd == "passwd":
             await store.get_user(ns.username)
             await store.set_password(ns.username, store.check_password(_read_password(ns.password_stdin)))
-            _out(f"password of {ns.username} changed; its open logins have ended")
+            _out(f"password of {ns.username} changed; its open logins have ended and its open "
+                 "consoles end within seconds")
         elif ns.cmd == "unlock":
             await store.get_user(ns.username)
             await store.clear_login_failures(ns.username)
             _out(f"user {ns.username} may try to log in again")
         elif ns.cmd in ("disable", "enable"):
             await store.set_disabled(ns.username, ns.cmd == "disable")
-            _out(f"user {ns.username} {ns.cmd}d")
+            _out(f"user {ns.username} {ns.cmd}d"
+                 + ("; its open logins have ended and its open consoles end within seconds"
+                    if ns.cmd == "disable" else ""))
         else:
             rows = [(u.username, u.role.value, u.centre or "-", ",".join(u.langs),
                      "disabled" if u.disabled else ("demo" if u.demo else "active"), u.name)
@@ -185,7 +189,8 @@ async def _dispatch(ns: argparse.Namespace, store: AccountStore) -> int:
         _out(token)
     elif ns.cmd == "revoke":
         await store.revoke_booth(ns.booth)
-        _out(f"booth {ns.booth} revoked: its token no longer works")
+        _out(f"booth {ns.booth} revoked: its token no longer works; its open kiosk page and device "
+             "agent end within seconds")
     else:
         booths = [(b.booth, b.centre, "revoked" if b.revoked else ("demo" if b.demo else "active"), b.name)
                   for b in await store.list_booths()]

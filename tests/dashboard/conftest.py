@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import RunningServer
-from tests.signaling.conftest import Client, clients  # noqa: F401 - the fixture, shared
+from tests.signaling.conftest import SECRET, Client, clients  # noqa: F401 - the fixture, shared
 from tests.store.conftest import Clock
 from window_server.app import create_app
 from window_server.appkeys import ACCOUNTS, CATALOGUE, DASHBOARD, QUEUE, STORE
@@ -125,7 +125,7 @@ def dash_factory(start_server: Any, make_settings: Callable[..., Settings],
     async def make(clock: Clock | None = None, **overrides: Any) -> Dash:
         clock = clock or Clock(T0)
         base: dict[str, Any] = {
-            "secret": "dashboard-test-secret-0123456789abcdef",
+            "secret": SECRET,
             "heartbeat_ttl_seconds": 86_400, "wrap_up_seconds": 600, "widen_seconds": 60,
             "offer_timeout_seconds": 20, "service_level_seconds": 60, "short_abandon_seconds": 10,
             "wait_alarm_seconds": 300, "handle_alarm_seconds": 300,

@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
 from tests.dashboard.conftest import PASSWORD, Chain
+from tests.signaling.conftest import SECRET
 from window_server.appkeys import ACCOUNTS, QUEUE
 from window_server.domain.auth import Role
 
@@ -32,7 +33,7 @@ async def chromium() -> AsyncIterator[Browser]:
 async def test_a_manager_sees_the_queue_change_live(
     start_server: Any, chromium: Browser, chain: Chain, tmp_path: Path
 ) -> None:
-    srv = await start_server(secret="page-test-secret-0123456789abcdef", heartbeat_ttl_seconds=3600,
+    srv = await start_server(secret=SECRET, heartbeat_ttl_seconds=3600,
                              dashboard_push_seconds=0.2)
     await srv.app[ACCOUNTS].add_user("mgr-intake", PASSWORD, Role.MANAGER, chain.intake)
     queue = srv.app[QUEUE]
@@ -85,7 +86,7 @@ async def test_a_manager_sees_the_queue_change_live(
 
 
 async def test_the_login_page_refuses_a_specialist(start_server: Any, chromium: Browser, chain: Chain) -> None:
-    srv = await start_server(secret="page-test-secret-0123456789abcdef")
+    srv = await start_server(secret=SECRET)
     await srv.app[ACCOUNTS].add_user("spec-x", PASSWORD, Role.SPECIALIST, chain.home)
     context = await chromium.new_context()
     page = await context.new_page()

@@ -12,19 +12,23 @@ from typing import Any
 import pytest
 import socketio
 
+from tests.accounts import register
 from window_server.catalogue import load_catalogue
 from window_server.domain.auth import Principal, Role, sign_connect_token
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.routing import region_contains
 
-SECRET = "test-signing-secret-0123456789abcdef"
+# 32 random bytes: RW_DEMO=false refuses a weaker RW_SECRET at start
+SECRET = "9f2c4e71b0d35a86e4f1c7290b6ad58e13f07c94a2e6d85b1c3f90e7a4d26b58"
 
 
 def token(role: Role, subject: str, centre: str, namespace: str, langs: tuple[str, ...] = ("zh",),
           lifetime_s: float = 120, now_ms: int | None = None) -> str:
+    """A fresh single-use token, as the server would issue it: its account is registered first."""
     principal = Principal(role=role, subject=subject, centre=centre, langs=langs)
+    gen = register(principal)
     return sign_connect_token(SECRET.encode(), principal, namespace, now_ms or int(time.time() * 1000),
-                              lifetime_s, secrets.token_hex(8))
+                              lifetime_s, secrets.token_hex(8), gen=gen)
 
 
 class Client:

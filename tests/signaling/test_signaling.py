@@ -54,7 +54,7 @@ async def test_connect_without_a_valid_token_is_refused(server: Any, clients: An
 
 
 async def test_socket_that_never_authenticates_is_dropped(start_server: Any) -> None:
-    srv = await start_server(secret="x", auth_deadline_seconds=0.3)
+    srv = await start_server(secret=SECRET, auth_deadline_seconds=0.3)
     ws_url = srv.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
     async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
         first = await ws.receive(timeout=5)

@@ -5,8 +5,11 @@ nonce (``secrets.token_urlsafe``) in, so every rule here is tested without an ev
 
 A connect token is ``base64url(json claims) "." base64url(HMAC-SHA256(key, first part))``.
 It is short-lived (at most ``MAX_CONNECT_TOKEN_SECONDS``), bound to one namespace, and carries
-only ids: role, username or booth id, centre id, languages, expiry and a nonce. Never a
-password, a display name, an ID number or key material.
+only ids: role, username or booth id, centre id, languages, expiry, a nonce, the account's
+generation and (staff) a login id. Never a password, a display name, an ID number or key
+material. Signaling spends the nonce at connect (single use) and checks the account, its
+generation and the login against Redis (``admit``); ``revoked_since`` is the rule its sweep of
+open sockets applies.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ MAX_TOKEN_CHARS = 2048
 CLOCK_SKEW_MS = 60_000
 """Tolerated clock difference between the node that signs and the node that verifies."""
 
-_TOKEN_VERSION = 1
+_TOKEN_VERSION = 2  # 2: adds the account generation "gen" and the login id "lid"
 # Domain separation: the configured secret is never used directly as an HMAC key, so the
 # same secret could later sign something else without a token of one kind passing as another.
 _CONNECT_KEY_LABEL = b"remote-window/connect-token/v1"
@@ -61,6 +64,25 @@ class TokenExpired(Unauthenticated):
     code = "token_expired"
 
 
+class TokenUsed(Unauthenticated):
+    """The token's nonce was spent by an earlier connect: tokens are single use."""
+
+    code = "token_used"
+
+
+class TokenRevoked(Unauthenticated):
+    """The account or login was revoked after the token was issued (disable, password change,
+    booth revoke, logout): fetch a new token, if the account still may."""
+
+    code = "token_revoked"
+
+
+class UnknownAccount(Unauthenticated):
+    """A validly signed token for a user or booth that does not exist (or not in this role)."""
+
+    code = "unknown_account"
+
+
 class WrongNamespace(Forbidden):
     """The principal may not open this socket.io namespace (or the token is for another)."""
 
@@ -74,6 +96,8 @@ class InvalidCredentials(Unauthenticated):
 
 
 class AccountDisabled(Forbidden):
+    """The account is disabled (or a demo account outside demo mode)."""
+
     code = "account_disabled"
 
 
@@ -276,6 +300,10 @@ class ConnectToken:
     issued_ms: int
     expires_ms: int
     nonce: str
+    gen: int = 0
+    """The account's generation when the token was issued (see ``revoked_since``)."""
+    login: str = ""
+    """The id of the web login the token was issued from ("" for booths and devices)."""
 
 
 def _b64e(data: bytes) -> str:
@@ -300,13 +328,19 @@ def token_lifetime_ms(lifetime_s: float) -> int:
 
 
 def sign_connect_token(
-    secret: bytes, principal: Principal, namespace: str, now_ms: int, lifetime_s: float, nonce: str
+    secret: bytes, principal: Principal, namespace: str, now_ms: int, lifetime_s: float, nonce: str,
+    *, gen: int = 0, login: str = "",
 ) -> str:
-    """Return a token that lets ``principal`` open ``namespace`` for at most 300 seconds."""
+    """Return a token that lets ``principal`` open ``namespace`` for at most 300 seconds.
+
+    ``gen`` is the account's current generation and ``login`` the web login's id (staff).
+    """
     if not may_open(principal.role, namespace):
         raise WrongNamespace(f"a {principal.role.value} may not open {namespace}")
     if not nonce or len(nonce) > 64:
         raise ValueError("a nonce of 1-64 characters is required")
+    if len(login) > 64 or gen < 0:
+        raise ValueError("a login id has at most 64 characters and a generation is 0 or more")
     claims = {
         "v": _TOKEN_VERSION,
         "role": principal.role.value,
@@ -317,6 +351,8 @@ def sign_connect_token(
         "iat": now_ms,
         "exp": now_ms + token_lifetime_ms(lifetime_s),
         "nonce": nonce,
+        "gen": gen,
+        "lid": login,
     }
     body = _b64e(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     mac = hmac.new(_connect_key(secret), body.encode("ascii"), hashlib.sha256).digest()
@@ -352,11 +388,12 @@ def read_connect_token(secret: bytes, token: str, namespace: str, now_ms: int) -
         role = Role(claims["role"])
         sub, centre, ns, nonce = claims["sub"], claims["ctr"], claims["ns"], claims["nonce"]
         iat, exp, langs = claims["iat"], claims["exp"], claims["langs"]
+        gen, lid = claims["gen"], claims["lid"]
     except (KeyError, ValueError, TypeError):
         raise bad from None
-    if not all(isinstance(v, str) for v in (sub, centre, ns, nonce)):
+    if not all(isinstance(v, str) for v in (sub, centre, ns, nonce, lid)):
         raise bad
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp, gen)):
         raise bad
     if not isinstance(langs, list) or not all(isinstance(v, str) for v in langs):
         raise bad
@@ -367,12 +404,130 @@ def read_connect_token(secret: bytes, token: str, namespace: str, now_ms: int) -
     if ns != namespace or not may_open(role, namespace):
         raise WrongNamespace(f"this token is not for {namespace}")
     principal = Principal(role=role, subject=sub, centre=centre, langs=tuple(langs))
-    return ConnectToken(principal, ns, iat, exp, nonce)
+    return ConnectToken(principal, ns, iat, exp, nonce, gen, lid)
 
 
 def verify_connect_token(secret: bytes, token: str, namespace: str, now_ms: int) -> Principal:
     """Return the principal of a valid token for ``namespace``; raise the token errors otherwise."""
     return read_connect_token(secret, token, namespace, now_ms).principal
+
+
+# --- single use and revocation (the rules; signaling's store adapter reads Redis for them) ------
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """What Redis holds of a token's account when it connects: a staff user or a booth."""
+
+    role: str
+    """The user's role; "" for a booth (its page and its device agent share the record)."""
+    centre: str
+    blocked: bool
+    """A disabled user or a revoked booth."""
+    demo: bool
+    gen: int
+    """Bumped by a disable, a password change, a booth revoke or re-issue."""
+
+
+def account_of(principal: Principal) -> tuple[str, str]:
+    """The (kind, id) of the account behind a principal: ("user", username) or ("booth", booth id)."""
+    return ("booth" if principal.role in BOOTH_ROLES else "user", principal.subject)
+
+
+def nonce_ttl_ms(token: ConnectToken, now_ms: int) -> int:
+    """How long a spent nonce must be remembered: until no node would accept its token any more."""
+    return max(1, token.expires_ms - now_ms + CLOCK_SKEW_MS)
+
+
+def admit(
+    token: ConnectToken, record: AccountRecord | None, *, nonce_fresh: bool, login_ended: bool,
+    demo_mode: bool,
+) -> None:
+    """Decide a connect after the signature: raise TokenUsed, UnknownAccount, AccountDisabled or TokenRevoked.
+
+    A token connects once; its account must exist in the token's role and centre, not be disabled
+    or revoked (nor a demo account outside demo mode), still be in the generation the token was
+    issued in, and the web login it came from must not have ended.
+    """
+    if not nonce_fresh:
+        raise TokenUsed("this connect token was used already; fetch a new one for every connect")
+    p = token.principal
+    expected_role = "" if p.role in BOOTH_ROLES else p.role.value
+    if record is None or record.role != expected_role or record.centre != p.centre:
+        raise UnknownAccount("the connect token names no such account")
+    if record.demo and not demo_mode:
+        raise AccountDisabled("demo accounts work only in demo mode")
+    if record.blocked and p.role not in BOOTH_ROLES:
+        raise AccountDisabled("this account is disabled; ask your centre manager")
+    if record.blocked or record.gen != token.gen or login_ended:
+        raise TokenRevoked("this connect token was revoked; fetch a new one")
+
+
+def revoked_since(stamp: str | None, gen: int) -> bool:
+    """Whether an open socket whose token was of generation ``gen`` must end.
+
+    A revocation stamp holds the lowest generation still valid (users and booths; written with
+    the bump of the record), or any value for an ended login.
+    """
+    if stamp is None:
+        return False
+    try:
+        return int(stamp) > gen
+    except ValueError:
+        return True
+
+
+# --- the signing secret ---------------------------------------------------------------------
+
+# Words of five letters or more: a random secret contains one by chance far less than once in
+# a million; shorter ones ("test", "your") would refuse a genuinely random one now and then.
+_PLACEHOLDER_WORDS = (
+    "change", "example", "placeholder", "replace", "secret", "password", "passw0rd", "default",
+    "dummy", "sample", "insecure",
+)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+MIN_SECRET_BITS = 256
+
+
+def _longest_run(text: str) -> int:
+    """The longest run of consecutive code points, rising or falling ("01234", "fedcb")."""
+    best = run = 1
+    step = 0
+    for a, b in zip(text, text[1:], strict=False):
+        d = ord(b) - ord(a)
+        if d in (1, -1):
+            run, step = (run + 1 if d == step else 2), d
+        else:
+            run, step = 1, 0
+        best = max(best, run)
+    return best
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` is too weak to sign connect tokens (None if it looks like 32 random bytes).
+
+    A heuristic, not a proof: long enough for 256 bits in its alphabet (64 hex or 43 base64
+    characters, 43 of anything else), no placeholder words, at least 12 distinct characters,
+    not a repeated pattern and no long run such as "0123456789".
+    """
+    fix = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+    lowered = secret.lower()
+    for word in _PLACEHOLDER_WORDS:
+        if word in lowered:
+            return f'it contains "{word}", so it looks like a placeholder; {fix}'
+    bits = 4 if _HEX.fullmatch(secret) else 6
+    if len(secret) * bits < MIN_SECRET_BITS:
+        need = -(-MIN_SECRET_BITS // bits)
+        kind = "hex " if bits == 4 else ""
+        return f"it is shorter than 32 random bytes (at least {need} {kind}characters); {fix}"
+    if len(set(secret)) < 12:
+        return f"it has only {len(set(secret))} distinct characters, too few to be random; {fix}"
+    for period in range(1, len(secret) // 2 + 1):
+        if secret == (secret[:period] * (len(secret) // period + 1))[: len(secret)]:
+            return f"it repeats a pattern of {period} characters; {fix}"
+    if _longest_run(secret) >= 8:
+        return f"it contains a run of consecutive characters such as 0123456789; {fix}"
+    return None
 
 
 # --- TURN REST credentials (draft-uberti-behave-turn-rest, coturn use-auth-secret) -----------

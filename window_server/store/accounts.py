@@ -5,12 +5,19 @@ Key names come only from ``window_server.store.keys``. Passwords are hashed with
 time so a login flood cannot eat every thread and 64 MiB per hash. Booth tokens and web-session
 tokens are 256-bit random strings: for those a single SHA-256 is the right hash (nothing to
 brute-force, and a slow hash would only cost CPU on every request); only the digest is stored.
+
+Revocation: every user and booth record has a generation, bumped (with a revocation stamp
+``rw:revoked:<kind>:<id>`` = the new generation) when a user is disabled or changes password and
+when a booth is revoked or re-issued; a logout writes ``rw:revoked:login:<login id>``. Connect
+tokens carry the generation and the login id, so signaling refuses older tokens at connect and
+ends older sockets (see ``window_server.store.revocation``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -58,15 +65,28 @@ DEMO_PASSWORD = "demo1234"
 # Create a record unless it exists, and add it to its index set, in one atomic step.
 # KEYS[1] record hash, KEYS[2] index set; ARGV[1], ARGV[2]: an existing record is replaced only
 # if its field ARGV[1] equals ARGV[2] (a revoked booth; "" never matches); ARGV[3] the index
-# member; ARGV[4..] field, value pairs.
+# member; ARGV[4..] field, value pairs. The generation goes on from the replaced record's, so
+# tokens of a revoked booth never match its re-issue. Returns 0, or the new generation.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
   return 0
 end
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0') + 1
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], 'gen', gen, unpack(ARGV, 4))
 redis.call('SADD', KEYS[2], ARGV[3])
-return 1
+return gen
+"""
+
+# Revoke what was issued so far: set fields, bump the record's generation and stamp it where
+# signaling's sweep reads it, in one step. KEYS[1] record hash, KEYS[2] revocation stamp;
+# ARGV field, value pairs. Returns 0 (no such record) or the new generation.
+_BUMP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('SET', KEYS[2], gen)
+return gen
 """
 
 
@@ -128,7 +148,8 @@ class User:
     demo: bool
     created_ms: int
     generation: int
-    """Bumped when the password changes: older web sessions stop working."""
+    """Bumped when the password changes or the account is disabled: older web sessions, connect
+    tokens and sockets stop working."""
 
     def principal(self) -> Principal:
         return Principal(self.role, self.username, self.centre, self.langs, self.name)
@@ -154,6 +175,8 @@ class Booth:
     revoked: bool
     demo: bool
     created_ms: int
+    generation: int = 0
+    """Bumped by a revoke and a re-issue: older connect tokens and sockets stop working."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +193,16 @@ class DemoLogins:
 def digest(token: str) -> str:
     """SHA-256 hex of a high-entropy token (booth or web session): what Redis stores."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def login_id(token: str) -> str:
+    """The login id of a web session stored without one (from before login ids were stored).
+
+    Derived from the cookie token with a label, so it is neither the cookie nor a prefix of the
+    Redis key that stores the login. New logins get a random id, kept across re-logins of the
+    same user in the same browser.
+    """
+    return hashlib.sha256(b"rw-login-id:" + token.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def demo_booth_token(booth: str) -> str:
@@ -216,6 +249,7 @@ class AccountStore:
         self._create = redis.register_script(_CREATE)
         self._reserve = redis.register_script(_RESERVE)
         self._release = redis.register_script(_RELEASE)
+        self._bump = redis.register_script(_BUMP)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -325,10 +359,10 @@ class AccountStore:
         )
 
     async def _insert_user(self, user: User, pw_hash: str) -> bool:
-        fields = {
+        fields = {  # "gen" is set by the script: 1 for a new user
             "role": user.role.value, "centre": user.centre, "langs": ",".join(user.langs),
             "name": user.name, "pw": pw_hash, "disabled": "0", "demo": "1" if user.demo else "0",
-            "created_ms": str(user.created_ms), "gen": str(user.generation),
+            "created_ms": str(user.created_ms),
         }
         flat = [x for kv in fields.items() for x in kv]
         done = await self._create(
@@ -378,23 +412,27 @@ class AccountStore:
             records = await pipe.execute()
         return [self._user_from(n, d) for n, d in zip(names, records, strict=True) if d]
 
+    async def _revoke(self, kind: str, subject: str, *fields: str) -> int:
+        """Set ``fields`` and bump the generation: tokens and sockets issued so far end."""
+        record = key("user", username=subject) if kind == "user" else key("booth_account", booth=subject)
+        gen = await self._bump(keys=[record, key("revoked", kind=kind, subject=subject)], args=list(fields))
+        return int(gen)
+
     async def set_disabled(self, username: str, disabled: bool) -> User:
-        """Disable or enable a user; a disabled user's web sessions stop working at once."""
+        """Disable or enable a user; disabling ends their web sessions, tokens and sockets at once."""
         await self.get_user(username)
-        await self.redis.hset(key("user", username=username), "disabled", "1" if disabled else "0")
+        if disabled:
+            await self._revoke("user", username, "disabled", "1")
+        else:
+            await self.redis.hset(key("user", username=username), "disabled", "0")
         log.info("user %s: user=%s", "disabled" if disabled else "enabled", username)
         return await self.get_user(username)
 
     async def set_password(self, username: str, password: str) -> None:
-        """Set a new password; the user's existing web sessions stop working."""
+        """Set a new password; the user's web sessions, connect tokens and sockets end."""
         self.check_password(password)
         await self.get_user(username)
-        pw_hash = await self._hash(password)
-        user_key = key("user", username=username)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(user_key, "pw", pw_hash)
-            pipe.hincrby(user_key, "gen", 1)
-            await pipe.execute()
+        await self._revoke("user", username, "pw", await self._hash(password))
         log.info("password changed: user=%s", username)
 
     # --- logins and throttling ---------------------------------------------------------
@@ -447,14 +485,28 @@ class AccountStore:
 
     # --- web sessions ------------------------------------------------------------------
 
-    async def create_web_session(self, user: User) -> str:
-        """Start a login; return the cookie token (only its digest is stored)."""
+    async def create_web_session(self, user: User, *, replacing: str = "") -> str:
+        """Start a login; return the cookie token (only its digest is stored).
+
+        Always a fresh token (no session fixation). ``replacing`` is the browser's previous
+        cookie: it ends; if it was the same user's, the new login keeps its login id, so the
+        consoles that browser opened stay up now and end with the next logout; if it was another
+        user's, that is their logout.
+        """
+        login = ""
+        if replacing and len(replacing) <= MAX_TOKEN_CHARS:
+            username, old_login = await self.redis.hmget(
+                key("web_session", digest=digest(replacing)), ["username", "lid"])
+            if username == user.username:
+                login = old_login or login_id(replacing)
+            if username is not None:  # a stale cookie has nothing left to end
+                await self.end_web_session(replacing, end_sockets=username != user.username)
         token = secrets.token_urlsafe(32)
         session_key = key("web_session", digest=digest(token))
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(session_key, mapping={
                 "username": user.username, "gen": str(user.generation),
-                "created_ms": str(self.now_ms()),
+                "created_ms": str(self.now_ms()), "lid": login or secrets.token_hex(12),
             })
             pipe.pexpire(session_key, self.policy.session_ms)
             await pipe.execute()
@@ -462,6 +514,10 @@ class AccountStore:
 
     async def web_session_user(self, token: str) -> User:
         """Return the user of a live web session; raise Unauthenticated or AccountDisabled."""
+        return (await self.web_session(token))[0]
+
+    async def web_session(self, token: str) -> tuple[User, str]:
+        """Return the user of a live web session and its login id; raise like ``web_session_user``."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise Unauthenticated("log in first")
         session_key = key("web_session", digest=digest(token))
@@ -469,18 +525,26 @@ class AccountStore:
         if not data:
             raise Unauthenticated("your login has ended; log in again")
         user = await self.find_user(data.get("username", ""))
-        if user is None or str(user.generation) != data.get("gen"):
-            await self.redis.delete(session_key)
-            raise Unauthenticated("your login has ended; log in again")
-        if user.disabled or (user.demo and not self.demo):
+        if user is not None and (user.disabled or (user.demo and not self.demo)):
             await self.redis.delete(session_key)
             raise AccountDisabled("this account is disabled; ask your centre manager")
-        return user
+        if user is None or str(user.generation) != data.get("gen"):  # e.g. the password changed
+            await self.redis.delete(session_key)
+            raise Unauthenticated("your login has ended; log in again")
+        return user, data.get("lid") or login_id(token)
 
-    async def end_web_session(self, token: str) -> None:
-        """Log out (idempotent)."""
-        if token and len(token) <= MAX_TOKEN_CHARS:
-            await self.redis.delete(key("web_session", digest=digest(token)))
+    async def end_web_session(self, token: str, *, end_sockets: bool = True) -> None:
+        """Log out (idempotent): the login ends, and with ``end_sockets`` the sockets opened from it."""
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            return
+        session_key = key("web_session", digest=digest(token))
+        login = await self.redis.hget(session_key, "lid") or login_id(token)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(session_key)
+            if end_sockets:
+                # kept as long as a login lasts: no socket of that login can be older
+                pipe.set(key("revoked", kind="login", subject=login), "1", px=self.policy.session_ms)
+            await pipe.execute()
 
     # --- booths ------------------------------------------------------------------------
 
@@ -511,14 +575,14 @@ class AccountStore:
                 code="booth_exists", field="booth",
             )
         log.log(logging.DEBUG if demo else logging.INFO, "booth added: booth=%s centre=%s", booth, centre)
-        return record, token
+        return dataclasses.replace(record, generation=int(done)), token
 
     @staticmethod
     def _booth_from(booth: str, d: dict[str, str]) -> Booth:
         return Booth(
             booth=booth, centre=d.get("centre", ""), name=d.get("name", ""),
             revoked=d.get("revoked") == "1", demo=d.get("demo") == "1",
-            created_ms=int(d.get("created_ms", "0")),
+            created_ms=int(d.get("created_ms", "0")), generation=int(d.get("gen", "0")),
         )
 
     async def get_booth(self, booth: str) -> Booth:
@@ -539,9 +603,9 @@ class AccountStore:
         return [self._booth_from(b, d) for b, d in zip(ids, records, strict=True) if d]
 
     async def revoke_booth(self, booth: str) -> Booth:
-        """Revoke a booth's token at once; ``add_booth`` issues a new one."""
+        """Revoke a booth's token, its connect tokens and its sockets at once; ``add_booth`` issues a new one."""
         await self.get_booth(booth)
-        await self.redis.hset(key("booth_account", booth=booth), "revoked", "1")
+        await self._revoke("booth", booth, "revoked", "1")
         log.info("booth revoked: booth=%s", booth)
         return await self.get_booth(booth)
 
