@@ -20,14 +20,17 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from signaling import protocol as P
+from signaling.budget import LogThrottle
+from signaling.bus import WatchedRedisManager
 from window_server.domain import errors
-from window_server.domain.auth import Principal, may_open, verify_connect_token
+from window_server.domain.auth import Principal, account_of, may_open, read_connect_token
 from window_server.domain.routing import estimate_wait_s
 from window_server.domain.session import HELD_STATES
 from window_server.queue_service import QueueService
 from window_server.settings import Settings
 from window_server.store.keys import key
 from window_server.store.queue import QueueStore
+from window_server.store.revocation import ConnectGate
 
 if TYPE_CHECKING:  # signaling/dashboard.py imports this module
     from signaling.dashboard import Viewers
@@ -36,8 +39,17 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["Conn", dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
+#: Event names socket.io keeps for itself: from a client they are unknown events and strikes,
+#: never a call of the connect or disconnect handler (signaling/server.py routes them here).
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+
 # Compare-and-delete: only the socket that is still a subject's current one may end it.
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+# Compare-and-set ('' = absent): a socket claims its subject again after a Redis outage.
+_REPLACE = ("if (redis.call('GET', KEYS[1]) or '') == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) "
+            "return 1 end return 0")
+#: The connection-key role of each namespace whose sockets claim their subject.
+_CLAIM_ROLES = {P.BOOTH: "booth", P.AGENT: "agent", P.DEVICE: "device"}
 
 
 class TokenBucket:
@@ -67,6 +79,14 @@ class Conn:
     bucket: TokenBucket
     strikes: int = 0
     rooms: set[str] = field(default_factory=set)
+    dropping: bool = False
+    """Its disconnect has been started (strikes): warned about once."""
+    noise: LogThrottle | None = None
+    """Log lines this client's input causes, throttled (made at the first)."""
+    gen: int = 0
+    """The account generation of the token it connected with (a revocation bumps it)."""
+    login: str = ""
+    """The web login the token came from (staff); a logout ends its sockets."""
 
     @property
     def subject(self) -> str:
@@ -106,6 +126,8 @@ class Hub:
         self.on_disconnect: dict[str, Callable[[Conn], Awaitable[None]]] = {}
         self.pending_auth: dict[str, asyncio.TimerHandle] = {}
         self._release = redis.register_script(_RELEASE)
+        self.gate = ConnectGate(redis, demo=settings.demo)
+        self._replace = redis.register_script(_REPLACE)
         self._positions = PositionPusher(self)
         self._disconnects = asyncio.Semaphore(16)
         # hooks set by window_server/dashboard/setup.py
@@ -154,14 +176,21 @@ class Hub:
             token = auth.get("token") if isinstance(auth, dict) else None
             if not isinstance(token, str) or len(token) > 4096:
                 raise _refuse("unauthenticated", "connect with auth {token} from a connect-token endpoint")
+            now_ms = int(time.time() * 1000)
             try:
-                principal = verify_connect_token(await self.secret(), token, namespace, int(time.time() * 1000))
+                grant = read_connect_token(await self.secret(), token, namespace, now_ms)
+                # single use, and the account and login must still be what the token says
+                await self.gate.admit(grant, now_ms)
             except errors.RemoteWindowError as exc:
                 raise _refuse(exc.code, exc.message) from None
+            except (RedisError, OSError):
+                raise _refuse("unavailable", "the queue store does not answer; retrying helps") from None
+            principal = grant.principal
             if not may_open(principal.role, namespace):
                 raise _refuse("forbidden", f"{principal.role} may not open {namespace}")
             conn = Conn(sid, namespace, principal,
-                        TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst))
+                        TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst),
+                        gen=grant.gen, login=grant.login)
             self.conns[(namespace, sid)] = conn
             self.forget_eio(self.sio.manager.eio_sid_from_sid(sid, namespace))
             try:
@@ -214,13 +243,12 @@ class Hub:
         if conn is None:
             return _err("unauthenticated", "this socket is not authenticated")
         if not conn.bucket.take():
-            conn.strikes += 1
-            if conn.strikes > self.MAX_STRIKES:
-                log.warning("disconnecting %s conn=%s: rate limit exceeded repeatedly", conn.tag, sid)
-                asyncio.get_running_loop().create_task(self.sio.disconnect(sid, namespace=namespace))
+            self._strike(conn, "rate limit exceeded repeatedly")
             return _err("rate_limited", "too many messages; slow down")
         handler = self.handlers[namespace].get(event)
         if handler is None:
+            if event in RESERVED_EVENTS:  # no client library sends these: a probe
+                self._strike(conn, "reserved event names")
             return _err("unknown_event", f"no event {str(event)[:64]!r} in {namespace}")
         if len(args) > 1:
             return _err("invalid_input", "send one object per event")
@@ -234,8 +262,40 @@ class Hub:
             log.warning("redis unavailable during %s %s: %s", namespace, event, type(exc).__name__)
             return _err("unavailable", "the queue store does not answer; try again shortly")
         except Exception:
-            log.exception("unexpected error in %s %s from %s", namespace, event, conn.tag)
+            if conn.noise is None:
+                conn.noise = LogThrottle(log, f"{conn.tag} conn={sid}")
+            conn.noise.log(logging.ERROR, "unexpected error in %s %s from %s", namespace, event, conn.tag,
+                           exc_info=True)
             return _err("internal_error", "something went wrong on our side; it has been logged")
+
+    async def sweep_revoked(self) -> None:
+        """End this node's sockets whose account or login was revoked after their token was issued.
+
+        One MGET of the stamps per sweep; the disconnect runs the namespace's normal hooks, so an
+        offer goes to someone else and a served session goes to reconnecting, as for a lost socket.
+        """
+        conns = list(self.conns.values())
+        if not conns:
+            return
+        try:
+            ended = await self.gate.revoked((account_of(c.principal), c.login, c.gen) for c in conns)
+        except (RedisError, OSError):  # an outage is reported by the heartbeats; catch up after it
+            log.debug("revocation sweep skipped: Redis does not answer")
+            return
+        for i in sorted(ended):
+            conn = conns[i]
+            if self.conns.get((conn.namespace, conn.sid)) is not conn:
+                continue  # gone meanwhile
+            log.info("ending %s %s conn=%s: its account or login was revoked", conn.namespace, conn.tag, conn.sid)
+            await self.sio.disconnect(conn.sid, namespace=conn.namespace)
+
+    def _strike(self, conn: Conn, why: str) -> None:
+        """Count a misdeed; past MAX_STRIKES close the socket's engine.io connection (hooks run)."""
+        conn.strikes += 1
+        if conn.strikes > self.MAX_STRIKES and not conn.dropping:
+            conn.dropping = True
+            log.warning("disconnecting %s conn=%s: %s", conn.tag, conn.sid, why)
+            self.sio.drop(self.sio.manager.eio_sid_from_sid(conn.sid, conn.namespace), why)  # signaling/server.py
 
     # --- connection ownership ----------------------------------------------------------------
 
@@ -287,9 +347,10 @@ class Hub:
             if e.get(k):
                 payload[k] = e[k]
         booth = e.get("booth", "")
-        if booth:
-            await self.emit("session_state", payload, P.BOOTH, f"booth:{booth}")
-            await self.emit("session_state", payload, P.DEVICE, f"device:{booth}")
+        if booth:  # never the specialists' words (a transfer's or decline's reason) to the booth side
+            public = {k: v for k, v in payload.items() if k != "why"}
+            await self.emit("session_state", public, P.BOOTH, f"booth:{booth}")
+            await self.emit("session_state", public, P.DEVICE, f"device:{booth}")
         for aid in {e.get("agent"), e.get("from_agent"), e.get("to_agent")} - {None, ""}:
             await self.emit("session_state", payload, P.AGENT, f"agent:{aid}")
         self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
@@ -341,7 +402,83 @@ class Hub:
     # --- liveness ----------------------------------------------------------------------------------
 
     async def heartbeat_all(self) -> None:
-        """Refresh the heartbeats of this node's specialists and booths (a dead node stops them)."""
+        """Refresh the heartbeats of this node's specialists and booths (a dead node stops them).
+
+        While Redis fails, the failure marks an outage: when Redis answers again the ticker has
+        this node re-assert its parties (``reassert``) before any heartbeat is judged.
+        """
+        try:
+            await self._beat()
+        except (RedisError, OSError) as exc:
+            if self.store.outage.seen():
+                log.warning("heartbeats: Redis unavailable (%s); this node re-asserts its parties when it "
+                            "answers again", type(exc).__name__)
+
+    async def reassert(self) -> None:
+        """After a Redis outage, write again what this node's connected parties stand for.
+
+        Their claims (``rw:conn:*``: Redis restarted from its AOF may have lost the last second
+        of writes), their heartbeats (a specialist the queue thought gone signs in again) and,
+        for a booth or specialist whose session waits for it in ``reconnecting``, its media
+        ``back``, as its reconnect would have done. Redis failing again propagates.
+        """
+        await self._hear_bus()  # what follows pushes through it
+        conns = list(self.conns.values())
+        for conn in conns:
+            if role := _CLAIM_ROLES.get(conn.namespace):
+                await self._reclaim(conn, role)
+        await self._beat()
+        seen: set[tuple[str, str]] = set()
+        for conn in conns:
+            if (conn.namespace in (P.BOOTH, P.AGENT) and (conn.namespace, conn.subject) not in seen
+                    and (conn.namespace, conn.sid) in self.conns):  # still connected
+                seen.add((conn.namespace, conn.subject))
+                await self._media_back(conn)
+        log.info("re-asserted %d connections of this node after a Redis outage", len(conns))
+
+    async def _hear_bus(self) -> None:
+        """Resubscribe to the cross-node bus now if it is still deaf from the outage.
+
+        Its listener retries with a growing pause and the watchdog probes every few seconds;
+        pushes made before either heals would not reach this node's own clients.
+        """
+        manager = self.sio.manager
+        if isinstance(manager, WatchedRedisManager) and not await manager.probe(within=1.0):
+            log.info("cross-node bus: not heard after the Redis outage; resubscribing now")
+            await manager.resubscribe()
+
+    async def _reclaim(self, conn: Conn, role: str) -> None:
+        """Claim the subject for this socket again unless another socket has claimed it since."""
+        k = key("connection", role=role, subject=conn.subject)
+        mine = f"{self.node_id}:{conn.sid}"
+        current: str = await self.redis.get(k) or ""
+        if current == mine:
+            return
+        node, _, other = current.partition(":")
+        if current and (node != self.node_id or (conn.namespace, other) in self.conns):
+            return  # a newer socket, here or on another node, owns the subject now
+        await self._replace(keys=[k], args=[current, mine])
+
+    async def _media_back(self, conn: Conn) -> None:
+        if conn.namespace == P.BOOTH:
+            party, by, sid = "booth", f"booth:{conn.subject}", await self.store.booth_session(conn.subject)
+        else:
+            party, by, sid = "agent", conn.subject, (await self.store.agent(conn.subject)).get("session")
+        if not sid:
+            return
+        s = await self.store.session(sid)
+        if s.get("state") != "reconnecting" or not s.get(f"lost_{party}"):
+            return
+        if party == "agent" and s.get("agent") != conn.subject:
+            return
+        try:
+            res = await self.store.media(sid, party, "back", by=by)
+        except errors.RemoteWindowError as exc:
+            log.warning("re-assert: media of %s in session=%s not back: %s", conn.tag, sid, exc.code)
+            return
+        await self.push(res.fx)
+
+    async def _beat(self) -> None:
         agents = {c.subject: c for c in self.conns.values() if c.namespace == P.AGENT}
         booths = {c.subject for c in self.conns.values() if c.namespace == P.BOOTH}
         if booths:

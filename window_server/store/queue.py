@@ -24,6 +24,7 @@ from window_server.domain import errors
 from window_server.domain.presence import MISSES_BEFORE_AWAY
 from window_server.domain.routing import LANE_SPAN, PoolEntry, estimate_wait_s
 from window_server.domain.session import transitions_table
+from window_server.outage import Outage
 from window_server.store.batch import Batcher
 from window_server.store.events import read_entries
 from window_server.store.keys import KEYS, key
@@ -40,6 +41,7 @@ _ERRORS: dict[str, type[errors.RemoteWindowError]] = {
     "not_your_session": errors.Forbidden,
     "offer_expired": errors.Conflict,
     "already_rated": errors.Conflict,
+    "rating_closed": errors.Conflict,
     "booth_busy": errors.Conflict,
     "presence_busy": errors.Conflict,
     "signed_out": errors.Conflict,
@@ -70,6 +72,7 @@ class QueueTiming:
     grace_ms: int = 60_000
     transfer_ms: int = 120_000
     heartbeat_ttl_ms: int = 30_000
+    rating_ms: int = 86_400_000  # a completed session may be rated this long, then it closes
 
 
 @dataclass
@@ -131,6 +134,7 @@ class QueueStore:
         cfg = json.dumps(asdict(timing))  # the same in every call: sent beside it, decoded once
         self._day: tuple[int, int, str] = (0, 0, "")  # [start, end) ms of the local day, and its name
         self.batcher = Batcher(redis, self.load, cfg)  # calls that queue up behind others go together
+        self.outage = Outage()  # marked by the node's background loops when Redis fails (ticker.py)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -264,8 +268,18 @@ class QueueStore:
             "rw_annotate", now=now, aid=aid, sid=sid, act=act, text=text, data=data or {}, event=event or {}
         )
 
-    async def tick(self, limit: int = 100, now: int | None = None) -> Result:
-        """Carry out everything due by ``now``: offer timeouts, widening, lost heartbeats, grace."""
+    async def open_rating_windows(self) -> int:
+        """Give completed sessions without a rating window one (from before it existed); return how many."""
+        return int((await self.call("rw_rating_backfill")).ok.get("count", 0))
+
+    async def tick(self, limit: int = 100, now: int | None = None, *, forgive: bool = False) -> Result:
+        """Carry out everything due by ``now``: offer timeouts, widening, lost heartbeats, grace.
+
+        ``forgive`` (the first tick after a Redis outage) first renews every heartbeat to ``now``:
+        those nobody could write while Redis was down do not count as lost presence.
+        """
+        if forgive:
+            return await self.call("rw_tick", now=now, limit=limit, forgive=True)
         return await self.call("rw_tick", now=now, limit=limit)
 
     # --- reading ----------------------------------------------------------------------------
