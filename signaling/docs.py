@@ -25,6 +25,8 @@ def _field(f: P.F) -> str:
         kind += f", ≤ {f.max_len}"
     if f.lo is not None or f.hi is not None:
         kind += f", {f.lo:g}–{f.hi:g}"
+    if f.free_text:
+        kind += ", free text: ID and mobile numbers masked"
     return f"| `{f.name}` | {kind} | {'yes' if f.required else 'no'} | {f.doc} |"
 
 

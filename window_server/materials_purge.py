@@ -1,11 +1,15 @@
 """Retention of materials: ``python -m window_server purge-materials [--dry-run] [--days N]``.
 
-Stills (with their corrected pages and thumbnails) and their records are kept for
-``RW_MATERIAL_RETENTION_DAYS`` after their session ended (its last state change); then this
-command deletes them. The session's events stay (who captured, judged and saw what: the audit
-trail), and an event ``materials_purged`` is added. A blob still named by a kept material (the
-same still in another session) stays. Blobs named by no record at all (an upload whose record
-was refused after its files were written) are deleted once they are a day old.
+A session is closed once it is out of the active set: rated, abandoned, no-show, interrupted,
+or completed and its rating window (``RW_RATING_WINDOW_HOURS``) has closed unrated. Stills
+(with their corrected pages and thumbnails), their records, verdicts and capture requests are
+kept for ``RW_MATERIAL_RETENTION_DAYS`` after their session ended (its last state change); then
+this command deletes them, and with them the people's words the session kept: its notes, the
+rating comment, the transfer reasons, and the reasons (``why``) in its own event stream. The
+session's events stay (who captured, judged and saw what, and when: the audit trail), and an
+event ``materials_purged`` is added. A blob still named by a kept material (the same still in
+another session) stays. Blobs named by no record at all (an upload whose record was refused
+after its files were written) are deleted once they are a day old.
 
 Run it daily (cron or a systemd timer). Which Redis: as for ``users``/``booths``.
 Exit status: 0 done, 1 Redis unreachable, 2 bad usage.
@@ -28,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from window_server.accounts_cli import running_embedded_redis
+from window_server.domain.session import ENDED_STATES
 from window_server.redis_server import EmbeddedRedis, RedisServerError
 from window_server.settings import SettingsError, build_settings
 from window_server.store.blobs import FileBlobStore
@@ -51,30 +56,42 @@ class PurgeReport:
     kept_sessions: int = 0
 
 
+async def _closed_sessions(redis: Redis) -> list[str]:
+    """Every session whose hash exists (the session numbers, sorted)."""
+    pattern = key("session", sid="*")
+    prefix = pattern[:-1]
+    sids = set()
+    async for k in redis.scan_iter(match=pattern, count=500, _type="HASH"):
+        rest = k[len(prefix):]
+        if ":" not in rest:  # rw:s:<sid>, not one of its side keys
+            sids.add(rest)
+    return sorted(sids)
+
+
 async def purge_materials(
     store: MaterialStore, blobs: FileBlobStore, *, now_ms: int, retention_days: float, dry_run: bool = False
 ) -> PurgeReport:
-    """Delete the materials of sessions that ended more than ``retention_days`` ago."""
+    """Delete the materials and free text of sessions that closed more than ``retention_days`` ago."""
     redis: Redis = store.redis
     report = PurgeReport()
     cutoff = now_ms - int(retention_days * DAY_MS)
-    pattern = key("materials", sid="*")
-    prefix, suffix = pattern.split("*")
-    sids = [k[len(prefix):-len(suffix)] async for k in redis.scan_iter(match=pattern, count=500)]
     active = set(await redis.smembers(key("active")))
+    ended = {s.value for s in ENDED_STATES}
     keep: set[str] = set()
     expired: dict[str, set[str]] = {}
-    for sid in sorted(sids):
-        s = await redis.hmget(key("session", sid=sid), ["ended", "updated", "created"])
-        last = max((int(x) for x in s if x), default=now_ms)
+    for sid in await _closed_sessions(redis):
+        state, purged, *times = await redis.hmget(key("session", sid=sid), ["state", "purged", "ended", "updated",
+                                                                            "created"])
+        last = max((int(x) for x in times if x), default=now_ms)
         shas = set()
         for raw in (await redis.hgetall(key("materials", sid=sid))).values():
             m = json.loads(raw)
             shas.update(x for x in (m.get("sha256"), m.get("corrected_sha256"), m.get("thumb_sha256")) if x)
-        if sid in active or last > cutoff:
+        if sid in active or state not in ended or last > cutoff:
             keep |= shas
-            report.kept_sessions += 1
-        else:
+            if shas:
+                report.kept_sessions += 1
+        elif not purged or shas:  # purged once already and nothing new: nothing to do
             expired[sid] = shas
     for sid, shas in expired.items():
         report.sessions.append(sid)

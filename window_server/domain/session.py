@@ -13,6 +13,9 @@ they are loaded, so Python and Lua can never disagree on what is legal.
     reconnecting --interrupt--> interrupted (the booth did not come back)
     waiting | offered --leave--> abandoned
     waiting | offered | in_service --no_show--> no_show (called, but nobody at the booth)
+
+A completed session may be rated for the rating window (``QueueTiming.rating_ms``); when that
+closes unrated it stays completed but is no longer active (queue.lua's ``close_rating``).
 """
 
 from __future__ import annotations

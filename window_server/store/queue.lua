@@ -493,6 +493,29 @@ local function transfer_returned(sid, act, by, why, now, cfg)
   return target, kind
 end
 
+-- ------------------------------------------------------------------- the rating window
+
+-- A completed session may still be rated (so it stays in the active set) until its window
+-- closes; a session out of the active set whose window left no timer is closed too.
+local function rating_over(sid, now)
+  local due = redis.call('ZSCORE', K.rating_window, sid)
+  if due then return tonumber(due) <= now end
+  return redis.call('SISMEMBER', K.active, sid) == 0
+end
+
+-- The window closed unrated: the session is over (no new state; it stays completed), it leaves
+-- the active set so retention applies to it, and the booth no longer has it open.
+local function close_rating(sid, now)
+  local k = key('session', sid)
+  if hget(k, 'state') ~= 'completed' then return end
+  redis.call('SREM', K.active, sid)
+  local booth = hget(k, 'booth') or ''
+  if booth ~= '' and redis.call('GET', key('booth_session', booth)) == sid then
+    redis.call('DEL', key('booth_session', booth))
+  end
+  annotate(sid, 'rating_closed', 'system', 'not rated in time', now)
+end
+
 -- ----------------------------------------------------------------------- the library
 
 local FUNCS = {} -- name -> function, for rw_batch
@@ -793,10 +816,25 @@ register('rw_complete', function(a, now, cfg)
     fail('identity_required', 'record a passed identity check before completing with outcome ' .. a.outcome, 'in_service')
   end
   redis.call('HSET', k, 'outcome', a.outcome, 'case_number', a.case_number or '', 'ended', num(now))
+  redis.call('ZADD', K.rating_window, num(now + cfg.rating_ms), a.sid) -- then it closes unrated
   transition(a.sid, 'complete', a.aid, '', now, {outcome = a.outcome, agent = a.aid,
     agent_centre = centre_of(a.aid)})
   start_wrap_up(a.aid, a.sid, now, cfg)
   return {sid = a.sid, state = 'completed'}
+end)
+
+-- Completed sessions from before the rating window existed get their timer, counted from their
+-- end (run at start; the active set holds open sessions only, so this stays small).
+register('rw_rating_backfill', function(a, now, cfg)
+  local n = 0
+  for _, sid in ipairs(redis.call('SMEMBERS', K.active)) do
+    local s = redis.call('HMGET', key('session', sid), 'state', 'ended')
+    if s[1] == 'completed' and not redis.call('ZSCORE', K.rating_window, sid) then
+      redis.call('ZADD', K.rating_window, num((tonumber(s[2]) or now) + cfg.rating_ms), sid)
+      n = n + 1
+    end
+  end
+  return {count = n}
 end)
 
 register('rw_rate', function(a, now, cfg)
@@ -804,7 +842,11 @@ register('rw_rate', function(a, now, cfg)
   local s = redis.call('HMGET', k, 'state', 'booth')
   if s[2] ~= a.booth then fail('not_your_session', 'session ' .. a.sid .. ' is not this booth\'s', s[1]) end
   if s[1] == 'rated' then fail('already_rated', 'session ' .. a.sid .. ' has been rated already (一次一评)', s[1]) end
+  if s[1] == 'completed' and rating_over(a.sid, now) then
+    fail('rating_closed', 'session ' .. a.sid .. ' can no longer be rated: its rating window has closed', s[1])
+  end
   check(a.sid, 'rate')
+  redis.call('ZREM', K.rating_window, a.sid)
   redis.call('HSET', k, 'rating', a.level, 'rating_comment', a.comment or '', 'rated_at', num(now))
   transition(a.sid, 'rate', 'booth:' .. a.booth, a.comment or '', now, {level = a.level,
     matter = hget(k, 'matter'), intake = hget(k, 'intake_centre')})
@@ -903,10 +945,29 @@ local function grace_over(sid, now, cfg)
   end
 end
 
+-- Every heartbeat in ``z`` older than ``now`` becomes ``now`` (a forgiving tick, below).
+local function renew_heartbeats(z, now)
+  while true do
+    local old = redis.call('ZRANGE', z, '-inf', '(' .. num(now), 'BYSCORE', 'LIMIT', 0, 500)
+    if #old == 0 then return end
+    local args = {}
+    local score = num(now)
+    for i, m in ipairs(old) do args[2 * i - 1], args[2 * i] = score, m end
+    redis.call('ZADD', z, unpack(args))
+  end
+end
+
 -- Everything that happens because time passed. Bounded per call; call it again while busy.
 register('rw_tick', function(a, now, cfg)
   local limit = a.limit or 100
   local done = 0
+  if a.forgive then
+    -- The first tick of a node after a Redis outage: heartbeats nobody could write while Redis
+    -- was down are not lost presence. The node has re-asserted its own parties; every other
+    -- node gets one full TTL to do the same. Who really left is found a TTL later, below.
+    renew_heartbeats(K.heartbeats, now)
+    renew_heartbeats(K.booth_heartbeats, now)
+  end
   -- the dead first, so nothing below is offered to a specialist who is gone
   for _, aid in ipairs(redis.call('ZRANGE', K.heartbeats, '-inf', num(now - cfg.heartbeat_ttl_ms), 'BYSCORE', 'LIMIT', 0, limit)) do
     agent_lost(aid, now, cfg, 'heartbeat stopped')
@@ -969,8 +1030,13 @@ register('rw_tick', function(a, now, cfg)
     end
     done = done + 1
   end
+  for _, sid in ipairs(redis.call('ZRANGE', K.rating_window, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, limit)) do
+    redis.call('ZREM', K.rating_window, sid)
+    close_rating(sid, now)
+    done = done + 1
+  end
   local nxt = {}
-  for _, z in ipairs({K.offers, K.rematch, K.grace, K.wrap_up, K.transfer_deadlines}) do
+  for _, z in ipairs({K.offers, K.rematch, K.grace, K.wrap_up, K.transfer_deadlines, K.rating_window}) do
     local r = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
     if #r > 0 then nxt[#nxt + 1] = tonumber(r[2]) end
   end
@@ -1077,15 +1143,40 @@ register('rw_capture_request', function(a, now, cfg)
   return {request_id = a.request_id, booth = booth}
 end)
 
--- Retention: forget a closed session's material records (the blobs go next, by the caller).
--- The events stay: they are the audit trail of what was captured, judged and seen.
+-- Retention: forget a closed session's material records (the blobs go next, by the caller) and
+-- the people's words it kept: notes, the rating comment, transfer reasons, and the reasons
+-- (``why``) in its own event stream. The events stay, without those words: they are the audit
+-- trail of who captured, judged and saw what, and when.
 register('rw_materials_purge', function(a, now, cfg)
-  session(a.sid)
+  local k = session(a.sid)
   if redis.call('SISMEMBER', K.active, a.sid) == 1 then
     fail('illegal_transition', 'session ' .. a.sid .. ' is still open: its materials are kept')
   end
   local n = redis.call('HLEN', key('materials', a.sid))
-  redis.call('DEL', key('materials', a.sid), key('material_verdicts', a.sid), key('captures', a.sid))
+  redis.call('DEL', key('materials', a.sid), key('material_verdicts', a.sid), key('captures', a.sid),
+    key('notes', a.sid))
+  local transfers = decode(hget(k, 'transfers'), {})
+  if #transfers > 0 then -- (an empty table would encode as {}, not [])
+    for _, x in ipairs(transfers) do x.reason, x.result_reason = '', '' end
+    redis.call('HSET', k, 'transfers', cjson.encode(transfers))
+  end
+  redis.call('HSET', k, 'rating_comment', '', 'purged', num(now))
+  local sk = key('session_events', a.sid)
+  local entries = redis.call('XRANGE', sk, '-', '+')
+  if #entries > 0 then -- rebuilt under the same ids, in order
+    redis.call('DEL', sk)
+    for _, entry in ipairs(entries) do
+      local fields = entry[2]
+      for i = 1, #fields, 2 do
+        if fields[i] == 'e' then
+          local ev = cjson.decode(fields[i + 1])
+          if ev.why then ev.why = '' end
+          fields[i + 1] = cjson.encode(ev)
+        end
+      end
+      redis.call('XADD', sk, entry[1], unpack(fields))
+    end
+  end
   annotate(a.sid, 'materials_purged', a.by or 'system', a.why or '', now, {count = n})
   return {count = n}
 end)

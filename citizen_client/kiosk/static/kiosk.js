@@ -485,7 +485,7 @@ async function submitRating(comment) {
   const sid = S.session?.sid;
   if (sid && S.rating) {
     const reply = await request("rate", { sid, level: S.rating, comment });
-    if (reply.error && reply.error.code !== "already_rated") {
+    if (reply.error && !["already_rated", "rating_closed"].includes(reply.error.code)) {
       showToast(t("error_generic"));
       return;
     }

@@ -1,0 +1,70 @@
+"""Personal numbers in free text: resident ID numbers and mainland mobile numbers are masked.
+
+Free text (notes, reasons, rating comments, case numbers) is masked once, where it enters
+(``signaling/protocol.py`` marks those fields), so what is stored, logged in the event streams
+and pushed to the other party never carries the number in full. The masked shape is the one the
+dashboards' exports use: ``3101**********1234`` for an ID number, ``138****8000`` for a mobile.
+
+What counts:
+- an 18-character resident ID number (GB 11643-1999): 17 digits and a check character (a digit
+  or X) that is right by ISO 7064 MOD 11-2; 18 digits with a wrong check character are an
+  ordinary number and stay;
+- a 15-digit (first-generation) ID number: any run of exactly 15 digits;
+- a mainland mobile number: 11 digits starting 13–19, optionally written 3-4-4 with spaces or
+  hyphens and after +86/0086.
+A number counts only as a whole run (not part of a longer run of digits). Amounts, dates and
+other numbers stay as written. Full-width digits (what a Chinese keyboard may type) count too.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+_X = "XxＸｘ"
+
+_PATTERN = re.compile(
+    rf"(?<!\d)(?P<id18>\d{{17}}[\d{_X}])(?![\d{_X}])"
+    r"|(?<!\d)(?P<id15>\d{15})(?!\d)"
+    r"|(?<!\d)(?:(?:\+|＋|00|００)?[8８][6６][-\s]?)?(?P<mobile>[1１][3-9３-９]\d(?:[-\s]?\d{4}){2})(?!\d)"
+)
+
+
+def id_check_char(first17: str) -> str:
+    """The GB 11643 check character (0-9 or X) of the first 17 digits of an ID number."""
+    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK[total % 11]
+
+
+def is_resident_id(text: str) -> bool:
+    """True for an 18-character resident ID number whose check character is right, or 15 digits."""
+    if len(text) == 15:
+        return all(c.isdecimal() for c in text)
+    if len(text) != 18 or not all(c.isdecimal() for c in text[:17]):
+        return False
+    last = text[17]
+    want = id_check_char(text[:17])
+    return last.upper() in ("X", "Ｘ") if want == "X" else last.isdecimal() and str(int(last)) == want
+
+
+def _keep(run: str, head: int, tail: int) -> str:
+    """Star every digit of ``run`` but the first ``head`` and the last ``tail`` ones (separators stay)."""
+    positions = [i for i, c in enumerate(run) if c.isdecimal() or c in _X]
+    hidden = set(positions[head:len(positions) - tail])
+    return "".join("*" if i in hidden else c for i, c in enumerate(run))
+
+
+def _mask(m: re.Match[str]) -> str:
+    if m.group("id18") is not None:
+        run = m.group("id18")
+        return _keep(run, 4, 4) if is_resident_id(run) else run
+    if m.group("id15") is not None:
+        return _keep(m.group("id15"), 4, 4)
+    whole, start = m.group(0), m.start("mobile") - m.start()
+    return whole[:start] + _keep(m.group("mobile"), 3, 4)
+
+
+def mask_free_text(text: str) -> str:
+    """Mask resident ID numbers and mainland mobile numbers in ``text``; leave the rest as written."""
+    return _PATTERN.sub(_mask, text)
