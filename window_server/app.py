@@ -20,6 +20,7 @@ from window_server.appkeys import (
     MATERIALS,
     QUEUE,
     REDIS,
+    SECURITY,
     SETTINGS,
     SIO,
     STORE,
@@ -29,7 +30,7 @@ from window_server.catalogue import load_catalogue
 from window_server.dashboard import setup as dashboard_setup
 from window_server.documents.pool import DocumentPool
 from window_server.documents.quality import QualityThresholds
-from window_server.domain.auth import ice_urls_problem
+from window_server.domain.auth import ice_urls_problem, secret_problem
 from window_server.domain.catalogue import Catalogue
 from window_server.http import auth as auth_http
 from window_server.http import console as console_http
@@ -45,6 +46,7 @@ from window_server.store.blobs import FileBlobStore
 from window_server.store.client import make_redis
 from window_server.store.materials import MaterialStore
 from window_server.store.queue import QueueStore, QueueTiming
+from window_server.store.security_log import SecurityLog
 from window_server.tasks import stop_tasks
 from window_server.ticker import run_ticker
 
@@ -65,6 +67,7 @@ def queue_timing(settings: Settings) -> QueueTiming:
         grace_ms=ms(settings.reconnect_grace_seconds),
         transfer_ms=ms(settings.transfer_timeout_seconds),
         heartbeat_ttl_ms=ms(settings.heartbeat_ttl_seconds),
+        rating_ms=ms(settings.rating_window_hours * 3600),
     )
 
 
@@ -83,6 +86,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CATALOGUE] = catalogue or load_catalogue(settings.centres_file, settings.matters_file)
     app[TASKS] = []
+    app[SECURITY] = SecurityLog(clock=clock)
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(lambda a: _accounts_ctx(a, clock))
     app.cleanup_ctx.append(lambda a: _queue_ctx(a, clock))
@@ -135,8 +139,8 @@ def _warn_about_auth_settings(settings: Settings) -> None:
     if settings.demo:
         log.warning("demo mode: demo accounts with a published password and booth tokens are "
                     "active; set RW_DEMO=false for real use")
-    if settings.secret and len(settings.secret) < 32:
-        log.warning("RW_SECRET is shorter than 32 characters; use a long random value")
+    if settings.secret and (problem := secret_problem(settings.secret)):  # refused at start unless demo
+        log.warning("RW_SECRET is weak (%s); it would be refused with RW_DEMO=false", problem)
     if problem := ice_urls_problem(settings.ice_servers):
         log.error("RW_ICE_SERVERS: %s; connect tokens will fail until it is fixed", problem)
     elif "turn" in settings.ice_servers.lower() and not settings.turn_secret:
@@ -149,6 +153,7 @@ async def _queue_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncI
     store = QueueStore(app[REDIS], queue_timing(settings), clock, tz=settings.timezone)
     try:
         await store.load()
+        await store.open_rating_windows()  # sessions completed before the rating window existed
     except (RedisError, OSError) as exc:  # Redis down at start: serve /healthz, /readyz says why
         log.warning("queue functions not loaded yet (%s); they load when Redis answers", exc)
     app[STORE] = store
@@ -169,7 +174,7 @@ async def _signaling_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the node's background tasks; cancel and await every one on shutdown."""
     tasks = app[TASKS]
-    tasks.append(asyncio.create_task(run_ticker(app[STORE], app[HUB].push), name="queue-ticker"))
+    tasks.append(asyncio.create_task(run_ticker(app[STORE], app[HUB].push, recover=app[HUB].reassert), name="queue-ticker"))
     yield
     await stop_tasks(tasks)
 
@@ -195,7 +200,8 @@ async def _materials_ctx(app: web.Application) -> AsyncIterator[None]:
         store=MaterialStore(app[STORE]), blobs=FileBlobStore(settings.data_dir / "materials"), pool=pool,
         catalogue=app[CATALOGUE], thresholds=quality_thresholds(settings),
         limits=UploadLimits(max_bytes=settings.max_upload_bytes, max_megapixels=settings.max_megapixels,
-                            timeout_s=settings.document_timeout_seconds),
+                            timeout_s=settings.document_timeout_seconds,
+                            per_session=settings.uploads_per_session, per_booth=settings.uploads_per_booth),
     )
     yield
     await pool.close()

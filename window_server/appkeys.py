@@ -17,6 +17,7 @@ from window_server.queue_service import QueueService
 from window_server.settings import Settings
 from window_server.store.accounts import AccountStore, DemoLogins
 from window_server.store.queue import QueueStore
+from window_server.store.security_log import SecurityLog
 
 SETTINGS = web.AppKey("settings", Settings)
 CATALOGUE = web.AppKey("catalogue", Catalogue)
@@ -26,6 +27,7 @@ QUEUE = web.AppKey("queue", QueueService)
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
 # accounts and authentication
 ACCOUNTS = web.AppKey("accounts", AccountStore)
+SECURITY = web.AppKey("security", SecurityLog)  # refused requests: rw:security and a rate-limited log
 DEMO_LOGINS = web.AppKey("demo_logins", DemoLogins)  # set only in demo mode, for the banner
 # signaling
 SIO = web.AppKey("sio", Server)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,10 @@ class UploadLimits:
     timeout_s: float = 20.0
     bodies_in_flight: int = 16
     """Upload bodies held in memory at once (so at most this × max_bytes); others wait unread."""
+    per_session: int = 2
+    """Uploads of one session in flight at once; one more is 429 ``too_many_uploads``."""
+    per_booth: int = 2
+    """Uploads into one booth's sessions in flight at once: one booth cannot take every worker."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class MaterialService:
         self.thresholds = thresholds
         self.limits = limits
         self._bodies = asyncio.Semaphore(limits.bodies_in_flight)
+        self._in_flight: dict[str, int] = {}  # "session:<sid>" / "booth:<id>" -> uploads now
 
     # --- the session's parties ------------------------------------------------------------------
 
@@ -123,11 +128,38 @@ class MaterialService:
         finally:
             self._bodies.release()
 
+    @contextlib.contextmanager
+    def upload_slot(self, parties: M.SessionParties) -> Iterator[None]:
+        """Count an upload against its session's and its booth's limits; 429 past either.
+
+        Refused at once, not queued: a booth that floods gets an answer it can act on, and
+        the document workers stay free for the other booths.
+        """
+        names = [(f"session:{parties.sid}", self.limits.per_session)]
+        if parties.booth:
+            names.append((f"booth:{parties.booth}", self.limits.per_booth))
+        for name, limit in names:
+            if self._in_flight.get(name, 0) >= limit:
+                log.info("upload refused: %d in flight for %s", limit, name)
+                raise errors.RateLimited(f"{limit} still(s) of this {name.split(':')[0]} are being checked; "
+                                         "send the next when one is done", code="too_many_uploads")
+        for name, _limit in names:
+            self._in_flight[name] = self._in_flight.get(name, 0) + 1
+        try:
+            yield
+        finally:
+            for name, _limit in names:
+                left = self._in_flight[name] - 1
+                if left:
+                    self._in_flight[name] = left
+                else:
+                    del self._in_flight[name]
+
     async def admit_upload(
         self, principal: Principal, sid: str, kind: str, camera: str, request: str
     ) -> M.SessionParties:
         """Everything checked before a byte of the body is read: 404, 403, 409, 400."""
-        parties = await self.parties(sid)
+        parties = await self._parties_or_refuse(sid, f"you are not a member of session {sid}")
         if not M.may_add(principal, parties):
             raise errors.Forbidden(f"you are not a member of session {sid}", code="not_member", field="sid")
         if parties.state not in M.HELD:
@@ -171,7 +203,7 @@ class MaterialService:
 
     async def merge_id_card(self, principal: Principal, sid: str, front: str, back: str) -> Added:
         """Both sides' corrected pages on one A4 page (身份证正反面合并), kept as a new material."""
-        parties = await self.parties(sid)
+        parties = await self._parties_or_refuse(sid, "only the specialist serving the session may merge")
         if M.is_booth_side(principal) or not M.may_add(principal, parties):
             raise errors.Forbidden("only the specialist serving the session may merge", code="not_member", field="sid")
         if parties.state not in M.HELD:
@@ -233,11 +265,20 @@ class MaterialService:
     # --- reading (every image served is recorded first) -----------------------------------------
 
     async def visible(self, principal: Principal, sid: str) -> M.SessionParties:
-        parties = await self.parties(sid)
+        """The session's parties if ``principal`` may see its materials; 403 ``not_member`` otherwise."""
+        refusal = f"you may not see the materials of session {sid}"
+        parties = await self._parties_or_refuse(sid, refusal)
         if not M.may_view(principal, parties):
-            raise errors.Forbidden(f"you may not see the materials of session {sid}", code="not_member",
-                                   field="sid")
+            raise errors.Forbidden(refusal, code="not_member", field="sid")
         return parties
+
+    async def _parties_or_refuse(self, sid: str, refusal: str) -> M.SessionParties:
+        """The parties; a session that does not exist gets the very answer of one that is not
+        the caller's (403 ``not_member``), so session numbers cannot be probed."""
+        try:
+            return await self.parties(sid)
+        except errors.NotFound:
+            raise errors.Forbidden(refusal, code="not_member", field="sid") from None
 
     async def list(self, principal: Principal, sid: str) -> list[dict[str, Any]]:
         await self.visible(principal, sid)

@@ -2,6 +2,12 @@
 
 It is a real redis-server from PATH bound to 127.0.0.1 on a free port, with AOF ``everysec``.
 It dies with its parent (PR_SET_PDEATHSIG), so a killed window_server leaves no Redis behind.
+
+Its AOF holds every secret the service keeps (the signing key, password hashes), so its
+directory is 0700 and every file in it 0600 (the server runs with umask 077), and it asks for a
+password: generated once, kept in ``<dir>/password`` (0600) and reused across restarts, given to
+redis-server in a 0600 config file (never on the command line, where ``ps`` shows it) and put
+into the URL the service and the CLI use.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ import contextlib
 import ctypes
 import fcntl
 import logging
+import os
+import secrets
 import shutil
 import signal
 import socket
@@ -39,6 +47,50 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _private_child() -> None:
+    """In the redis-server child: die with the parent; create every file owner-only (0600)."""
+    die_with_parent()
+    os.umask(0o077)
+
+
+PASSWORD_FILE = "password"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)  # an older file keeps its mode through O_CREAT
+
+
+def embedded_password(data_dir: Path) -> str:
+    """The embedded Redis's password: read from ``<data_dir>/password``, or made once (0600)."""
+    path = Path(data_dir) / PASSWORD_FILE
+    with contextlib.suppress(FileNotFoundError):
+        if password := path.read_text().strip():
+            return password
+    password = secrets.token_hex(32)
+    _write_private(path, password + "\n")
+    return password
+
+
+def embedded_url(data_dir: Path, port: int) -> str:
+    """The URL, password included, of the embedded Redis keeping its data in ``data_dir``."""
+    return f"redis://:{embedded_password(data_dir)}@127.0.0.1:{port}/0"
+
+
+def make_private(directory: Path) -> None:
+    """Make ``directory`` 0700 and everything under it 0700 (directories) or 0600 (files)."""
+    os.chmod(directory, 0o700)
+    for root, dirs, files in os.walk(directory):
+        for d in dirs:
+            os.chmod(Path(root) / d, 0o700)
+        for name in files:
+            p = Path(root) / name
+            if not p.is_symlink():
+                os.chmod(p, 0o600)
+
+
 class EmbeddedRedis:
     """Start, ping and stop one redis-server child process."""
 
@@ -52,7 +104,8 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The URL with the password (redis://:<password>@127.0.0.1:<port>/0): do not log it."""
+        return embedded_url(self.data_dir, self.port)
 
     def start(self, timeout: float = 10.0) -> str:
         """Spawn the server and wait until it answers PING; return its URL."""
@@ -62,13 +115,17 @@ class EmbeddedRedis:
                 "redis-server was not found on PATH: install it (apt-get install -y redis-server, "
                 "or run ./rw run which does) or set REDIS_URL to an existing Redis"
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._claim_dir()
+        make_private(self.data_dir)  # files an older version left 0644 included
+        password = embedded_password(self.data_dir)
+        config = self.data_dir / "redis.conf"
+        _write_private(config, f"# written by window_server at each start\nrequirepass {password}\n")
         last_error = ""
         for _attempt in range(5):  # a free port can be taken between probe and bind
             self.port = free_port()
             args = [
-                exe, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir.resolve()),
+                exe, str(config.resolve()), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir.resolve()),
                 "--daemonize", "no", "--appendonly", "yes", "--appendfsync", self.appendfsync,
                 "--save", "", "--protected-mode", "yes", "--logfile", "redis.log",
                 # Compacting the AOF forks Redis, and every command waits for the fork (13 ms at
@@ -77,10 +134,10 @@ class EmbeddedRedis:
             ]
             self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
+                preexec_fn=_private_child,  # noqa: PLW1509 - only sets PDEATHSIG and the umask
                 start_new_session=True,  # Ctrl-C reaches the service only; it stops Redis last
             )
-            if self._wait_ready(timeout):
+            if self._wait_ready(timeout, password):
                 log.info("embedded redis-server started on 127.0.0.1:%d, data in %s (AOF %s)",
                          self.port, self.data_dir, self.appendfsync)
                 return self.url
@@ -109,15 +166,18 @@ class EmbeddedRedis:
         if lock is not None:
             lock.close()  # closing the file drops the lock
 
-    def _wait_ready(self, timeout: float) -> bool:
+    def _wait_ready(self, timeout: float, password: str) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
                 return False
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
+                    s.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+                    reply = b""
+                    while b"\r\n" not in reply[5:] and (chunk := s.recv(64)):
+                        reply += chunk
+                    if reply.startswith(b"+OK\r\n+PONG"):
                         return True
             except OSError:
                 pass

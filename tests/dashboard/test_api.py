@@ -186,12 +186,17 @@ async def test_bad_review_steps_in_order_once_each_logged_with_who_and_when(dash
     assert (status, error_code(body)) == (409, "out_of_order")
     status, body = await d.post(url, {"action": "apologised"}, "mgr-home")
     assert (status, error_code(body)) == (400, "invalid_input")
+    # "no such review" and "another centre's" are one answer (issue 14 item 11), asked before the body
     status, body = await d.post("/api/dashboard/bad-reviews/RW1/actions", {"action": "called_back"}, "mgr-home")
-    assert (status, error_code(body)) == (404, "unknown_review")
+    assert (status, error_code(body)) == (403, "out_of_scope")
     await d.login("mgr-third", Role.MANAGER, next(x.id for x in d.queue.catalogue.centres
                                                   if x.id not in (d.chain.home, d.chain.intake)))
     status, body = await d.post(url, {"action": "called_back"}, "mgr-third")
     assert (status, error_code(body)) == (403, "out_of_scope")
+    status, body = await d.post(url, {"action": "apologised"}, "mgr-third")
+    assert (status, error_code(body)) == (403, "out_of_scope")
+    status, body = await d.post("/api/dashboard/bad-reviews/RW1/actions", {"action": "called_back"}, "chief")
+    assert (status, error_code(body)) == (404, "unknown_review")  # a chain manager sees every centre anyway
 
     await d.at(1300)
     status, body = await d.post(url, {"action": "called_back", "note": "回电 13812345678，已致歉"}, "mgr-home")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from window_server.appkeys import ACCOUNTS, STORE
+from window_server.appkeys import ACCOUNTS, QUEUE, STORE
 from window_server.domain.auth import Role
 from window_server.store.materials import MaterialStore
 
@@ -110,3 +110,51 @@ async def test_id_merge_makes_one_page_material(env: Env, stills: Stills) -> Non
     assert status == 200 and page[:3] == b"\xff\xd8\xff"
     assert [e["kind"] for e in await env.events("material_added")] == ["id_card_front", "id_card_back",
                                                                           "id_card_merged"]
+
+
+async def test_a_booth_reaches_only_its_open_session(env: Env, stills: Stills) -> None:
+    """Issue 14 item 7: the next citizen at a booth must not read the previous one's stills."""
+    m = await _upload(env, stills.good)
+    queue = env.app[QUEUE]
+    assert (await env.get("/materials", env.booth_headers()))[0] == 200  # while it is held
+    await queue.complete(env.agent, env.sid, "consultation")
+    # completed (the rating screen): the session has ended, its stills are closed to the booth
+    for path in ("/materials", f"/materials/{m['id']}/original", "/materials.pdf"):
+        status, body, _ = await env.get(path, env.booth_headers())
+        assert status == 403 and body["error"]["code"] == "not_member", path
+        status, body, _ = await env.get(path, {"Authorization": f"Bearer {env.booth_token}"})  # no X-Booth
+        assert status == 403 and body["error"]["code"] == "not_member", path
+    await queue.rate(env.sid, env.booth, 5)
+    # the booth's next citizen
+    nxt = await queue.request_service(booth=env.booth, intake_centre=env.demo["intake_centre"],
+                                      matter=env.demo["matter"], consent=True)
+    assert nxt.ok["sid"] != env.sid
+    status, body, _ = await env.get(f"/materials/{m['id']}/original", env.booth_headers())
+    assert status == 403 and body["error"]["code"] == "not_member"
+    # the specialist who served it still may
+    assert (await env.get(f"/materials/{m['id']}/thumb", env.cookie(env.agent_cookie)))[0] == 200
+    assert [v["by"] for v in await env.events("material_viewed")] == [env.agent]
+
+
+async def test_a_missing_session_is_answered_like_another_centres(env: Env, stills: Stills) -> None:
+    """Issue 14 item 11: 'does not exist' and 'not yours' get the same answer on every {sid} route."""
+    m = await _upload(env, stills.good)
+    other_centre = next(c for c in ("sh-huangpu", "js-suzhou", "sh-xuhui")
+                        if c not in (env.demo["intake_centre"], env.demo["home_centre"]))
+    outsider = env.cookie(await env.staff("mgr-outsider", Role.MANAGER, other_centre))
+    missing = "RW20990101000001"
+    base = env.url + "/api/sessions/"
+
+    async def answer(method: str, sid: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
+        async with env.srv.http.request(method, f"{base}{sid}{path}", headers=headers,
+                                        json={"front": m["id"], "back": m["id"]}) as resp:
+            return resp.status, (await resp.json())["error"]["code"]
+
+    for method, path in (("GET", "/materials"), ("GET", f"/materials/{m['id']}/thumb"),
+                         ("GET", "/materials.pdf"), ("POST", "/materials/id-merge")):
+        theirs = await answer(method, env.sid, path, outsider)
+        assert theirs == (403, "not_member"), (method, path)
+        assert await answer(method, missing, path, outsider) == theirs, (method, path)
+        # a booth token without X-Booth: 401 whether the session exists or not
+        bearer = {"Authorization": "Bearer not-the-token"}
+        assert await answer(method, env.sid, path, bearer) == await answer(method, missing, path, bearer)

@@ -175,15 +175,22 @@ async def review_action(request: web.Request) -> web.StreamResponse:
     """Record a follow-up step of a bad review: called_back, rectified, replied (in that order)."""
     principal = await require_user(request, DASHBOARD_ROLES)
     sid = request.match_info["sid"][:32]
+    q = _queries(request)
+    # Scope first, and one answer for "another centre's" and "no such review": a 404 beside a
+    # 403 would tell a manager which sessions of other centres have bad reviews.
+    try:
+        rev = await q.review(sid)
+    except NotFound:
+        rev = {}
+    if not any(can_manage_centre(principal, c) for c in (rev.get("serving", ""), rev.get("intake", "")) if c):
+        if principal.role is Role.CHAIN_MANAGER:  # sees every centre: there is nothing to hide
+            raise NotFound(f"no bad review of session {sid}", code="unknown_review", field="sid")
+        raise Forbidden(f"no bad review of session {sid} in your centre", code="out_of_scope", field="sid")
     body = await json_object(request)
     action = text_field(body, "action", max_chars=32)
     if action not in STEPS:
         raise InvalidInput(f"action must be one of {', '.join(STEPS)}", field="action")
     note = text_field(body, "note", max_chars=MAX_NOTE) if "note" in body else ""
-    q = _queries(request)
-    rev = await q.review(sid)
-    if not any(can_manage_centre(principal, c) for c in (rev.get("serving", ""), rev.get("intake", "")) if c):
-        raise Forbidden("this bad review belongs to another centre", code="out_of_scope", field="sid")
     return _json(await q.record_step(sid, action, principal.subject, note))
 
 

@@ -1,7 +1,10 @@
 """Read an image's format and declared size from its header bytes, before any decode.
 
 A 30000 x 30000 PNG of zeros is a few hundred kilobytes yet asks the decoder for ~2.7 GB, so
-the size a file declares is checked here and nothing is decoded before that.
+the size a file declares is checked here and nothing is decoded before that. The same goes for
+depth: a 16-bit 40 MP PNG of zeros is 300 KB and decodes to ~240 MB, so only 8-bit samples are
+accepted, and the decoded size (pixels x channels) must fit the budget of an 8-bit colour image
+at the pixel limit (3 bytes a pixel).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ _JPEG_SOI = b"\xff\xd8\xff"
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers that stand alone, without a length field: TEM and RST0..RST7.
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+# PNG colour type -> samples per pixel: grey, RGB, palette, grey+alpha, RGBA.
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
 class UnsupportedImage(UnsupportedMedia):
@@ -32,6 +37,12 @@ class ImageTooLarge(TooLarge):
     """The image declares more pixels than the configured limit."""
 
     code = "image_too_large"
+
+
+class UnsupportedDepth(UnsupportedMedia):
+    """The image has more than 8 bits per sample (16-bit PNG, 12-bit JPEG)."""
+
+    code = "unsupported_bit_depth"
 
 
 class CorruptImage(InvalidInput):
@@ -47,10 +58,19 @@ class ImageHeader:
     format: str
     width: int
     height: int
+    bits: int = 8
+    """Bits per sample (PNG bit depth, JPEG sample precision)."""
+    channels: int = 3
+    """Samples per pixel as stored (1 grey or palette, 2 grey+alpha, 3 colour, 4 with alpha/CMYK)."""
 
     @property
     def megapixels(self) -> float:
         return self.width * self.height / 1e6
+
+    @property
+    def decoded_bytes(self) -> int:
+        """What decoding costs at least: OpenCV gives 3 channels (4 with alpha), of bits/8 bytes."""
+        return self.width * self.height * max(3, self.channels) * max(1, (self.bits + 7) // 8)
 
 
 def check_magic(prefix: bytes) -> None:
@@ -71,12 +91,25 @@ def sniff(data: bytes, *, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Ima
         raise UnsupportedImage("only JPEG and PNG images are accepted")
     if header.width <= 0 or header.height <= 0:
         raise CorruptImage("the image declares a zero width or height")
+    if header.bits > 8:
+        raise UnsupportedDepth(f"the image has {header.bits}-bit samples; only 8-bit images are accepted")
     if header.megapixels > max_megapixels:
         raise ImageTooLarge(
             f"the image declares {header.width}x{header.height} "
             f"({header.megapixels:.1f} MP); the limit is {max_megapixels:g} MP"
         )
+    budget = decode_budget(max_megapixels)
+    if header.decoded_bytes > budget:
+        raise ImageTooLarge(
+            f"the image would decode to {header.decoded_bytes / 1e6:.0f} MB "
+            f"({header.channels} channels); the limit is {budget / 1e6:.0f} MB"
+        )
     return header
+
+
+def decode_budget(max_megapixels: float) -> int:
+    """Bytes one decode may take: an 8-bit colour image (3 bytes a pixel) at the pixel limit."""
+    return int(max_megapixels * 1e6) * 3
 
 
 def _sniff_jpeg(data: bytes) -> ImageHeader:
@@ -102,13 +135,13 @@ def _sniff_jpeg(data: bytes) -> ImageHeader:
         if length < 2:
             raise CorruptImage("the JPEG header has a segment of impossible length")
         if marker in _JPEG_SOF:
-            if pos + 7 > end or length < 8:
+            if pos + 8 > end or length < 8:
                 break
-            _precision, height, width = struct.unpack_from(">BHH", data, pos + 2)
+            precision, height, width, components = struct.unpack_from(">BHHB", data, pos + 2)
             if height == 0:
                 # Height 0 means "given later by a DNL marker": legal, rare, and undecidable here.
                 raise CorruptImage("the JPEG does not declare its height in the frame header")
-            return ImageHeader("jpeg", width, height)
+            return ImageHeader("jpeg", width, height, precision, components)
         pos += length
     raise CorruptImage("the JPEG header is truncated")
 
@@ -124,7 +157,9 @@ def _sniff_png(data: bytes) -> ImageHeader:
     (crc,) = struct.unpack_from(">I", ihdr, 21)
     if zlib.crc32(ihdr[4:21]) != crc:
         raise CorruptImage("the PNG header fails its checksum")
-    width, height = struct.unpack_from(">II", ihdr, 8)
+    width, height, depth, colour = struct.unpack_from(">IIBB", ihdr, 8)
     if width > 0x7FFFFFFF or height > 0x7FFFFFFF:
         raise CorruptImage("the PNG declares an impossible size")
-    return ImageHeader("png", width, height)
+    if colour not in _PNG_CHANNELS:
+        raise CorruptImage("the PNG declares an unknown colour type")
+    return ImageHeader("png", width, height, depth, _PNG_CHANNELS[colour])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from window_server.domain.auth import BOOTH_ROLES, Principal, can_manage_centre, can_serve
 from window_server.domain.catalogue import Matter
 from window_server.domain.errors import InvalidInput
+from window_server.domain.session import ENDED_STATES
 
 CAMERAS: tuple[str, ...] = ("main", "aux", "upload")
 """Where a still came from: the 高拍仪's main head, its aux (face) head, or a file upload."""
@@ -177,9 +178,14 @@ def may_add(principal: Principal, parties: SessionParties) -> bool:
 
 
 def may_view(principal: Principal, parties: SessionParties) -> bool:
-    """Its booth; its specialist now or any who served it; managers of its intake or a serving centre."""
+    """Its booth while the session is open; its specialist now or any who served it; managers of
+    its intake or a serving centre.
+
+    A booth is a public place: the next citizen at it must not reach the previous one's stills,
+    so its token opens only the session in progress, never one that has ended.
+    """
     if is_booth_side(principal):
-        return principal.subject == parties.booth
+        return principal.subject == parties.booth and parties.state not in ENDED_STATES
     if can_serve(principal) and (principal.subject == parties.agent or principal.subject in parties.served):
         return True
     centres = (parties.intake_centre, *parties.serving_centres)

@@ -7,7 +7,7 @@ exception is 429, answered here because it carries a ``Retry-After`` header.
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -34,6 +34,7 @@ from window_server.domain.auth import (
     token_lifetime_ms,
 )
 from window_server.domain.errors import Forbidden, InvalidInput, Unauthenticated, UnsupportedMedia
+from window_server.http.client import WHO, client_address
 from window_server.http.errors import error_response
 from window_server.store.accounts import AccountStore, User
 
@@ -57,7 +58,13 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         # A cross-site <form> cannot send application/json without a CORS preflight.
         raise UnsupportedMedia("send the body as application/json")
-    body = await request.json()
+    raw = await request.read()
+    try:
+        # UTF-8 only (RFC 8259); bytes that are not, and nesting deep enough to exhaust the
+        # parser's recursion, are the client's fault: 400, never a 500 with a traceback.
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidInput("the request body is not valid UTF-8 JSON", code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     return body
@@ -71,26 +78,6 @@ def text_field(body: dict[str, Any], name: str, *, max_chars: int = MAX_FIELD_CH
     if len(value) > max_chars:
         raise InvalidInput(f"{name} is longer than {max_chars} characters", field=name)
     return value
-
-
-def client_address(request: web.Request) -> str:
-    """The client's IP: the peer, or the last X-Forwarded-For hop if the peer is a local proxy.
-
-    Forwarding headers are believed only from a loopback peer (nginx on the same host);
-    anyone else could write them and dodge the per-address login throttle.
-    """
-    peer = request.remote or ""
-    try:
-        local = ipaddress.ip_address(peer).is_loopback
-    except ValueError:
-        local = False
-    if local:
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
-    return peer or "unknown"
 
 
 def _host_port(scheme: str, netloc: str) -> str:
@@ -138,7 +125,9 @@ async def current_user(request: web.Request) -> User:
     token = request.cookies.get(COOKIE)
     if not token:
         raise Unauthenticated("log in first")
-    return await _store(request).web_session_user(token)
+    user = await _store(request).web_session_user(token)
+    request[WHO] = user.username  # named in the security trail if this request is refused
+    return user
 
 
 async def require_user(request: web.Request, roles: set[Role] | None = None) -> Principal:
@@ -165,12 +154,15 @@ def _ice(request: web.Request, namespace: str, user: str) -> list[dict[str, Any]
     )
 
 
-async def _connect_token(request: web.Request, principal: Principal, namespace: str) -> dict[str, Any]:
+async def _connect_token(
+    request: web.Request, principal: Principal, namespace: str, *, gen: int, login: str = ""
+) -> dict[str, Any]:
     store = _store(request)
     now_ms = store.now_ms()
     lifetime = request.app[SETTINGS].connect_token_seconds
     token = sign_connect_token(
-        await store.signing_key(), principal, namespace, now_ms, lifetime, secrets.token_urlsafe(12)
+        await store.signing_key(), principal, namespace, now_ms, lifetime, secrets.token_urlsafe(12),
+        gen=gen, login=login,
     )
     expires_at = now_ms + token_lifetime_ms(lifetime)
     return {"token": token, "expires_at": expires_at, "ice_servers": _ice(request, namespace, principal.subject)}
@@ -192,9 +184,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         resp = error_response(exc.http_status, exc.code, exc.message)
         resp.headers["Retry-After"] = str(exc.retry_after_s)
         return resp
-    if old := request.cookies.get(COOKIE):
-        await store.end_web_session(old)  # a fresh token on every login: no session fixation
-    token = await store.create_web_session(user)
+    # a fresh token on every login (no session fixation); the old cookie's login ends
+    token = await store.create_web_session(user, replacing=request.cookies.get(COOKIE, ""))
     settings = request.app[SETTINGS]
     resp = web.json_response({"user": user.public()})
     resp.set_cookie(
@@ -206,7 +197,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/api/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
-    """End the web session (idempotent) and clear the cookie."""
+    """End the web session and the sockets opened from it (idempotent); clear the cookie."""
     if token := request.cookies.get(COOKIE):
         await _store(request).end_web_session(token)
     resp = web.Response(status=204)
@@ -225,15 +216,21 @@ async def me(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/api/connect-token")
 async def staff_connect_token(request: web.Request) -> web.StreamResponse:
-    """A short-lived token for the logged-in user to open /agent or /dashboard."""
-    principal = await require_user(request)
+    """A short-lived, single-use token for the logged-in user to open /agent or /dashboard."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        raise Unauthenticated("log in first")
+    user, login = await _store(request).web_session(cookie)
+    request[WHO] = user.username  # as current_user does, for the security trail
+    principal = user.principal()
     body = await json_object(request)
     namespace = text_field(body, "namespace", max_chars=32)
     if namespace not in NAMESPACES:
         raise InvalidInput(f"namespace must be one of {', '.join(NAMESPACES)}", field="namespace")
     if not may_open(principal.role, namespace):
         raise WrongNamespace(f"a {principal.role.value} may not open {namespace}")
-    return _no_store(web.json_response(await _connect_token(request, principal, namespace)))
+    answer = await _connect_token(request, principal, namespace, gen=user.generation, login=login)
+    return _no_store(web.json_response(answer))
 
 
 def _bearer(request: web.Request) -> str:
@@ -258,6 +255,6 @@ async def booth_connect_token(request: web.Request) -> web.StreamResponse:
         role=role, subject=booth.booth, centre=booth.centre,
         langs=centre.languages if centre else (), name=booth.name,
     )
-    answer = await _connect_token(request, principal, namespace_for_booth_role(role))
+    answer = await _connect_token(request, principal, namespace_for_booth_role(role), gen=booth.generation)
     answer["centre"] = booth.centre
     return _no_store(web.json_response(answer))

@@ -11,11 +11,15 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from window_server.appkeys import REDIS, SECURITY
 from window_server.domain.errors import RemoteWindowError
+from window_server.http.client import WHO, client_address
+from window_server.store.security_log import ANONYMOUS, Refusal
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ERROR_CODE = web.ResponseKey("error_code", str)
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -35,12 +39,37 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = field
-    return web.json_response({"error": body}, status=status)
+    resp = web.json_response({"error": body}, status=status)
+    resp[ERROR_CODE] = code  # for the security trail
+    return resp
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every exception into the one error shape; log unexpected ones with a traceback."""
+    """Turn every exception into the one error shape; log unexpected ones with a traceback.
+
+    Every refusal (401, 403) also goes to the security trail, with who, what and from where.
+    """
+    resp = await _answer(request, handler)
+    if resp.status in _REFUSALS:
+        await _audit(request, resp)
+    return resp
+
+
+_REFUSALS = frozenset({401, 403})
+
+
+async def _audit(request: web.Request, resp: web.StreamResponse) -> None:
+    security = request.app.get(SECURITY)
+    if security is None or REDIS not in request.app:
+        return
+    code = resp.get(ERROR_CODE) or _HTTP_CODES.get(resp.status, "")
+    refusal = Refusal(who=request.get(WHO, ANONYMOUS), method=request.method, path=request.path,
+                      status=resp.status, code=code, addr=client_address(request))
+    await security.refused(request.app[REDIS], refusal)
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RemoteWindowError as exc:

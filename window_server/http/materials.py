@@ -21,6 +21,7 @@ from window_server.documents.sniff import check_magic
 from window_server.domain.auth import InvalidToken, Principal, Role
 from window_server.domain.errors import InvalidInput, NotFound, TooLarge, UnsupportedMedia
 from window_server.http.auth import json_object, require_user
+from window_server.http.client import WHO
 from window_server.store.keys import key
 
 routes = web.RouteTableDef()
@@ -56,10 +57,11 @@ async def caller(request: web.Request, sid: str) -> Principal:
         raise InvalidToken("send the booth token as 'Authorization: Bearer <token>'")
     booth_id = request.headers.get("X-Booth", "")
     if not booth_id:  # without X-Booth the token must be the session's own booth's
+        # An unknown session has no booth: its token check fails like a wrong token's (401),
+        # so the answer does not tell which session numbers exist.
         booth_id = await request.app[REDIS].hget(key("session", sid=sid), "booth") or ""
-        if not booth_id:
-            raise NotFound(f"no session {sid}", code="unknown_session", field="sid")
     booth = await request.app[ACCOUNTS].verify_booth(str(booth_id), token.strip())
+    request[WHO] = f"booth:{booth.booth}"  # named in the security trail if this request is refused
     return Principal(role=Role.DEVICE, subject=booth.booth, centre=booth.centre, name=booth.name)
 
 
@@ -93,9 +95,10 @@ async def upload(request: web.Request) -> web.StreamResponse:
     principal = await caller(request, sid)
     service = request.app[MATERIALS]
     parties = await service.admit_upload(principal, sid, kind, camera, req)
-    async with service.body_slot():  # bounds the bodies held in memory at once
-        data = await read_capped(request, service.limits.max_bytes)
-        added = await service.upload(principal, parties, kind=kind, camera=camera, request=req, data=data)
+    with service.upload_slot(parties):  # per session and per booth: 429 too_many_uploads
+        async with service.body_slot():  # bounds the bodies held in memory at once
+            data = await read_capped(request, service.limits.max_bytes)
+            added = await service.upload(principal, parties, kind=kind, camera=camera, request=req, data=data)
     await notify.material_added(request.app[HUB], added.material, booth=added.booth, agent=added.agent)
     return web.json_response({"material": added.material}, status=201, headers=_PRIVATE)
 
