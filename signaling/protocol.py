@@ -26,6 +26,7 @@ from window_server.domain.materials import (
     VERDICT_REASONS,
     VERDICTS,
 )
+from window_server.domain.privacy import mask_free_text
 
 # --- namespaces -----------------------------------------------------------------------------
 
@@ -54,6 +55,14 @@ ERROR_CODES: Final[dict[str, str]] = {
     "peer_absent": "the other party is not connected",
     "unavailable": "the queue store does not answer; try again",
     "internal_error": "something went wrong on the server; it is logged",
+    # connect refusals (connect_error data.code), besides unauthenticated, forbidden, unavailable
+    "invalid_token": "the connect token is malformed, forged or for another server",
+    "token_expired": "the connect token's lifetime is over; fetch a new one",
+    "wrong_namespace": "the connect token is for another namespace, or the role may not open this one",
+    "token_used": "the connect token was used already: tokens are single use, fetch one per connect",
+    "token_revoked": "the account or login was revoked after the token was issued (disable, password change, booth revoke, logout)",
+    "unknown_account": "the connect token names no such user or booth (in that role and centre)",
+    "account_disabled": "the account is disabled (or a demo account outside demo mode)",
     # queue and session rules (from the store and the queue service)
     "unknown_session": "no such session",
     "unknown_matter": "no such matter in the catalogue",
@@ -68,12 +77,15 @@ ERROR_CODES: Final[dict[str, str]] = {
     "presence_busy": "presence cannot change while an offer or session is held",
     "signed_out": "the specialist is signed out",
     "reason_required": "a reason is required",
+    "text_required": "the note is empty",
+    "no_centre_serves": "no centre serves the matter's home region now",
     "invalid_target": "name exactly one valid transfer target",
     "target_unavailable": "the transfer target is not available",
     "target_not_authorised": "the target specialist does not serve the session's region",
     "centre_not_authorised": "the target centre is not authorised for the session's region",
     "identity_required": "an intake outcome needs a passed identity check",
     "already_rated": "the session has been rated already (一次一评)",
+    "rating_closed": "the session can no longer be rated (RW_RATING_WINDOW_HOURS after it was completed)",
     "invalid_rating": "a rating is a whole number from 1 to 5",
 
     "unknown_material": "no such material in that session",
@@ -96,6 +108,7 @@ class F:
     choices: tuple[str, ...] | None = None
     lo: float | None = None
     hi: float | None = None
+    free_text: bool = False  # people's words: ID and mobile numbers are masked at the door (parse)
 
 
 @dataclass(frozen=True)
@@ -171,7 +184,7 @@ VERDICT_OUT = (
     F("advice_zh", "str", "what to tell the citizen, in plain Chinese"),
     F("advice_en", "str", "the same in English"),
 )
-RELAY_ERRORS = ("invalid_input", "payload_too_large", "not_member", "rate_limited")
+RELAY_ERRORS = ("invalid_input", "payload_too_large", "not_member", "rate_limited", "unknown_session")
 QUEUE_ERRORS = ("unavailable",)
 
 EVENTS: Final[tuple[Event, ...]] = (
@@ -184,14 +197,18 @@ EVENTS: Final[tuple[Event, ...]] = (
            F("lang", "str", "language the citizen wants", required=False, choices=("zh", "en")),
            F("consent", "bool", "the citizen accepted the recording notice (must be true)")),
           ack="{sid, ticket, state, position, eta_s}",
-          errors=("unknown_matter", "consent_required", "booth_busy", "invalid_input", *QUEUE_ERRORS)),
+          errors=("unknown_matter", "unknown_centre", "no_centre_serves", "consent_required", "booth_busy",
+                  "illegal_transition", "invalid_input", *QUEUE_ERRORS)),
     Event("leave_queue", BOOTH, Direction.C2S, "The citizen leaves the queue (放弃).",
-          (SID, F("reason", "str", "optional reason", required=False, max_len=500)),
+          (SID, F("reason", "str", "optional reason", required=False, max_len=500, free_text=True)),
           ack="{sid, state}", errors=("illegal_transition", "not_your_session", "unknown_session")),
     Event("rate", BOOTH, Direction.C2S, "The citizen rates the completed session once (好差评).",
           (SID, F("level", "int", "5 非常满意 … 1 非常不满意", lo=1, hi=5),
-           F("comment", "str", "optional reason, asked for a bad review", required=False, max_len=500)),
-          ack="{sid, state}", errors=("invalid_rating", "already_rated", "illegal_transition", "not_your_session")),
+           F("comment", "str", "optional reason, asked for a bad review", required=False, max_len=500,
+             free_text=True)),
+          ack="{sid, state}",
+          errors=("invalid_rating", "already_rated", "rating_closed", "illegal_transition", "not_your_session",
+                  "unknown_session")),
     Event("resume", BOOTH, Direction.C2S, "Ask again for the booth's open session (also pushed on connect).",
           ack="{session: {sid, ticket, state, position, eta_s, ...} | null}"),
     Event("signal", BOOTH, Direction.C2S, "WebRTC signaling to the specialist of the booth's session.",
@@ -216,42 +233,47 @@ EVENTS: Final[tuple[Event, ...]] = (
     # --- /agent: the specialist's console --------------------------------------------------------
     Event("presence", AGENT, Direction.C2S, "Switch presence by hand.",
           (F("status", "str", "the new presence", choices=PRESENCE),),
-          ack="{status, offer}", errors=("presence_busy", "signed_out", "invalid_input")),
+          ack="{status, offer}", errors=("presence_busy", "signed_out", "unknown_agent", "illegal_transition",
+                                         "invalid_input")),
     Event("accept", AGENT, Direction.C2S, "Accept the offer you hold (a queue offer or a transfer).", (SID,),
           ack="{sid, state}", errors=("not_your_offer", "offer_expired", "illegal_transition", "unknown_session")),
     Event("decline", AGENT, Direction.C2S, "Decline the offer you hold; it goes to the next specialist.",
-          (SID, F("reason", "str", "optional reason", required=False, max_len=500)),
-          ack="{sid, state}", errors=("not_your_offer", "offer_expired", "unknown_session")),
+          (SID, F("reason", "str", "optional reason", required=False, max_len=500, free_text=True)),
+          ack="{sid, state}", errors=("not_your_offer", "offer_expired", "illegal_transition", "unknown_session")),
     Event("transfer", AGENT, Direction.C2S,
           "Hand the session to a named specialist or to a centre, warm or cold, with a reason.",
-          (SID, F("reason", "str", "why (shown to the receiver and kept in the history)", max_len=500),
+          (SID, F("reason", "str", "why (shown to the specialists, never to the booth; kept in the history)", max_len=500,
+             free_text=True),
            F("mode", "str", "warm: you stay until accepted; cold: you leave the call at once", required=False,
              choices=("warm", "cold")),
            F("to_agent", "str", "username of the receiving specialist", required=False, max_len=64),
            F("to_centre", "str", "centre id whose specialists receive it", required=False, max_len=64)),
           ack="{sid, state, offered_to}",
           errors=("reason_required", "invalid_target", "target_unavailable", "target_not_authorised",
-                  "centre_not_authorised", "unknown_centre", "not_your_session", "illegal_transition")),
+                  "centre_not_authorised", "unknown_centre", "not_your_session", "illegal_transition",
+                  "unknown_session")),
     Event("complete", AGENT, Direction.C2S, "End the session with an outcome.",
           (SID, F("outcome", "str", "what came of it", choices=OUTCOMES),
-           F("case_number", "str", "the home system's case number (办件编号), if any", required=False, max_len=64),
+           F("case_number", "str", "the home system's case number (办件编号), if any", required=False, max_len=64,
+             free_text=True),
            # --- console ---
            F("missing", "array", "needs_supplement: material kinds still missing (补正清单), kept in the history",
              required=False, max_len=32)),
-          ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition", "invalid_input")),
+          ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition", "invalid_input",
+                                      "unknown_session")),
     Event("no_show", AGENT, Direction.C2S, "Nobody is at the booth (过号).",
-          (SID, F("reason", "str", "optional", required=False, max_len=500)),
-          ack="{sid, state}", errors=("not_your_session", "illegal_transition")),
+          (SID, F("reason", "str", "optional", required=False, max_len=500, free_text=True)),
+          ack="{sid, state}", errors=("not_your_session", "illegal_transition", "unknown_session")),
     Event("note", AGENT, Direction.C2S, "Add a note to the session you hold.",
-          (SID, F("text", "str", "the note", max_len=4000)), ack="{sid}",
-          errors=("not_your_session", "illegal_transition"), max_bytes=16384),
+          (SID, F("text", "str", "the note", max_len=4000, free_text=True)), ack="{sid}",
+          errors=("text_required", "not_your_session", "illegal_transition", "unknown_session"), max_bytes=16384),
     Event("queue_view", AGENT, Direction.C2S, "The waiting sessions you may be offered, best first.",
           ack="{sessions: [{sid, ticket, matter, intake_centre, region, priority, waited_s, wide}]}"),
     Event("session_detail", AGENT, Direction.C2S,
           "Everything a session holds (history, notes, transfers) for its specialist or an offered one.",
           (SID,), ack="{session, events, notes}", errors=("not_member", "unknown_session")),
     Event("screen_share_request", AGENT, Direction.C2S, "Ask the booth to share its screen.", (SID,),
-          ack="{}", errors=("not_member",)),
+          ack="{}", errors=("not_member", "unknown_session")),
     Event("signal", AGENT, Direction.C2S, "WebRTC signaling to the booth or its device agent.",
           SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
     Event("offer", AGENT, Direction.S2C, "A session is offered to you until the deadline.",
@@ -295,13 +317,14 @@ EVENTS: Final[tuple[Event, ...]] = (
           (SID, MATERIAL_KIND,
            F("camera", "str", "which camera (default main, the 高拍仪's document head)", required=False,
              choices=CAPTURE_CAMERAS)),
-          ack="{request_id}", errors=("peer_absent", "not_your_session", "illegal_transition", "unknown_session")),
+          ack="{request_id}", errors=("peer_absent", "not_your_session", "illegal_transition", "unknown_session",
+                                      "unknown_matter")),
     Event("verdict", AGENT, Direction.C2S,
           "Accept or reject a material of the session you hold; a later verdict replaces it (each is "
           "kept in the history). The booth is told in plain words (material_verdict).",
           (SID, MATERIAL_ID, F("verdict", "str", "your verdict", choices=VERDICTS),
            F("reason", "str", "a reason code (illegible, cut_off, glare, wrong_document, expired, blurred, "
-             "other) or your own words", required=False, max_len=MAX_REASON_TEXT)),
+             "other) or your own words", required=False, max_len=MAX_REASON_TEXT, free_text=True)),
           ack="{sid, material_id, kind, verdict, reason, advice_zh, advice_en}",
           errors=("unknown_material", "not_your_session", "illegal_transition", "unknown_session")),
     Event("capture_result", AGENT, Direction.S2C,
@@ -394,7 +417,8 @@ def parse(spec: Event, data: Any) -> dict[str, Any]:
                 raise InvalidInput(f"{spec.name}: {f.name} is required", field=f.name)
             out[f.name] = None
             continue
-        out[f.name] = _check(spec.name, f, data[f.name])
+        value = _check(spec.name, f, data[f.name])
+        out[f.name] = mask_free_text(value) if f.free_text and isinstance(value, str) else value
     return out
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from window_server.domain.auth import ice_urls_problem
+from window_server.domain.auth import ice_urls_problem, secret_problem
 
 
 class SettingsError(ValueError):
@@ -64,6 +65,15 @@ def _redis_url(v: str) -> str | None:
     return "must start with redis://, rediss:// or unix:// (or be empty for the embedded server)"
 
 
+def _loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip()).is_loopback
+    except ValueError:
+        return False
+
+
 # --- materials ---
 def _fraction(v: float) -> str | None:
     return None if 0 <= v <= 1 else "must be between 0 and 1"
@@ -97,6 +107,7 @@ class Settings:
     wrap_up_seconds: float = _setting(60.0, "RW_WRAP_UP_SECONDS", "wrap-up time after a session before a specialist is available again", _non_negative)
     reconnect_grace_seconds: float = _setting(60.0, "RW_RECONNECT_GRACE_SECONDS", "seconds a session waits in reconnecting for a lost party", _positive)
     transfer_timeout_seconds: float = _setting(120.0, "RW_TRANSFER_TIMEOUT_SECONDS", "seconds a transfer may wait for the target before it returns to the first specialist", _positive)
+    rating_window_hours: float = _setting(24.0, "RW_RATING_WINDOW_HOURS", "hours after completion a citizen may still rate a session; then it closes (rate answers rating_closed) and its stills count toward retention", _positive)
     heartbeat_ttl_seconds: float = _setting(20.0, "RW_HEARTBEAT_TTL_SECONDS", "a specialist whose heartbeats stop this long is offline", _positive)
     default_aht_seconds: float = _setting(300.0, "RW_DEFAULT_AHT_SECONDS", "average handling time assumed for wait estimates until real ones exist", _positive)
     # service-level definitions (dashboards)
@@ -109,12 +120,13 @@ class Settings:
     dashboard_push_seconds: float = _setting(0.2, "RW_DASHBOARD_PUSH_SECONDS", "least interval between two live pushes to one dashboard room", _positive)
     metrics_token: str = _setting("", "RW_METRICS_TOKEN", "bearer token /metrics asks of clients that are not on loopback; empty: /metrics answers loopback clients only")
     # accounts and authentication
-    secret: str = _setting("", "RW_SECRET", "key that signs connect tokens; empty: one is generated once and kept in Redis, shared by every node")
-    cookie_secure: bool = _setting(False, "RW_COOKIE_SECURE", "mark the login cookie Secure (set true behind HTTPS)")
+    secret: str = _setting("", "RW_SECRET", "key that signs connect tokens, at least 32 random bytes (64 hex characters; with RW_DEMO=false a weaker or placeholder value refuses to start); empty: one is generated once and kept in Redis, shared by every node")
+    cookie_secure: bool | None = _setting(None, "RW_COOKIE_SECURE", "mark the login cookie Secure (browsers then send it over HTTPS only); empty: true unless RW_HOST is a loopback address (nginx with TLS in front, or a local demo)")
     web_session_hours: float = _setting(12.0, "RW_WEB_SESSION_HOURS", "hours a console or dashboard login lasts", _positive)
     login_max_failures: int = _setting(5, "RW_LOGIN_MAX_FAILURES", "failed logins (per account and per address) before logins are refused for a while", _positive)
     login_lock_minutes: float = _setting(15.0, "RW_LOGIN_LOCK_MINUTES", "minutes logins stay refused after too many failures", _positive)
     connect_token_seconds: float = _setting(120.0, "RW_CONNECT_TOKEN_SECONDS", "lifetime of a socket.io connect token (at most 300)", _token_lifetime)
+    revocation_sweep_seconds: float = _setting(1.0, "RW_REVOCATION_SWEEP_SECONDS", "how often each node ends its open sockets whose account or login was revoked (disable, password change, booth revoke, logout)", _positive)
     # WebRTC
     ice_servers: str = _setting("", "RW_ICE_SERVERS", "comma-separated STUN/TURN URLs given to browsers and device agents; empty: host candidates only (never a public default)", ice_urls_problem)
     turn_secret: str = _setting("", "RW_TURN_SECRET", "shared secret of the TURN server (coturn use-auth-secret); empty: no TURN credentials")
@@ -124,13 +136,20 @@ class Settings:
     max_message_bytes: int = _setting(65_536, "RW_MAX_MESSAGE_BYTES", "largest socket.io message accepted", _positive)
     rate_limit_per_second: float = _setting(20.0, "RW_RATE_LIMIT_PER_SECOND", "socket.io messages per second per connection", _positive)
     rate_limit_burst: int = _setting(40, "RW_RATE_LIMIT_BURST", "socket.io messages a connection may send in a burst", _positive)
+    frame_rate_per_second: float = _setting(50.0, "RW_FRAME_RATE_PER_SECOND", "inbound frames of any kind (events, pings, garbage) per second per connection; frames over the budget are dropped and count as strikes", _positive)
+    frame_burst: int = _setting(100, "RW_FRAME_BURST", "inbound frames a connection may send in a burst", _positive)
+    byte_rate_per_second: float = _setting(262_144.0, "RW_BYTE_RATE_PER_SECOND", "inbound bytes per second per connection (256 KiB)", _positive)
+    byte_burst: int = _setting(1_048_576, "RW_BYTE_BURST", "inbound bytes a connection may send in a burst (1 MiB; never less than RW_MAX_MESSAGE_BYTES)", _positive)
+    budget_strikes: int = _setting(20, "RW_BUDGET_STRIKES", "frames over the budget or undecodable a connection may send before it is closed", _positive)
     auth_deadline_seconds: float = _setting(10.0, "RW_AUTH_DEADLINE_SECONDS", "a socket that has not authenticated this long after connecting is dropped", _positive)
     ping_interval_seconds: float = _setting(8.0, "RW_PING_INTERVAL_SECONDS", "engine.io ping interval; interval + timeout is how fast a dead peer is noticed", _positive)
     ping_timeout_seconds: float = _setting(10.0, "RW_PING_TIMEOUT_SECONDS", "engine.io ping timeout", _positive)
     bus_probe_seconds: float = _setting(5.0, "RW_BUS_PROBE_SECONDS", "how often a node checks it still hears the cross-node bus (and resubscribes if not)", _positive)
     # --- materials: uploads, the document workers, quality thresholds, retention ---
     max_upload_bytes: int = _setting(15_728_640, "RW_MAX_UPLOAD_BYTES", "largest still an upload may send (bytes, 15 MiB); a larger one is refused with 413 too_large and nothing is kept", _positive)
-    max_megapixels: float = _setting(40.0, "RW_MAX_MEGAPIXELS", "stills whose header declares more pixels (millions) are refused before decoding (413 image_too_large)", _positive)
+    max_megapixels: float = _setting(40.0, "RW_MAX_MEGAPIXELS", "stills whose header declares more pixels (millions) are refused before decoding (413 image_too_large); so are stills that would decode to more than 3 bytes a pixel at this size, and any with more than 8 bits a sample (415 unsupported_bit_depth)", _positive)
+    uploads_per_session: int = _setting(2, "RW_UPLOADS_PER_SESSION", "stills of one session being uploaded and checked at once on a node; one more is refused with 429 too_many_uploads", _positive)
+    uploads_per_booth: int = _setting(2, "RW_UPLOADS_PER_BOOTH", "stills of one booth's sessions being uploaded and checked at once on a node; one more is refused with 429 too_many_uploads", _positive)
     min_sharpness: float = _setting(0.3, "RW_MIN_SHARPNESS", "below: the still is judged blur (edge steepness in the blurriest direction; crisp print 0.4-0.75)", _non_negative)
     max_glare: float = _setting(0.01, "RW_MAX_GLARE", "above: glare (largest blown-out blob as a share of the page)", _fraction)
     min_brightness: float = _setting(0.35, "RW_MIN_BRIGHTNESS", "below: too_dark (the page's white level, 0-1)", _fraction)
@@ -164,8 +183,10 @@ def settings_markdown() -> str:
 
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    if kind == "bool":
+    if kind in ("bool", "bool | None"):
         low = raw.strip().lower()
+        if not low and kind == "bool | None":
+            return None
         if low in {"1", "true", "yes", "on"}:
             return True
         if low in {"0", "false", "no", "off"}:
@@ -214,6 +235,8 @@ def build_settings(
                 raise SettingsError(f"setting {source}: {hint}, got {raw!r}") from None
     values.update(overrides)
     settings = Settings(**values)
+    if settings.cookie_secure is None:  # Secure unless only this machine can reach the server
+        settings = dataclasses.replace(settings, cookie_secure=not _loopback(settings.host))
     for f in dataclasses.fields(Settings):
         check = f.metadata["check"]
         if check is not None:
@@ -222,6 +245,10 @@ def build_settings(
                 raise SettingsError(
                     f"setting {f.metadata['env']} ({f.name}): {problem}, got {getattr(settings, f.name)!r}"
                 )
+    # Checked across settings: demo mode only warns at start (window_server/app.py).
+    if not settings.demo and settings.secret and (problem := secret_problem(settings.secret)):
+        # never echo the secret itself
+        raise SettingsError(f"setting RW_SECRET (secret) is refused with RW_DEMO=false: {problem}")
     return settings
 
 

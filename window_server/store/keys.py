@@ -30,8 +30,10 @@ KEYS: dict[str, str] = {
     "grace": "rw:t:grace",  # sid -> reconnect grace ends
     "wrap_up": "rw:t:wrapup",  # agent -> wrap-up ends
     "transfer_deadlines": "rw:t:transfers",  # sid -> transfer expires
+    "rating_window": "rw:t:rating",  # sid -> the citizen's rating window closes (completed sessions)
     # the log
     "events": "rw:events",  # STREAM: every transition and presence change, chain-wide
+    "security": "rw:security",  # STREAM: refused HTTP requests (401/403), capped (store/security_log.py)
     "recent_handling": "rw:stats:aht",  # LIST: recent handling times (ms), newest first
     "active": "rw:active",  # SET: sessions not yet in a final state
     "booth_heartbeats": "rw:t:booths",  # ZSET booth -> last seen by a node
@@ -46,6 +48,10 @@ KEYS: dict[str, str] = {
     "web_session": "rw:web:{digest}",  # HASH: a login (cookie), with a TTL
     "login_failures": "rw:loginfail:{scope}:{subject}",  # STRING counter with a TTL
     "secret": "rw:secret",  # STRING: the connect-token signing key when RW_SECRET is empty
+    "nonce": "rw:nonce:{nonce}",  # STRING: a spent connect-token nonce, until its token expires
+    # STRING: kind user|booth: the lowest account generation still valid (kept); kind login:
+    # a web login ended by logout (TTL: a login's lifetime). Signaling ends older sockets.
+    "revoked": "rw:revoked:{kind}:{subject}",
     # --- materials: the records themselves are in "materials" above ---
     "material_verdicts": "rw:s:{sid}:verdicts",  # HASH material id -> JSON {verdict, reason, by, at}
     "captures": "rw:s:{sid}:captures",  # HASH capture request id -> JSON {kind, camera, by, at}
