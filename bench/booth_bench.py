@@ -1,9 +1,11 @@
 """Booth benchmark: the device agent's CPU while it streams, and capture -> verdict.
 
 Set-up, all on 127.0.0.1: a private redis-server (``EmbeddedRedis``), ``python -m window_server``
-as a child process (RW_DEMO=false, a fixed RW_SECRET), a booth account, and the device agent as
-its own process (``python -m citizen_client --camera synthetic``, host candidates limited to
-127.0.0.1 as in the tests). This process plays the kiosk (a ticket) and the specialist: it
+as a child process (RW_DEMO=false, a random 256-bit RW_SECRET), a booth account and a specialist
+account (registered as ``booths add``/``users add`` would; each socket connects with a fresh
+single-use token of its account's generation), and the device agent as its own process
+(``python -m citizen_client --camera synthetic``, host candidates limited to 127.0.0.1 as in the
+tests). This process plays the kiosk (a ticket) and the specialist: it
 accepts the session, receives the 1280×720 15 fps preview with an aiortc peer (decoding here,
 not in the agent) and asks for stills over /agent.
 
@@ -49,8 +51,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECRET = "booth-bench-secret-" + "x" * 24
+SECRET = secrets.token_hex(32)  # 256 random bits: RW_DEMO=false refuses a weaker RW_SECRET
 BOOTH = "bench-booth-01"
+SPECIALIST = "bench-spec"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 THIS = str(Path(__file__).resolve())
 
@@ -182,10 +185,11 @@ async def run(seconds: float, captures: int) -> tuple[float, list[float], float,
     home = catalogue.centres_serving(matter.home_region)[0]
     intake = next(c for c in catalogue.centres if c.id != home.id)
 
-    def tok(role: Role, subject: str, centre: str, ns: str) -> str:
+    def tok(role: Role, subject: str, centre: str, ns: str, gen: int) -> str:
+        """A fresh single-use connect token of the account's current generation ``gen``."""
         return sign_connect_token(SECRET.encode(), Principal(role=role, subject=subject, centre=centre,
                                                              langs=("zh",)), ns, int(time.time() * 1000), 120,
-                                  secrets.token_hex(8))
+                                  secrets.token_hex(8), gen=gen)
 
     with tempfile.TemporaryDirectory() as tmp:
         redis_server = EmbeddedRedis(Path(tmp) / "redis")
@@ -207,8 +211,11 @@ async def run(seconds: float, captures: int) -> tuple[float, list[float], float,
             async with asyncio.timeout(60):
                 while b"running at" not in (line := await server.stdout.readline()):
                     assert line, "window_server exited"
+            # The accounts the bench's clients connect as, registered as an operator would.
             redis = make_redis(redis_url, timeout=10)
-            _, booth_token = await AccountStore(redis, catalogue, configured_secret=SECRET).add_booth(BOOTH, intake.id)
+            accounts = AccountStore(redis, catalogue, configured_secret=SECRET)
+            booth, booth_token = await accounts.add_booth(BOOTH, intake.id)
+            spec = await accounts.add_user(SPECIALIST, secrets.token_urlsafe(24), Role.SPECIALIST, home.id)
             await redis.aclose()
 
             agent = await asyncio.create_subprocess_exec(
@@ -227,10 +234,12 @@ async def run(seconds: float, captures: int) -> tuple[float, list[float], float,
             specialist = socketio.AsyncClient(reconnection=False)
             clients += [kiosk, specialist]
             k_in, s_in = Inbox(kiosk, "/booth"), Inbox(specialist, "/agent")
-            await kiosk.connect(url, namespaces=["/booth"], auth={"token": tok(Role.BOOTH, BOOTH, intake.id, "/booth")},
+            await kiosk.connect(url, namespaces=["/booth"],
+                                auth={"token": tok(Role.BOOTH, BOOTH, intake.id, "/booth", booth.generation)},
                                 transports=["websocket"])
             await specialist.connect(url, namespaces=["/agent"],
-                                     auth={"token": tok(Role.SPECIALIST, "bench-spec", home.id, "/agent")},
+                                     auth={"token": tok(Role.SPECIALIST, SPECIALIST, home.id, "/agent",
+                                                        spec.generation)},
                                      transports=["websocket"])
             ticket = await k_in.ok("request_service", {"matter": matter.code, "consent": True})
             sid = ticket["sid"]

@@ -2,7 +2,8 @@
 
 Set-up: a private redis-server (AOF everysec) on loopback; one window_server node in its own
 process (demo chain, demo accounts); 50 dashboards connected to it over socket.io /dashboard
-(40 chain managers in the ``chain`` room, 10 managers each in their centre's room).
+(40 chain managers in the ``chain`` room, 10 managers each in their centre's room), each its own
+staff account registered as ``users add`` would, each connect with a fresh single-use token.
 
 1. Change -> visible. This process changes the queue ~200 times a second through the real
    queue functions (citizens at random halls take tickets; each leaves about a second later),
@@ -64,10 +65,11 @@ from window_server.domain.auth import Principal, Role, sign_connect_token
 from window_server.queue_service import QueueService
 from window_server.redis_server import EmbeddedRedis
 from window_server.settings import build_settings
+from window_server.store.accounts import AccountStore
 from window_server.store.client import make_redis
 from window_server.store.queue import QueueStore
 
-SECRET = "dashboard-bench-secret-" + secrets.token_hex(16)
+SECRET = secrets.token_hex(32)  # 256 random bits, as RW_SECRET must be outside demo mode
 HISTORY_DAYS = 30
 #: JSON size of a chain room's ``queue_update`` under this load (measured ~13 KB; a centre's ~2.6 KB).
 QUEUE_UPDATE_BYTES = 13_000
@@ -91,13 +93,22 @@ class Dashboard:
 
     role: Role
     centre: str
+    username: str
     sio: socketio.AsyncClient = field(default_factory=lambda: socketio.AsyncClient(reconnection=False))
     pushes: list[tuple[float, float]] = field(default_factory=list)
+    gen: int = 0
+    """The account's generation (``register``); the baseline's bare server checks no token."""
 
-    async def connect(self, url: str, n: int) -> None:
-        principal = Principal(self.role, f"bench-{n}", self.centre)
+    async def register(self, accounts: AccountStore) -> None:
+        """Create this dashboard's staff account, as ``users add`` would."""
+        user = await accounts.add_user(self.username, secrets.token_urlsafe(24), self.role, self.centre)
+        self.gen = user.generation
+
+    async def connect(self, url: str) -> None:
+        # A fresh token for every connect: signaling spends its nonce.
+        principal = Principal(self.role, self.username, self.centre)
         token = sign_connect_token(SECRET.encode(), principal, "/dashboard", int(time.time() * 1000), 300,
-                                   secrets.token_hex(8))
+                                   secrets.token_hex(8), gen=self.gen)
 
         async def on_update(payload: dict[str, Any]) -> None:
             self.pushes.append((float(payload["as_of"]), time.time()))
@@ -212,9 +223,9 @@ async def broadcast_baseline(clients: int, rate: float, seconds: float) -> list[
     proc.start()
     try:
         assert await asyncio.to_thread(out.get, timeout=30) == "listening"
-        boards = [Dashboard(Role.CHAIN_MANAGER, "") for _ in range(clients)]
-        for i, b in enumerate(boards):
-            await b.connect(f"http://127.0.0.1:{port}", i)
+        boards = [Dashboard(Role.CHAIN_MANAGER, "", f"bench-{i}") for i in range(clients)]
+        for b in boards:
+            await b.connect(f"http://127.0.0.1:{port}")
         assert await asyncio.to_thread(out.get, timeout=seconds + 30) == "done"
         await asyncio.sleep(1.0)  # the last broadcast's arrivals
         for b in boards:
@@ -273,10 +284,14 @@ async def main(seconds: float, rate: float, dashboards: int) -> None:
 
                 # --- 1. change -> visible --------------------------------------------------
                 centres = [c.id for c in catalogue.centres]
-                boards = [Dashboard(Role.CHAIN_MANAGER, "") for _ in range(dashboards - dashboards // 5)]
-                boards += [Dashboard(Role.MANAGER, centres[i % len(centres)]) for i in range(dashboards // 5)]
-                for i, b in enumerate(boards):
-                    await b.connect(url, i)
+                boards = [Dashboard(Role.CHAIN_MANAGER, "", f"bench-chain-{i}")
+                          for i in range(dashboards - dashboards // 5)]
+                boards += [Dashboard(Role.MANAGER, centres[i % len(centres)], f"bench-mgr-{i}")
+                           for i in range(dashboards // 5)]
+                accounts = AccountStore(redis, catalogue)
+                await asyncio.gather(*(b.register(accounts) for b in boards))  # Argon2, a few at a time
+                for b in boards:
+                    await b.connect(url)
                 store = QueueStore(redis, queue_timing(settings), time.time, tz=settings.timezone)
                 service = QueueService(store, catalogue)
                 await asyncio.sleep(1.0)  # the first pushes after connecting

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
+import secrets
 import statistics
 import tempfile
 import time
@@ -101,33 +103,37 @@ async def upload_loop_lag_p99(images: list[bytes], uploads: int = 20) -> tuple[l
 
     The app runs in this process on 127.0.0.1:0 with a redis-server of its own; a probe task on
     the server's loop measures the lag. The clients run in another thread with their own loop
-    (as if on other machines), so their work is not counted as the server's. Returns the lags
-    (ms) and each upload's time from request to answer (ms).
+    (as if on other machines), so their work is not counted as the server's. A node takes only a
+    few stills of one session and of one booth at a time (RW_UPLOADS_PER_SESSION/_PER_BOOTH, 429
+    beyond), so the uploads come from as many booths, each with a session in service, as those
+    limits need: the shape of a busy hall. Returns the lags (ms) and each upload's time from
+    request to answer (ms).
     """
     with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmp:
         redis_server = EmbeddedRedis(Path(tmp) / "redis")
         url = redis_server.start()
         runner: web.AppRunner | None = None
         try:
+            # 256 random bits: with RW_DEMO=false a weaker RW_SECRET is refused at start
             settings = build_settings({}, redis_url=url, data_dir=Path(tmp) / "data", port=0, demo=False,
-                                      secret="bench-" + "x" * 32, document_workers=os.cpu_count() or 2)
+                                      secret=secrets.token_hex(32), document_workers=os.cpu_count() or 2)
             app = create_app(settings)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            sid, booth, token = await _held_session(app)
+            per_booth = min(settings.uploads_per_session, settings.uploads_per_booth)
+            held = await _held_sessions(app, math.ceil(uploads / per_booth))
             await app[DOCUMENTS].start()
             # Distinct bytes for every upload (JPEG allows NUL padding after its end), so each one
             # hashes and writes its own files rather than finding them stored already.
             bodies = [images[i % len(images)] + b"\0" * (i + 1) for i in range(uploads + 1)]
-            target = f"{base}/api/sessions/{sid}/materials?kind=other&camera=main"
-            headers = {"Authorization": f"Bearer {token}", "X-Booth": booth, "Content-Type": "image/jpeg"}
-            await asyncio.to_thread(_post_all, target, headers, bodies[:1])  # warm every path once
+            posts = [(*_target(base, *held[i % len(held)]), body) for i, body in enumerate(bodies[1:])]
+            await asyncio.to_thread(_post_all, [(*_target(base, *held[0]), bodies[0])])  # warm every path once
             times: list[float] = []
             lags = await loop_lag_during(
-                lambda: asyncio.to_thread(lambda: times.extend(_post_all(target, headers, bodies[1:]))))
+                lambda: asyncio.to_thread(lambda: times.extend(_post_all(posts))))
             return lags, times
         finally:
             if runner is not None:
@@ -135,27 +141,38 @@ async def upload_loop_lag_p99(images: list[bytes], uploads: int = 20) -> tuple[l
             redis_server.stop()
 
 
-async def _held_session(app: web.Application) -> tuple[str, str, str]:
-    """A session in service: a ticket at a booth of another centre, taken by a home specialist."""
+async def _held_sessions(app: web.Application, count: int) -> list[tuple[str, str, str]]:
+    """``count`` sessions in service, each at a booth of its own (registered as ``booths add``
+    would) in another centre, taken by a home specialist: (sid, booth, booth token) of each."""
     catalogue = app[CATALOGUE]
     for m in catalogue.matters:
         own = [c for c in catalogue.centres_serving(m.home_region) if region_contains(m.home_region, c.region)]
         others = [c for c in catalogue.centres if not region_contains(m.home_region, c.region)]
         if own and others:
             break
-    booth, aid = "bench-booth", "bench-spec"
-    _record, token = await app[ACCOUNTS].add_booth(booth, others[0].id)
-    await app[QUEUE].agent_login(aid, own[0].id)
-    ticket = await app[QUEUE].request_service(booth=booth, intake_centre=others[0].id, matter=m.code, consent=True)
-    await app[STORE].presence(aid, "available")
-    await app[STORE].accept(aid, ticket.ok["sid"])
-    return str(ticket.ok["sid"]), booth, token
+    held = []
+    for i in range(count):  # one at a time: each ticket goes to the one specialist just free
+        booth, aid = f"bench-booth-{i}", f"bench-spec-{i}"
+        _record, token = await app[ACCOUNTS].add_booth(booth, others[0].id)
+        await app[QUEUE].agent_login(aid, own[0].id)
+        ticket = await app[QUEUE].request_service(booth=booth, intake_centre=others[0].id, matter=m.code,
+                                                  consent=True)
+        await app[STORE].presence(aid, "available")
+        await app[STORE].accept(aid, ticket.ok["sid"])
+        held.append((str(ticket.ok["sid"]), booth, token))
+    return held
 
 
-def _post_all(url: str, headers: dict[str, str], bodies: list[bytes]) -> list[float]:
-    """POST every body at once from this thread's own loop; return each one's milliseconds."""
+def _target(base: str, sid: str, booth: str, token: str) -> tuple[str, dict[str, str]]:
+    """The upload URL of a session and the headers its booth's device agent sends."""
+    return (f"{base}/api/sessions/{sid}/materials?kind=other&camera=main",
+            {"Authorization": f"Bearer {token}", "X-Booth": booth, "Content-Type": "image/jpeg"})
 
-    async def one(http: aiohttp.ClientSession, body: bytes) -> float:
+
+def _post_all(posts: list[tuple[str, dict[str, str], bytes]]) -> list[float]:
+    """POST every (url, headers, body) at once from this thread's own loop; return each one's ms."""
+
+    async def one(http: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes) -> float:
         start = time.perf_counter()
         async with http.post(url, data=body, headers=headers) as resp:
             answer = await resp.json()
@@ -165,7 +182,7 @@ def _post_all(url: str, headers: dict[str, str], bodies: list[bytes]) -> list[fl
 
     async def run() -> list[float]:
         async with aiohttp.ClientSession() as http:
-            return list(await asyncio.gather(*(one(http, b) for b in bodies)))
+            return list(await asyncio.gather(*(one(http, *post) for post in posts)))
 
     return asyncio.run(run())
 

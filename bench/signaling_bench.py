@@ -1,9 +1,12 @@
 """Signaling benchmark: connect rate, ack round trips and memory per connection.
 
 Set-up: a private redis-server (``EmbeddedRedis``) and ``python -m window_server`` as a child
-process (RW_DEMO=false, a fixed RW_SECRET, rate limit 1000/s), on 127.0.0.1 only. For each N
-(500 and 2,000): connect N booth clients to ``/booth`` with connect tokens signed here (at most
-100 handshakes in flight) and keep them all connected, answering engine.io pings; then for
+process (RW_DEMO=false, a random 256-bit RW_SECRET, rate limit 1000/s, the default per-connection
+frame and byte budget), on 127.0.0.1 only. The booths are registered first, as ``booths add``
+would (``AccountStore.add_booth``), since signaling admits tokens of existing accounts only. For
+each N (500 and 2,000): connect N booth clients to ``/booth``, each with a fresh single-use
+connect token signed here with its booth's generation (at most 100 handshakes in flight), and
+keep them all connected, answering engine.io pings; then for
 ~10 s every tenth client is chatty: one ``resume`` at a time, wait for the ack, a jittered
 ~100 ms pause, again. Every emit -> ack round trip is recorded. Server memory per connection is
 the RSS growth of the server process from "started, no clients" to "N clients, settled", / N.
@@ -53,8 +56,11 @@ from _wsload import (
     stalls,
 )
 
+from window_server.catalogue import load_catalogue
 from window_server.domain.auth import Principal, Role, sign_connect_token
 from window_server.redis_server import EmbeddedRedis
+from window_server.store.accounts import AccountStore
+from window_server.store.client import make_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "/booth"
@@ -254,16 +260,33 @@ async def measure(
                  stalls(res.starts_s, res.rtts_ms, len(chatty)))
 
 
-def run_signaling(n: int, tmp: Path, redis: EmbeddedRedis, secret: str, seconds: float, deflate: bool) -> Phase:
+def booth_id(i: int) -> str:
+    return f"bench-{i}"
+
+
+async def register_booths(redis_url: str, n: int) -> list[int]:
+    """Register booths ``bench-0`` .. ``bench-<n-1>`` at CENTRE; return each one's generation."""
+    redis = make_redis(redis_url, timeout=30)
+    try:
+        accounts = AccountStore(redis, load_catalogue(None, None))
+        return [(await accounts.add_booth(booth_id(i), CENTRE))[0].generation for i in range(n)]
+    finally:
+        await redis.aclose()
+
+
+def run_signaling(
+    n: int, tmp: Path, redis: EmbeddedRedis, secret: str, gens: list[int], seconds: float, deflate: bool
+) -> Phase:
     with running(signaling_server(tmp, redis.url, secret, f"sio-{n}"), BANNER) as server:
         time.sleep(0.5)  # let start-up allocations finish before the "no clients" RSS reading
         ws_url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         key = secret.encode()
 
         async def one(session: aiohttp.ClientSession, i: int) -> Link:
-            principal = Principal(role=Role.BOOTH, subject=f"bench-{i}", centre=CENTRE, langs=("zh",))
+            # A fresh token for every connect: signaling spends its nonce.
+            principal = Principal(role=Role.BOOTH, subject=booth_id(i), centre=CENTRE, langs=("zh",))
             token = sign_connect_token(key, principal, NAMESPACE, int(time.time() * 1000), 120,
-                                       secrets.token_urlsafe(12))
+                                       secrets.token_urlsafe(12), gen=gens[i])
             return await sio_connect(session, ws_url, NAMESPACE, token, deflate=deflate, limit_s=30.0)
 
         redis_pid = redis.proc.pid if redis.proc is not None else None
@@ -337,13 +360,14 @@ def main() -> int:
         print(f"warning: RLIMIT_NOFILE is {nofile}; {max(sizes)} clients need about {max(sizes) * 2 + 200}")
     print(f"load average at start: {load_average()} ({os.cpu_count()} cores); RLIMIT_NOFILE {nofile}; "
           f"permessage-deflate {'offered' if deflate else 'off'}", flush=True)
-    secret = secrets.token_urlsafe(30)[:40]
+    secret = secrets.token_hex(32)  # 256 random bits: RW_DEMO=false refuses a weaker RW_SECRET
     results: dict[int, tuple[Phase, Phase]] = {}
     with tempfile.TemporaryDirectory(prefix="rw-signaling-bench-") as tmpdir:
         tmp = Path(tmpdir)
         with EmbeddedRedis(tmp / "redis") as redis:
+            gens = asyncio.run(register_booths(redis.url, max(sizes)))
             for n in sizes:
-                sio = run_signaling(n, tmp, redis, secret, args.seconds, deflate)
+                sio = run_signaling(n, tmp, redis, secret, gens, args.seconds, deflate)
                 raw = run_raw(n, tmp, args.seconds, deflate)
                 results[n] = (sio, raw)
                 print(f"N={n}: connect {sio.connect_rate:,.0f}/s, ack p50 {pct(sio.rtts_ms, 0.5):.2f} ms "

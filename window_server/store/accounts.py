@@ -79,13 +79,15 @@ return gen
 """
 
 # Revoke what was issued so far: set fields, bump the record's generation and stamp it where
-# signaling's sweep reads it, in one step. KEYS[1] record hash, KEYS[2] revocation stamp;
-# ARGV field, value pairs. Returns 0 (no such record) or the new generation.
+# signaling's sweep reads it, in one step. KEYS[1] record hash, KEYS[2] revocation stamp,
+# KEYS[3] the revocations cue; ARGV[1] a fresh cue value, ARGV[2..] field, value pairs.
+# Returns 0 (no such record) or the new generation.
 _BUMP = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('SET', KEYS[2], gen)
+redis.call('SET', KEYS[3], ARGV[1])
 return gen
 """
 
@@ -415,7 +417,8 @@ class AccountStore:
     async def _revoke(self, kind: str, subject: str, *fields: str) -> int:
         """Set ``fields`` and bump the generation: tokens and sockets issued so far end."""
         record = key("user", username=subject) if kind == "user" else key("booth_account", booth=subject)
-        gen = await self._bump(keys=[record, key("revoked", kind=kind, subject=subject)], args=list(fields))
+        gen = await self._bump(keys=[record, key("revoked", kind=kind, subject=subject), key("revocations")],
+                               args=[secrets.token_hex(8), *fields])
         return int(gen)
 
     async def set_disabled(self, username: str, disabled: bool) -> User:
@@ -544,6 +547,7 @@ class AccountStore:
             if end_sockets:
                 # kept as long as a login lasts: no socket of that login can be older
                 pipe.set(key("revoked", kind="login", subject=login), "1", px=self.policy.session_ms)
+                pipe.set(key("revocations"), secrets.token_hex(8))  # the sweeps' cue to look
             await pipe.execute()
 
     # --- booths ------------------------------------------------------------------------

@@ -52,6 +52,7 @@ KEYS: dict[str, str] = {
     # STRING: kind user|booth: the lowest account generation still valid (kept); kind login:
     # a web login ended by logout (TTL: a login's lifetime). Signaling ends older sockets.
     "revoked": "rw:revoked:{kind}:{subject}",
+    "revocations": "rw:revocations",  # STRING: a fresh random value at every revocation (the sweep's cue)
     # --- materials: the records themselves are in "materials" above ---
     "material_verdicts": "rw:s:{sid}:verdicts",  # HASH material id -> JSON {verdict, reason, by, at}
     "captures": "rw:s:{sid}:captures",  # HASH capture request id -> JSON {kind, camera, by, at}

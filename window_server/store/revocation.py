@@ -2,8 +2,8 @@
 
 At connect, one MULTI round trip spends the token's nonce and reads its account record and the
 end of its login; ``window_server.domain.auth.admit`` decides. While sockets are open, each node
-reads the revocation stamps of its connected accounts and logins with one MGET per sweep;
-``revoked_since`` decides. The stamps are written by ``AccountStore`` with the bump of the record.
+reads one cue per sweep, and only when it changed (something was revoked) the stamps of its
+connected accounts and logins with one MGET; ``revoked_since`` decides. The stamps are written by ``AccountStore`` with the bump of the record.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from window_server.domain.auth import (
 )
 from window_server.store.keys import key
 
+_UNSEEN = object()  # no full check yet
 _USER_FIELDS = ("role", "centre", "disabled", "demo", "gen")
 _BOOTH_FIELDS = ("centre", "revoked", "demo", "gen")
 
@@ -58,6 +59,7 @@ class ConnectGate:
     def __init__(self, redis: Redis, *, demo: bool) -> None:
         self.redis = redis
         self.demo = demo
+        self._cue_seen: object = _UNSEEN  # the revocations cue at the last full check
 
     async def admit(self, token: ConnectToken, now_ms: int) -> None:
         """Spend the nonce and check the account; raise the ``admit`` errors. One round trip."""
@@ -75,10 +77,21 @@ class ConnectGate:
               login_ended=bool(token.login) and bool(ended), demo_mode=self.demo)
 
     async def revoked(self, open_sockets: Iterable[tuple[tuple[str, str], str, int]]) -> set[int]:
-        """Indexes of the sockets, given as ((kind, id), login id, generation), that must end."""
+        """Indexes of the sockets, given as ((kind, id), login id, generation), that must end.
+
+        Every revocation also sets ``rw:revocations`` to a fresh random value, in the same atomic
+        step as its stamp. While that value is the one seen at the last full check, nothing was
+        revoked since, and sockets opened since were checked at connect: one GET, no MGET. (A
+        random value, not a counter: Redis restarted from its AOF can lose a counter's last
+        increments and count the same numbers again.)
+        """
+        cue = await self.redis.get(key("revocations"))
+        if cue == self._cue_seen:
+            return set()
         sockets = list(open_sockets)
         wanted = sorted({k for account, login, _gen in sockets for k in revocation_keys(account, login)})
         if not wanted:
+            self._cue_seen = cue
             return set()
         stamps = dict(zip(wanted, await self.redis.mget(wanted), strict=True))
         ended = set()
@@ -86,4 +99,5 @@ class ConnectGate:
             account_key, *login_key = revocation_keys(account, login)
             if revoked_since(stamps[account_key], gen) or (login_key and stamps[login_key[0]] is not None):
                 ended.add(i)
+        self._cue_seen = cue  # read before the stamps: a revocation after it changes the cue again
         return ended
