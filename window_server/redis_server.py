@@ -107,8 +107,11 @@ class EmbeddedRedis:
         """The URL with the password (redis://:<password>@127.0.0.1:<port>/0): do not log it."""
         return embedded_url(self.data_dir, self.port)
 
-    def start(self, timeout: float = 10.0) -> str:
-        """Spawn the server and wait until it answers PING; return its URL."""
+    def start(self, timeout: float = 10.0, *, port: int | None = None) -> str:
+        """Spawn the server and wait until it answers PING; return its URL.
+
+        ``port``: this port rather than a free one (a restart where clients expect it).
+        """
         exe = shutil.which(self.binary)
         if exe is None:
             raise RedisServerError(
@@ -123,7 +126,7 @@ class EmbeddedRedis:
         _write_private(config, f"# written by window_server at each start\nrequirepass {password}\n")
         last_error = ""
         for _attempt in range(5):  # a free port can be taken between probe and bind
-            self.port = free_port()
+            self.port = port or free_port()
             args = [
                 exe, str(config.resolve()), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir.resolve()),
                 "--daemonize", "no", "--appendonly", "yes", "--appendfsync", self.appendfsync,

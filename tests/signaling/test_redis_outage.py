@@ -18,7 +18,6 @@ import pytest
 
 from signaling import protocol as P
 from tests import accounts
-from window_server import redis_server
 from window_server.app import create_app
 from window_server.appkeys import HUB, STORE
 from window_server.domain.auth import Role
@@ -52,12 +51,10 @@ def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server.stop()
 
 
-def restart_on_same_port(server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+def restart_on_same_port(server: EmbeddedRedis) -> None:
     """Start the killed server again on its port and directory, as a supervisor would."""
     port = server.port
-    with monkeypatch.context() as m:
-        m.setattr(redis_server, "free_port", lambda: port)
-        server.start()
+    server.start(port=port)
     assert server.port == port
 
 
@@ -110,7 +107,7 @@ async def test_connected_calls_survive_a_redis_outage_longer_than_the_heartbeat_
     async with asyncio.timeout(10):
         await left.wait()
     clock.t += 30  # longer than the heartbeat TTL: nobody's heartbeat could be written
-    restart_on_same_port(own_redis, monkeypatch)
+    restart_on_same_port(own_redis)
     async with asyncio.timeout(15):
         await store.outage.healed.wait()  # re-asserted, heartbeats forgiven
 
