@@ -1,7 +1,7 @@
 // The login page: POST /api/login sets the HttpOnly cookie; then the console.
 
 import { post, get } from "../shared/api.js";
-import { $ } from "./dom.js";
+import { $ } from "../shared/dom.js";
 import { loadStrings, t, setLang, getLang } from "./i18n.js";
 
 async function main() {

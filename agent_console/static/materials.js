@@ -6,10 +6,11 @@
 // review: {verdict, reason, by, at} | null}. Images: /api/sessions/{sid}/materials/{id}/{variant}.
 
 import { get, api } from "../shared/api.js";
-import { $, h, fill, show, hms } from "./dom.js";
+import { $, h, fill, show, hms } from "../shared/dom.js";
 import { t, has, nameOf } from "./i18n.js";
+import { PROTOCOL } from "../protocol/protocol.js";
 
-const VERDICT_REASONS = ["illegible", "cut_off", "glare", "wrong_document", "expired", "blurred", "other"];
+const VERDICT_REASONS = PROTOCOL.materials.verdictReasons; // domain/materials.py, in its order
 const ZOOMS = [1, 1.5, 2, 3, 4]; // 1 = the whole page fits the pane
 
 export class Materials {

@@ -1,5 +1,8 @@
 // The kiosk's words: Chinese first, English on one touch. Plain words, short sentences, no
-// jargon; every prompt that is spoken is here too (docs/booth.md lists them).
+// jargon; every prompt that is spoken is here too (docs/booth.md lists them). Bound to the shared
+// engine below.
+
+import { createI18n } from "../shared/i18n.js";
 
 const STRINGS = {
   zh: {
@@ -287,44 +290,11 @@ const THEMES_EN = {
   社保: "Social insurance", 纳税: "Tax", 身后: "After a death",
 };
 
-let lang = "zh";
-const listeners = new Set();
+// Not remembered: every citizen starts in Chinese (reset() switches back).
+const i18n = createI18n({ strings: STRINGS });
 
-export const getLang = () => lang;
-
-export function t(key, vars = {}) {
-  return tIn(lang, key, vars);
-}
-
-/** A string in a given language, whatever the screen shows (reasons go to staff in Chinese). */
-export function tIn(language, key, vars = {}) {
-  const s = STRINGS[language]?.[key] ?? STRINGS.zh[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? `{${k}}`));
-}
-
-/** A name in the current language from a {name_zh, name_en} record. */
-export function nameOf(rec, fallback = "") {
-  if (!rec) return fallback;
-  return (lang === "en" ? rec.name_en : rec.name_zh) || rec.name_zh || fallback;
-}
+export const { t, tIn, nameOf, getLang, setLang, apply } = i18n;
 
 export function themeName(theme) {
-  return lang === "en" ? THEMES_EN[theme] || theme : theme;
-}
-
-export function setLang(next) {
-  lang = next === "en" ? "en" : "zh";
-  apply();
-  for (const fn of listeners) fn(lang);
-}
-
-export function onLang(fn) {
-  listeners.add(fn);
-}
-
-export function apply(root = document) {
-  document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
-  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  return getLang() === "en" ? THEMES_EN[theme] || theme : theme;
 }

@@ -4,10 +4,12 @@
 import { io } from "/dashboard/vendor/socket.io.esm.min.js";
 import { ApiError, get, post, query } from "../shared/api.js";
 import { drawSeries, resetCharts } from "./charts.js";
+import { $, h as el } from "../shared/dom.js";
+import { PRESENCE, PROTOCOL, STATE } from "../protocol/protocol.js";
 import { apply, currentLang, dateTime, duration, levelLabel, percent, setLang, setTimeZone, t } from "./i18n.js";
 
-const $ = (sel) => document.querySelector(sel);
-const STATUSES = ["available", "offered", "in_service", "wrap_up", "away", "offline"];
+// Every presence status, in the domain's order but offline last (the tiles read left to right).
+const STATUSES = [...PROTOCOL.presence.statuses.filter((s) => s !== PRESENCE.OFFLINE), PRESENCE.OFFLINE];
 const STEPS = ["called_back", "rectified", "replied"];
 const KPI_REFRESH_MS = 2000;
 
@@ -54,18 +56,6 @@ function groupName(group, key) {
 }
 
 // --- small DOM helpers ---------------------------------------------------------------------------
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("data-")) e.setAttribute(k, v);
-    else if (k === "onclick") e.addEventListener("click", v);
-    else e[k] = v;
-  }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
-  return e;
-}
 
 function setText(sel, text) {
   const e = $(sel);
@@ -191,7 +181,7 @@ function renderLongest(rows) {
         el("td", {}, w.ticket),
         el("td", {}, centreName(w.intake)),
         el("td", {}, matterName(w.matter)),
-        el("td", {}, t(w.state === "offered" ? "offered" : "waiting")),
+        el("td", {}, t(w.state === STATE.OFFERED ? "offered" : "waiting")),
         el("td", { class: "num" }, duration(w.waited_s)),
       ),
     ),

@@ -1,4 +1,7 @@
-// Words of the dashboard, Chinese first. Elements carry data-i18n="key"; apply() fills them.
+// Words of the dashboard, Chinese first, bound to the shared engine (the manager's language choice
+// is remembered); and how the dashboard writes numbers, durations and times.
+
+import { createI18n } from "../shared/i18n.js";
 
 const WORDS = {
   zh: {
@@ -200,37 +203,13 @@ const LEVELS = {
   en: { 5: "very satisfied", 4: "satisfied", 3: "fairly satisfied", 2: "dissatisfied", 1: "very dissatisfied" },
 };
 
-let lang = localStorage.getItem("rw.dashboard.lang") === "en" ? "en" : "zh";
+const i18n = createI18n({ strings: WORDS, remember: "rw.dashboard.lang" });
 
-export function currentLang() {
-  return lang;
-}
-
-export function setLang(value) {
-  lang = value === "en" ? "en" : "zh";
-  localStorage.setItem("rw.dashboard.lang", lang);
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-}
-
-/** The word for ``key`` with {name} placeholders filled. */
-export function t(key, values = {}) {
-  const text = WORDS[lang][key] ?? WORDS.zh[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
+export const { t, apply, setLang } = i18n;
+export const currentLang = i18n.getLang;
 
 export function levelLabel(level) {
-  return LEVELS[lang][level] ?? String(level);
-}
-
-/** Fill every [data-i18n] element of ``root`` in the current language. */
-export function apply(root = document) {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  for (const el of root.querySelectorAll("[data-i18n]")) {
-    el.textContent = t(el.dataset.i18n);
-  }
-  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
-    el.placeholder = t(el.dataset.i18nPlaceholder);
-  }
+  return LEVELS[currentLang()][level] ?? String(level);
 }
 
 export function percent(x) {
@@ -255,5 +234,5 @@ export function setTimeZone(tz) {
 
 export function dateTime(ms) {
   if (!ms) return "–";
-  return new Date(ms).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false, timeZone });
+  return new Date(ms).toLocaleString(currentLang() === "zh" ? "zh-CN" : "en-GB", { hour12: false, timeZone });
 }

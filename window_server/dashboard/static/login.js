@@ -1,16 +1,14 @@
 // The login form: POST /api/login sets the HttpOnly cookie, then the dashboard loads.
 
 import { post } from "../shared/api.js";
+import { $ } from "../shared/dom.js";
 import { apply, currentLang, setLang, t } from "./i18n.js";
-
-const $ = (sel) => document.querySelector(sel);
 
 function main() {
   apply();
   if (document.body.dataset.message === "role") $("#login-error").textContent = t("role_needed");
   $("#btn-lang").addEventListener("click", () => {
     setLang(currentLang() === "zh" ? "en" : "zh");
-    apply();
   });
   $("#login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -1,4 +1,5 @@
-// Small DOM helpers: build elements without innerHTML (no injection), find, format.
+// Small DOM helpers shared by every page (console, kiosk, dashboard; served at /<page>/shared/dom.js):
+// build elements without innerHTML (no injection), find, format.
 
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];

@@ -1,0 +1,227 @@
+// The session's peer connections: the call (to the booth page), the preview (from the device
+// agent), screen shares both ways, mute/camera switches and the media figures. Reconnect = new
+// peer connections under the same session (aiortc has no ICE restart).
+
+import { $, show } from "../shared/dom.js";
+import { t } from "./i18n.js";
+import { Peer, attach, firstFrame, now } from "./media.js";
+import { report, toast } from "./feedback.js";
+import { HELD, S, sock, materials } from "./state.js";
+import { renderWork, renderMedia } from "./render.js";
+
+export function makePeer(name, to, sid) {
+  const peer = new Peer({
+    name, to, sid, iceServers: sock.iceServers,
+    signal: (msg) => sock.send("signal", msg),
+    onTrack: (track, stream) => onRemoteTrack(peer, track, stream),
+    onState: (state) => onPeerState(peer, state),
+  });
+  return peer;
+}
+
+export function livePeer(name) {
+  const p = S.peers.get(name);
+  return p && !p.closed && !["failed", "closed"].includes(p.state) ? p : null;
+}
+
+export function localTracks() {
+  return S.local ? S.local.getTracks() : [];
+}
+
+/** Build the call's offer before the accept (ICE gathering included); send it on accept. */
+export async function prepareCall(sid) {
+  const old = S.peers.get("call");
+  if (S.sess) return; // busy: an offer while serving is a transfer back, handled on accept
+  if (old) old.close({ bye: false });
+  const peer = makePeer("call", "booth", sid);
+  S.peers.set("call", peer);
+  await peer.offer(callSpec());
+}
+
+export function callSpec() {
+  const send = localTracks();
+  const kinds = new Set(send.map((tr) => tr.kind));
+  const recv = ["audio", "video"].filter((k) => !kinds.has(k));
+  return { send, recv, stream: S.local };
+}
+
+export async function ensureCall(sid) {
+  const p = S.peers.get("call");
+  if (p && !p.closed && p.sid === sid && p.held) {
+    p.release(sid);
+    S.marks.callReleased = now();
+    return;
+  }
+  if (p && !p.closed && p.sid === sid && !["failed", "closed"].includes(p.state)) return;
+  await restartCall();
+}
+
+export async function restartCall() {
+  if (!S.sess) return;
+  const sid = S.sess.sid;
+  const old = S.peers.get("call");
+  if (old) old.close({ bye: false });
+  show($("#w-citizen"), true);
+  const peer = makePeer("call", "booth", sid);
+  S.peers.set("call", peer);
+  await peer.offer(callSpec());
+  peer.release();
+  S.marks.callReleased = now();
+}
+
+export async function startPreview(sid) {
+  const old = S.peers.get("preview");
+  if (old && !old.closed && old.sid === sid && old.state === "new" && now() - old.marks.created < 1500) return;
+  if (old) old.close({ bye: false });
+  show($("#w-preview"), true);
+  const peer = makePeer("preview", "device", sid);
+  S.peers.set("preview", peer);
+  S.marks.previewStart = now();
+  await peer.offer({ recv: ["video"] });
+  peer.release();
+}
+
+export function onDeviceReady(d) {
+  S.device = d;
+  renderWork();
+  materials.setCameras(d.cameras || []);
+  if (S.sess && S.sess.sid === d.sid && HELD.has(S.sess.state)) startPreview(d.sid).catch(report);
+}
+
+export async function onSignal(d) {
+  if (!S.sess || d.sid !== S.sess.sid) return;
+  const name = d.pc || "call";
+  let peer = S.peers.get(name);
+  if (d.kind === "offer") {
+    // The other side offers: the booth shares its screen. Its offer replaces any pc of that name.
+    if (peer) {
+      peer.close({ bye: false });
+      if (name === "screen") stopShare(false);
+    }
+    peer = makePeer(name, d.from, d.sid);
+    S.peers.set(name, peer);
+    await peer.answer(d.data);
+    return;
+  }
+  if (!peer) return;
+  if (d.kind === "bye") {
+    peer.close({ bye: false });
+    S.peers.delete(name);
+    if (name === "screen") stopShare(false);
+    renderMedia();
+    return;
+  }
+  await peer.handle(d.kind, d.data);
+}
+
+export function onRemoteTrack(peer, track, stream) {
+  if (S.peers.get(peer.name) !== peer) return;
+  let video;
+  if (peer.name === "call") video = $("#v-citizen");
+  else if (peer.name === "preview") video = $("#v-preview");
+  else video = $("#v-screen");
+  if (track.kind === "video") {
+    firstFrame(video).then((ts) => {
+      peer.marks.firstFrame = ts;
+      if (peer.name === "call") S.marks.callFrame = ts;
+      if (peer.name === "preview") S.marks.previewFrame = ts;
+      if (peer.name === "call") show($("#w-citizen"), false);
+      if (peer.name === "preview") show($("#w-preview"), false);
+    });
+    if (peer.name === "call") $("#v-face").srcObject = stream;
+    if (peer.name !== "call" && peer.name !== "preview") {
+      $("#screen-caption").textContent = t("video.booth_screen");
+      show($("#tile-screen"), true);
+    }
+  }
+  attach(video, stream, { onMutedFallback: () => toast(t("media.unmute_hint"), "warn") });
+}
+
+export function onPeerState(peer, state) {
+  if (S.peers.get(peer.name) !== peer) return;
+  renderMedia();
+  if (state === "failed" && S.sess && HELD.has(S.sess.state) && !(S.sess.xfer && S.sess.xfer.mode === "cold")) {
+    // No ICE restart (aiortc): build a new connection after a short pause.
+    setTimeout(() => {
+      if (S.peers.get(peer.name) !== peer || !S.sess) return;
+      if (peer.name === "call") restartCall().catch(report);
+      else if (peer.name === "preview" && S.device) startPreview(S.sess.sid).catch(report);
+    }, 1000);
+  }
+}
+
+export function toggleMute() {
+  S.muted = !S.muted;
+  if (S.local) for (const tr of S.local.getAudioTracks()) tr.enabled = !S.muted;
+  renderMedia();
+}
+
+export function toggleCamera() {
+  S.camOff = !S.camOff;
+  if (S.local) for (const tr of S.local.getVideoTracks()) tr.enabled = !S.camOff;
+  renderMedia();
+}
+
+export async function toggleShare() {
+  if (!S.sess) return;
+  if (S.share) return stopShare(true);
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { displaySurface: "browser" }, audio: false });
+  } catch (err) {
+    return toast(t("err.generic", { msg: err.name }), "warn");
+  }
+  S.share = stream;
+  const track = stream.getVideoTracks()[0];
+  track.addEventListener("ended", () => stopShare(true));
+  const old = S.peers.get("screen");
+  if (old) old.close({ bye: false });
+  const peer = makePeer("screen", "booth", S.sess.sid);
+  S.peers.set("screen", peer);
+  await peer.offer({ send: [track], stream, sendOnly: true });
+  peer.release();
+  $("#v-screen").srcObject = stream;
+  $("#screen-caption").textContent = t("video.my_screen");
+  show($("#tile-screen"), true);
+  renderMedia();
+}
+
+export function stopShare(bye) {
+  if (S.share) for (const tr of S.share.getTracks()) tr.stop();
+  S.share = null;
+  const peer = S.peers.get("screen");
+  if (bye && peer) {
+    peer.close();
+    S.peers.delete("screen");
+  }
+  if (!S.peers.get("screen")) {
+    $("#v-screen").srcObject = null;
+    show($("#tile-screen"), false);
+  }
+  renderMedia();
+}
+
+export async function askShare() {
+  if (!S.sess) return;
+  try {
+    await sock.call("screen_share_request", { sid: S.sess.sid });
+    toast(t("media.asked"), "ok");
+  } catch (err) {
+    report(err);
+  }
+}
+
+export async function updateStats() {
+  for (const [name, sel] of [["call", "#st-call"], ["preview", "#st-preview"]]) {
+    const p = S.peers.get(name);
+    const el = $(sel);
+    if (!p || p.closed) {
+      el.textContent = "";
+      continue;
+    }
+    const st = await p.inboundVideo().catch(() => null);
+    el.textContent = st && st.framesDecoded
+      ? `${st.width}×${st.height} · ${Math.round(st.fps || 0)} fps`
+      : p.state;
+  }
+}

@@ -1,0 +1,156 @@
+// The session in service: starting it (after an accept, a return, a resume), its detail, the
+// session_state pushes that move it, and its end.
+
+import { $, debounce } from "../shared/dom.js";
+import { t } from "./i18n.js";
+import { STATE } from "../protocol/protocol.js";
+import { toast } from "./feedback.js";
+import { HELD, S, sock, materials } from "./state.js";
+import { clearOffer } from "./queue.js";
+import { livePeer, ensureCall, restartCall, startPreview, stopShare } from "./calls.js";
+import { matterOf, renderAll, renderWork } from "./render.js";
+
+const ENDS = { complete: "ended.completed", no_show: "ended.no_show", interrupt: "ended.interrupted",
+  requeue: "ended.requeue", leave: "ended.abandoned" };
+
+export async function startSession(sid, { detail = null, resumed = false } = {}) {
+  if (S.offer && S.offer.sid === sid) S.offer = null;
+  const fresh = !S.sess || S.sess.sid !== sid;
+  if (fresh) {
+    if (S.sess) endSession(null);
+    S.sess = { sid, state: STATE.IN_SERVICE, since: Date.now(), detail: null, identity: null, xfer: null, banner: null };
+    S.wrap = null;
+    materials.reset(sid);
+  }
+  if (detail) applyDetail(detail);
+  renderAll();
+  const media = [ensureCall(sid)];
+  if (S.device && S.device.sid === sid) media.push(startPreview(sid));
+  await Promise.all(media);
+  if (resumed) toast(t("banner.resumed", { sid }));
+  await loadDetail();
+  materials.load().catch((err) => console.debug("materials", err.code || err));
+}
+
+export function applyDetail(r) {
+  if (!S.sess || !r || !r.session || r.session.sid !== S.sess.sid) return;
+  const s = r.session;
+  S.sess.detail = r;
+  Object.assign(S.sess, {
+    ticket: s.ticket, matter: s.matter, region: s.region, intake: s.intake_centre, priority: s.priority,
+    state: s.state || S.sess.state,
+  });
+  if (s.answered && S.sess.since > Number(s.answered)) S.sess.since = Number(s.answered) - S.skew;
+  if (s.identity) S.sess.identity = s.identity;
+}
+
+export async function loadDetail() {
+  if (!S.sess) return;
+  const sid = S.sess.sid;
+  try {
+    const r = await sock.call("session_detail", { sid });
+    if (S.sess && S.sess.sid === sid) {
+      applyDetail(r);
+      materials.setMatter(matterOf(S.sess.matter));
+      renderAll();
+    }
+  } catch (err) {
+    console.debug("session_detail", err.code);
+  }
+}
+export const reloadDetail = debounce(loadDetail, 150);
+
+export function endSession(message) {
+  for (const p of S.peers.values()) p.close({ bye: HELD.has(S.sess?.state) });
+  S.peers.clear();
+  stopShare(false);
+  for (const id of ["#v-citizen", "#v-preview", "#v-screen", "#v-face"]) $(id).srcObject = null;
+  const sid = S.sess && S.sess.sid;
+  S.sess = null;
+  S.device = null;
+  materials.reset(null);
+  if (sid) S.wrap = { ...(S.wrap || {}), sid };
+  if (message) toast(t(message));
+  renderAll();
+}
+
+export async function onSessionState(d) {
+  const mine = d.agent === S.me;
+  if (S.offer && d.sid === S.offer.sid && d.act !== "offer" && d.act !== "transfer_offer") {
+    if ((d.act === "accept" || d.act === "transfer_accept") && mine) {
+      /* the accept ack starts the session */
+    } else if (d.act === "leave") clearOffer("ended.left_offer");
+    else if (d.act === "accept" || d.act === "transfer_accept") clearOffer("ended.offer_gone");
+    else if (!(d.act === "transfer" && d.agent !== S.me)) clearOffer();
+  }
+  if (d.act === "resume") {
+    if (HELD.has(d.state)) await startSession(d.sid, { resumed: true });
+    return;
+  }
+  if (d.state === STATE.RATED && S.wrap && S.wrap.sid === d.sid) {
+    reloadRating(d.sid);
+    return;
+  }
+  if (!S.sess || S.sess.sid !== d.sid) {
+    // a session comes (back) to me without an accept of mine on this page (another tab, a return)
+    if (mine && HELD.has(d.state) && ["transfer_decline", "transfer_timeout", "media_back"].includes(d.act)) {
+      await startSession(d.sid);
+    }
+    return;
+  }
+  const sess = S.sess;
+  sess.state = d.state;
+  switch (d.act) {
+    case "transfer":
+      sess.xfer = { to: d.to_agent || d.to_centre, mode: d.mode || "warm" };
+      if (d.mode === "cold") {
+        for (const p of S.peers.values()) p.close();
+        S.peers.clear();
+        sess.banner = { kind: "warn", text: t("banner.cold") };
+      } else {
+        sess.banner = null;
+      }
+      break;
+    case "transfer_accept":
+      if (!mine) {
+        endSession(null);
+        toast(t("xfer.done", { who: d.agent }), "ok");
+        return;
+      }
+      break;
+    case "transfer_decline":
+    case "transfer_timeout":
+      sess.xfer = null;
+      sess.banner = { kind: "warn", text: t("xfer.returned", { why: d.why || t(`ev.${d.act}`) }) };
+      await ensureCall(sess.sid);
+      if (S.device && S.device.sid === sess.sid && !livePeer("preview")) await startPreview(sess.sid);
+      break;
+    case "media_lost":
+      sess.banner = { kind: "warn", text: t(d.party === "agent" ? "banner.reconnecting_agent" : "banner.reconnecting_booth") };
+      break;
+    case "media_back":
+      sess.banner = null;
+      // The booth page came back with new peer connections to make: offer again.
+      if (d.party === "booth") await restartCall();
+      break;
+    default:
+      if (ENDS[d.act]) {
+        endSession(ENDS[d.act]);
+        return;
+      }
+  }
+  renderAll();
+  reloadDetail();
+}
+
+export async function reloadRating(sid) {
+  try {
+    const r = await sock.call("session_detail", { sid });
+    if (S.wrap && S.wrap.sid === sid) {
+      S.wrap.rating = Number(r.session.rating) || null;
+      renderWork();
+    }
+  } catch {
+    /* not allowed any more: no rating to show */
+  }
+}
