@@ -1,10 +1,14 @@
-"""Specialist presence: who may be offered work, and how presence moves."""
+"""Specialist presence: the statuses, which a specialist may ask for by hand, which are busy.
+
+How presence moves (a hand switch refused while an offer, a session or a transfer in reserve is
+held; away after ``MISSES_BEFORE_AWAY`` unanswered offers; wrap-up and its timer) is decided in
+the queue's Redis functions, atomically with the session it depends on: that is the rules' one
+home. Their plain model, checked against real Redis, is ``tests/oracle/presence.py``.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-
-from window_server.domain.errors import Conflict
 
 
 class Presence(StrEnum):
@@ -16,26 +20,10 @@ class Presence(StrEnum):
     AWAY = "away"  # on a break
 
 
-#: What a specialist may switch to by hand.
+#: What a specialist may switch to by hand (validated at the door, before the queue is asked).
 SETTABLE = frozenset({Presence.AVAILABLE, Presence.AWAY, Presence.WRAP_UP})
-#: While in these, a hand switch is refused: the session decides.
-BUSY = frozenset({Presence.OFFERED, Presence.IN_SERVICE})
-#: Offers in a row left to time out before a specialist is set away.
+#: Statuses a hand switch may not leave: the offer or session decides (handed to the Lua, which
+#: also refuses while a session or a transfer in reserve is held, whatever the status).
+BUSY_STATUSES = frozenset({Presence.OFFERED, Presence.IN_SERVICE})
+#: Offers in a row left to time out before a specialist is set away (handed to the Lua).
 MISSES_BEFORE_AWAY = 2
-
-
-class PresenceBusy(Conflict):
-    code = "presence_busy"
-
-
-def check_manual_switch(current: Presence, wanted: Presence) -> None:
-    """Raise unless a specialist may switch from ``current`` to ``wanted`` by hand."""
-    if wanted not in SETTABLE:
-        raise Conflict(f"presence cannot be set to {wanted} by hand", code="invalid_presence", field="status")
-    if current in BUSY:
-        raise PresenceBusy(f"presence is {current}: finish or decline the session first")
-
-
-def after_offer_timeout(misses_in_a_row: int) -> Presence:
-    """Presence after an offer timed out, given the misses in a row including this one."""
-    return Presence.AWAY if misses_in_a_row >= MISSES_BEFORE_AWAY else Presence.AVAILABLE

@@ -1,7 +1,8 @@
 """The session lifecycle: states, actions and the one transition table.
 
-The Redis functions (``window_server/store/queue.lua``) receive this very table as JSON when
-they are loaded, so Python and Lua can never disagree on what is legal.
+The Redis functions (``window_server/store/lua/``) receive this very table, the states, the
+actions and the held, final and ended sets when they are loaded, so Python and Lua can never
+disagree on what is legal.
 
     waiting --offer--> offered --accept--> in_service --complete--> completed --rate--> rated
     offered --decline / offer_timeout / offer_lost--> waiting        (keeps its place)
@@ -15,7 +16,7 @@ they are loaded, so Python and Lua can never disagree on what is legal.
     waiting | offered | in_service --no_show--> no_show (called, but nobody at the booth)
 
 A completed session may be rated for the rating window (``QueueTiming.rating_ms``); when that
-closes unrated it stays completed but is no longer active (queue.lua's ``close_rating``).
+closes unrated it stays completed but is no longer active (``close_rating`` in ``store/lua/rating.lua``).
 """
 
 from __future__ import annotations
@@ -116,12 +117,24 @@ TRANSITIONS: dict[tuple[State | None, Action], State] = {
 }
 del S, A
 
-#: States from which nothing but reading happens any more (completed still awaits a rating).
+#: States from which nothing but reading happens any more (completed still awaits a rating):
+#: the session leaves the active set.
 FINAL_STATES = frozenset({State.RATED, State.ABANDONED, State.NO_SHOW, State.INTERRUPTED})
-#: States in which the session has ended for the specialist.
+#: States in which the session has ended for the specialist; in any other, its booth has it open
+#: and may not start another (``booth_busy``).
 ENDED_STATES = FINAL_STATES | {State.COMPLETED}
 #: States in which a specialist holds the session and may add notes, materials, verdicts.
 HELD_STATES = frozenset({State.IN_SERVICE, State.TRANSFERRING, State.RECONNECTING})
+
+#: The languages a citizen may ask to be served in.
+LANGUAGES: tuple[str, ...] = ("zh", "en")
+#: Length limits of a session's words, one per field: the protocol's door and the queue service read these.
+MAX_REASON = 500  # a leave, decline, transfer or no-show reason; a rating's comment
+MAX_NOTE = 4000
+MAX_CASE_NUMBER = 64
+MAX_TARGET = 64  # a transfer's to_agent (a username) or to_centre (a centre id)
+#: The national five-level rating scale (好差评): 5 非常满意 … 1 非常不满意.
+RATING_LEVELS = range(1, 6)
 
 
 class IllegalTransition(Conflict):

@@ -1,4 +1,4 @@
-"""The Redis side of materials: one FCALL per change (``rw_material_*`` in queue.lua), and reads.
+"""The Redis side of materials: one FCALL per change (``rw_material_*`` in ``store/lua/materials.lua``), and reads.
 
 A material's record is a JSON object in the session's ``materials`` hash, written once; the
 specialist's current verdict on it is in ``material_verdicts``; capture requests are in

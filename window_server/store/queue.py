@@ -1,8 +1,10 @@
 """The Redis adapter of the queue: one FCALL per change, errors mapped to domain errors.
 
-The Lua library (``queue.lua``) is loaded with ``FUNCTION LOAD REPLACE`` at start; it gets the
-transition table, the key templates and the routing constants from Python, so the facts live
-in one place. Every call passes ``now`` (ms) and the timing settings explicitly. Under load,
+The Lua library is written one file per concept in ``store/lua/`` and loaded as one library
+(``FUNCTION LOAD REPLACE``) at start, its files concatenated in the order of ``LUA_PARTS``. It
+gets every table it uses from Python (``lua_tables``: transitions, keys, states, actions,
+presence statuses, lanes, tiers, held/final/ended states, error codes), so each fact lives in
+one place. Every session transition a call made is logged here at INFO (``_log_transitions``). Every call passes ``now`` (ms) and the timing settings explicitly. Under load,
 calls that queue up behind others go to Redis together, one round trip for several
 (``batch.py``); each still runs, succeeds or fails on its own.
 """
@@ -21,9 +23,17 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 
 from window_server.domain import errors
-from window_server.domain.presence import MISSES_BEFORE_AWAY
-from window_server.domain.routing import LANE_SPAN, PoolEntry, estimate_wait_s
-from window_server.domain.session import transitions_table
+from window_server.domain.presence import BUSY_STATUSES, MISSES_BEFORE_AWAY, Presence
+from window_server.domain.routing import LANE_SPAN, Lane, PoolEntry, Tier, estimate_wait_s
+from window_server.domain.session import (
+    ENDED_STATES,
+    FINAL_STATES,
+    HELD_STATES,
+    Action,
+    State,
+    TransferMode,
+    transitions_table,
+)
 from window_server.outage import Outage
 from window_server.store.batch import Batcher
 from window_server.store.events import read_entries
@@ -32,33 +42,6 @@ from window_server.store.keys import KEYS, key
 log = logging.getLogger(__name__)
 
 LIBRARY = "rw"
-
-_ERRORS: dict[str, type[errors.RemoteWindowError]] = {
-    "unknown_session": errors.NotFound,
-    "unknown_agent": errors.NotFound,
-    "illegal_transition": errors.Conflict,
-    "not_your_offer": errors.Forbidden,
-    "not_your_session": errors.Forbidden,
-    "offer_expired": errors.Conflict,
-    "already_rated": errors.Conflict,
-    "rating_closed": errors.Conflict,
-    "booth_busy": errors.Conflict,
-    "presence_busy": errors.Conflict,
-    "signed_out": errors.Conflict,
-    "target_unavailable": errors.Conflict,
-    "target_not_authorised": errors.Conflict,
-    "identity_required": errors.Conflict,
-    "reason_required": errors.InvalidInput,
-    "invalid_target": errors.InvalidInput,
-    "invalid_input": errors.InvalidInput,
-    # materials
-    "unknown_material": errors.NotFound,
-    "unknown_request": errors.NotFound,
-    "not_member": errors.Forbidden,
-    "peer_absent": errors.Conflict,
-}
-_FIELDS = {"reason_required": "reason", "invalid_target": "to_agent", "target_unavailable": "to_agent",
-           "unknown_material": "material_id", "unknown_request": "request_id"}
 
 
 @dataclass(frozen=True)
@@ -87,22 +70,69 @@ class StoreError(errors.RemoteWindowError):
     """A queue call failed with a stable code; ``state`` is the session's state, if any."""
 
 
+#: The library's files (``store/lua/<part>.lua``) in load order: each may use the locals of
+#: those before it (Lua locals are visible only below their definition).
+LUA_PARTS = (
+    "prelude",  # the tables from Python, constants
+    "helpers",  # keys, named reads, errors, effects, the event log, transition()
+    "presence",  # a specialist's status and pools: set_presence()
+    "library",  # run/register and rw_batch: from here on, functions are registered
+    "routing",  # who is offered what: offer, match_session, match_agent, widening, enqueue
+    "wrap_up",  # the wrap-up after a session
+    "transfers",  # rw_transfer and how a transfer ends
+    "rating",  # the citizen's rating and its window
+    "reconnect",  # media lost and back, the reconnect grace
+    "agents",  # sign-in, heartbeat, presence by hand, sign-out and a lost specialist
+    "sessions",  # the session lifecycle: enqueue, accept, decline, complete, leave, no-show, notes
+    "tick",  # everything that happens because time passed
+    "materials",  # stills, verdicts, capture requests, views, retention
+)
+
+
+def _members(enum: Any) -> dict[str, Any]:
+    return {m.name: m.value for m in enum}
+
+
+def _set(values: Any) -> dict[str, bool]:
+    return {str(v): True for v in sorted(values)}
+
+
+def lua_tables() -> dict[str, dict[str, Any] | list[Any]]:
+    """Every table the Lua library uses, by its Lua name: the facts it must not spell out itself."""
+    return {
+        "T": transitions_table(),  # state -> {action -> state}; "" is a new session
+        "K": KEYS,
+        "C": {"lane_span": LANE_SPAN, "misses_before_away": MISSES_BEFORE_AWAY},
+        "S": _members(State),  # S.WAITING == "waiting"
+        "A": _members(Action),
+        "P": _members(Presence),
+        "LANE": _members(Lane),
+        "LANES": sorted(lane.value for lane in Lane),  # served in this order
+        "TIER": _members(Tier),
+        "MODE": _members(TransferMode),
+        "HELD": _set(HELD_STATES),  # a specialist holds the session: notes, materials, verdicts
+        "FINAL": _set(FINAL_STATES),  # the session leaves the active set
+        "ENDED": _set(ENDED_STATES),  # not (or no longer) open for its booth: it may start another
+        "BUSY": _set(BUSY_STATUSES),  # presence a hand switch may not leave
+        "E": {c.code: c.code for c in errors.CODES.values() if not c.connect},  # what fail() may answer
+    }
+
+
 def library_source() -> str:
-    """The Lua library with the Python tables substituted in."""
-    text = resources.files("window_server.store").joinpath("queue.lua").read_text(encoding="utf-8")
-    constants = {"lane_span": LANE_SPAN, "misses_before_away": MISSES_BEFORE_AWAY}
-    return (
-        text.replace("__TRANSITIONS__", lua_literal(transitions_table()))
-        .replace("__KEYS__", lua_literal(KEYS))
-        .replace("__CONSTANTS__", lua_literal(constants))
-    )
+    """The Lua library: its parts concatenated, the Python tables rendered in."""
+    folder = resources.files("window_server.store").joinpath("lua")
+    text = "\n".join(folder.joinpath(f"{part}.lua").read_text(encoding="utf-8") for part in LUA_PARTS)
+    tables = "\n".join(f"local {name} = {lua_literal(value)}" for name, value in lua_tables().items())
+    return f"#!lua name={LIBRARY}\n" + text.replace("__TABLES__", tables, 1)
 
 
 def lua_literal(value: Any) -> str:
-    """Render a dict of strings and numbers as a Lua table constructor (cjson is not loaded yet
-    when a function library's top level runs)."""
+    """Render a dict or list of strings, numbers and booleans as a Lua table constructor (cjson
+    is not loaded yet when a function library's top level runs)."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"[{lua_literal(k)}] = {lua_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "{" + ", ".join(lua_literal(v) for v in value) + "}"
     if isinstance(value, str):
         return json.dumps(value)  # a JSON string of ASCII text is a valid Lua string
     if isinstance(value, bool | int | float):
@@ -111,10 +141,31 @@ def lua_literal(value: Any) -> str:
 
 
 def _error(code: str, message: str, state: str | None) -> errors.RemoteWindowError:
-    cls = _ERRORS.get(code, errors.Conflict)
-    exc = cls(message, code=code, field=_FIELDS.get(code))
+    """A Lua ``fail()`` as its registered exception (domain/errors.py: class, status, field)."""
+    exc = errors.coded(code, message)
     exc.state = state  # type: ignore[attr-defined]
     return exc
+
+
+def _by_role(by: str) -> str:
+    """Who made a change, as a role: the router, the system, a booth or a specialist."""
+    if by in ("router", "system"):
+        return by
+    return "booth" if by.startswith("booth:") else "agent" if by else "system"
+
+
+def _log_transitions(fx: list[dict[str, Any]]) -> None:
+    """Log each session transition of a call, ``session RW… waiting -> offered (offer by router)``.
+
+    Ids, states, the act and who by role only: never a reason (``why`` may be free text).
+    ``from`` and ``by`` come from Lua for this line and are not part of the effect.
+    """
+    for e in fx:
+        if e.get("kind") == "session":
+            old, by = e.pop("from", ""), e.pop("by", "")
+            if log.isEnabledFor(logging.INFO):
+                log.info("session %s %s -> %s (%s by %s)", e.get("sid"), old or "new", e.get("state"),
+                         e.get("act"), _by_role(by))
 
 
 class QueueStore:
@@ -165,7 +216,10 @@ class QueueStore:
         if "err" in reply:
             raise _error(reply["err"], reply.get("msg", reply["err"]), reply.get("state"))
         fx = reply.get("fx") or []
-        return Result(reply.get("ok") or {}, fx if isinstance(fx, list) else [])
+        if not isinstance(fx, list):
+            fx = []  # an empty Lua table encodes as {}
+        _log_transitions(fx)
+        return Result(reply.get("ok") or {}, fx)
 
     # --- booth side -----------------------------------------------------------------------
 
