@@ -1,7 +1,9 @@
-"""The routing policy as a pure model: no loss, no double assignment, order respected.
+"""The queue's pure rules and their oracle: no loss, no double assignment, order respected.
 
-Table-driven checks of the small rules, then a hypothesis state machine that throws arbitrary
-operation sequences at ``QueueModel`` and checks the invariants after every step. No event loop.
+Table-driven checks of the small rules (the domain's tables and the oracles' plain rules, which
+``tests/store/test_model_vs_redis.py`` holds against the real Lua), then a hypothesis state
+machine that throws arbitrary operation sequences at the routing oracle ``QueueModel`` and
+checks the invariants after every step. No event loop.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from window_server.domain.errors import Conflict
-from window_server.domain.presence import Presence, after_offer_timeout, check_manual_switch
-from window_server.domain.routing import (
-    Lane,
+from tests.oracle.presence import after_offer_timeout, manual_switch_refusal
+from tests.oracle.routing import (
     ModelAgent,
     ModelSession,
     QueueModel,
-    Tier,
-    agent_pool,
-    estimate_wait_s,
     is_widened,
     lane_for,
     queue_score,
+)
+from window_server.domain.presence import BUSY_STATUSES, SETTABLE, Presence
+from window_server.domain.routing import (
+    Lane,
+    Tier,
+    agent_pool,
+    estimate_wait_s,
     region_contains,
     region_prefix,
 )
@@ -94,13 +98,32 @@ def test_widening_and_estimates() -> None:
     assert estimate_wait_s(300, 4, 0) is None
 
 
-def test_presence_rules() -> None:
-    check_manual_switch(Presence.AWAY, Presence.AVAILABLE)
-    with pytest.raises(Conflict):
-        check_manual_switch(Presence.IN_SERVICE, Presence.AWAY)
-    with pytest.raises(Conflict):
-        check_manual_switch(Presence.AVAILABLE, Presence.OFFERED)
-    assert after_offer_timeout(1) is Presence.AVAILABLE and after_offer_timeout(2) is Presence.AWAY
+P = Presence
+#: (status, holds a session, holds a transfer's reserve) -> what ``rw_presence`` answers a hand
+#: switch with. The Lua refuses busy first: an offline specialist whose session waits out its
+#: grace is busy, not signed out.
+HAND_SWITCH = [
+    (P.AVAILABLE, "", "", None),
+    (P.AWAY, "", "", None),
+    (P.WRAP_UP, "", "", None),  # after a session: ends the wrap-up (and its timer)
+    (P.OFFERED, "", "", "presence_busy"),
+    (P.IN_SERVICE, "RW1", "", "presence_busy"),
+    (P.IN_SERVICE, "RW1", "RW1", "presence_busy"),  # warm transfer in flight
+    (P.WRAP_UP, "RW1", "RW1", "presence_busy"),  # cold transfer in flight: held in reserve
+    (P.AWAY, "RW1", "", "presence_busy"),  # signed in again while the session waits out its grace
+    (P.OFFLINE, "RW1", "", "presence_busy"),
+    (P.OFFLINE, "", "", "signed_out"),
+]
+
+
+@pytest.mark.parametrize(("status", "session", "reserve", "refusal"), HAND_SWITCH)
+def test_hand_switch_rule(status: Presence, session: str, reserve: str, refusal: str | None) -> None:
+    assert manual_switch_refusal(status, session=session, reserve=reserve) == refusal
+
+
+def test_presence_tables_and_misses() -> None:
+    assert not BUSY_STATUSES & SETTABLE  # nobody may ask for a status only a session gives
+    assert after_offer_timeout(1) is P.AVAILABLE and after_offer_timeout(2) is P.AWAY
 
 
 # --- the state machine ----------------------------------------------------------------------
@@ -140,7 +163,7 @@ class QueueMachine(RuleBasedStateMachine):
         better = [w for w in self.model.waiting.values() if w.score < s.score]
         offer = self.model.add_session(s, self.now)
         if offer is not None:  # nobody better was waiting for that specialist
-            assert all(not self.model._eligible(w, self.agents[offer.aid], self.now) for w in better)
+            assert all(not self.model.eligible(w, self.agents[offer.aid], self.now) for w in better)
         self._check_choice(offer)
 
     @rule(centre=st.sampled_from(REGIONS), partner=st.booleans(), en=st.booleans())
@@ -155,7 +178,7 @@ class QueueMachine(RuleBasedStateMachine):
             serves = REGIONS if partner else [centre]
             a = ModelAgent(aid, agent_pool(centre, serves), ("zh", "en") if en else ("zh",), self.now)
             self.agents[aid] = a
-        before = {sid: s.score for sid, s in self.model.waiting.items() if self.model._eligible(s, a, self.now)}
+        before = {sid: s.score for sid, s in self.model.waiting.items() if self.model.eligible(s, a, self.now)}
         offer = self.model.add_agent(a, self.now)
         if offer is not None:
             assert before[offer.sid] == min(before.values())  # order respected
@@ -218,7 +241,7 @@ class QueueMachine(RuleBasedStateMachine):
     def nothing_pairable_is_left_waiting(self) -> None:
         for s in self.model.waiting.values():
             for a in self.model.available.values():
-                assert not self.model._eligible(s, a, self.now)
+                assert not self.model.eligible(s, a, self.now)
 
 
 QueueMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.oracle.replay import replay
 from window_server.domain.errors import RemoteWindowError
-from window_server.domain.replay import replay
 from window_server.domain.routing import agent_pool
 from window_server.store.events import read_entries
 from window_server.store.keys import key

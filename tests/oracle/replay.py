@@ -1,11 +1,14 @@
-"""Replay the event log into session views: the log alone must explain every stored session."""
+"""Replay the event log into session views: the log alone must explain every stored session.
+
+An oracle: the Lua writes the log and the session hashes in one call; tests replay the log
+through the transition table and check it explains what Redis stored.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from window_server.domain.errors import Conflict
 from window_server.domain.session import Action, State, next_state
 
 _ACTIONS = {a.value for a in Action}
@@ -25,8 +28,8 @@ class SessionView:
     rating: str = ""
 
 
-class LogInconsistent(Conflict):
-    code = "log_inconsistent"
+class LogInconsistent(AssertionError):
+    """The log breaks the transition table: a test failure, not a user-facing error."""
 
 
 def apply(view: SessionView | None, event: Mapping[str, str]) -> SessionView:
