@@ -10,7 +10,6 @@ from signaling import materials
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
-from window_server.domain.routing import is_widened
 from window_server.domain.session import HELD_STATES
 from window_server.store.keys import key
 
@@ -51,10 +50,12 @@ def register(hub: Hub) -> None:
         offer = res.ok.get("offer") or ""
         if offer:
             s = await hub.store.session(offer)
-            await hub.sio.emit("offer", {"sid": offer, "deadline": int(s.get("offer_deadline") or 0),
-                                         "transfer": s.get("offer_kind") == "transfer",
-                                         "matter": s.get("matter", ""), "region": s.get("region", "")},
-                               to=conn.sid, namespace=P.AGENT)
+            transfer = s.get("offer_kind") == "transfer"
+            x = json.loads(s.get("xfer") or "{}") if transfer else {}
+            await hub.sio.emit("offer", P.offer_payload({
+                "sid": offer, "deadline": int(s.get("offer_deadline") or 0), "transfer": transfer,
+                "matter": s.get("matter", ""), "region": s.get("region", ""), "from_agent": x.get("from", ""),
+                "from_centre": x.get("from_centre", ""), "why": x.get("reason", "")}), to=conn.sid, namespace=P.AGENT)
 
     async def on_disconnect(conn: Conn) -> None:
         if await hub.release(conn, "agent"):  # not when a newer console tab took over
@@ -80,23 +81,23 @@ def register(hub: Hub) -> None:
 
     @hub.handle(P.AGENT, "decline")
     async def decline(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        return await pushed(await hub.store.decline(conn.subject, p["sid"], p["reason"] or ""))
+        return await pushed(await hub.store.decline(conn.subject, p["sid"], p["reason"]))
 
     @hub.handle(P.AGENT, "transfer")
     async def transfer(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await pushed(await hub.queue.transfer(
-            conn.subject, p["sid"], reason=p["reason"], mode=p["mode"] or "warm",
-            to_agent=p["to_agent"] or "", to_centre=p["to_centre"] or ""))
+            conn.subject, p["sid"], reason=p["reason"], mode=p["mode"], to_agent=p["to_agent"],
+            to_centre=p["to_centre"]))
 
     @hub.handle(P.AGENT, "complete")
     async def complete(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         if p["missing"] and p["outcome"] == "needs_supplement":
             await record_missing(hub, conn.subject, p["sid"], p["missing"])
-        return await pushed(await hub.queue.complete(conn.subject, p["sid"], p["outcome"], p["case_number"] or ""))
+        return await pushed(await hub.queue.complete(conn.subject, p["sid"], p["outcome"], p["case_number"]))
 
     @hub.handle(P.AGENT, "no_show")
     async def no_show(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        return await pushed(await hub.store.no_show(conn.subject, p["sid"], p["reason"] or ""))
+        return await pushed(await hub.store.no_show(conn.subject, p["sid"], p["reason"]))
 
     @hub.handle(P.AGENT, "note")
     async def note(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
@@ -104,23 +105,33 @@ def register(hub: Hub) -> None:
 
     @hub.handle(P.AGENT, "queue_view")
     async def queue_view(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        pool, langs = await pool_of(hub, conn.subject)
+        # Who may be offered what is the router's rule (the Lua); the view shows what the router
+        # itself recorded: partner centres see a session once it widened it, and a session the
+        # router will not offer you while it remembers your decline is marked ``declined``.
+        aid = conn.subject
+        pool, langs = await pool_of(hub, aid)
         now = hub.store.now_ms()
-        widen_ms = hub.store.timing.widen_ms
         rows: list[tuple[float, str, dict[str, str]]] = []
         for entry in pool:
             for lang in langs:
                 q = key("queue", region=entry["region"], lang=lang)
-                for sid, score in await hub.redis.zrange(q, 0, QUEUE_VIEW_LIMIT - 1, withscores=True):
-                    s = await hub.store.session(sid)
-                    if entry["tier"] == "own" or is_widened(int(s.get("enq", now)), now, widen_ms):
-                        rows.append((score, sid, s))
+                queued = await hub.redis.zrange(q, 0, QUEUE_VIEW_LIMIT - 1, withscores=True)
+                async with hub.redis.pipeline(transaction=False) as pipe:
+                    for sid, _score in queued:
+                        pipe.hgetall(key("session", sid=sid))
+                        pipe.hget(key("declined", sid=sid), aid)
+                    found = await pipe.execute()
+                for (sid, score), s, declined_until in zip(queued, found[0::2], found[1::2], strict=True):
+                    if entry["tier"] != "own" and s.get("wide") != "1":
+                        continue
+                    declined = bool(declined_until) and int(declined_until) > now
+                    rows.append((score, sid, {**s, "declined": "1" if declined else ""}))
         rows.sort(key=lambda r: (r[0], r[1]))
         return {"sessions": [
             {"sid": sid, "ticket": s.get("ticket", ""), "matter": s.get("matter", ""),
              "intake_centre": s.get("intake_centre", ""), "region": s.get("region", ""),
              "priority": s.get("priority", ""), "waited_s": (now - int(s.get("enq", now))) / 1000,
-             "wide": s.get("wide") == "1", "state": s.get("state", "")}
+             "wide": s.get("wide") == "1", "declined": s["declined"] == "1", "state": s.get("state", "")}
             for _score, sid, s in rows[:QUEUE_VIEW_LIMIT]]}
 
     @hub.handle(P.AGENT, "session_detail")
@@ -164,7 +175,7 @@ def register(hub: Hub) -> None:
     @hub.handle(P.AGENT, "identity")
     async def identity(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         now = hub.store.now_ms()
-        check = {"method": p["method"], "result": p["result"], "material_id": p["material_id"] or "",
+        check = {"method": p["method"], "result": p["result"], "material_id": p["material_id"],
                  "at": now, "by": conn.subject}
         res = await hub.store.annotate(conn.subject, p["sid"], "identity", data=check, now=now, event={
             "method": check["method"], "result": check["result"], "material_id": check["material_id"]})

@@ -56,7 +56,7 @@ def register(hub: Hub) -> None:
     async def request_service(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         res = await hub.queue.request_service(
             booth=conn.subject, intake_centre=conn.principal.centre, matter=p["matter"],
-            priority=p["priority"] or "", source=p["source"] or "walk_in", lang=p["lang"] or "zh",
+            priority=p["priority"], source=p["source"], lang=p["lang"],
             consent=p["consent"],
         )
         await hub.push(res.fx)
@@ -67,13 +67,13 @@ def register(hub: Hub) -> None:
 
     @hub.handle(P.BOOTH, "leave_queue")
     async def leave_queue(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        res = await hub.queue.leave(p["sid"], conn.subject, p["reason"] or "")
+        res = await hub.queue.leave(p["sid"], conn.subject, p["reason"])
         await hub.push(res.fx)
         return res.ok
 
     @hub.handle(P.BOOTH, "rate")
     async def rate(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        res = await hub.queue.rate(p["sid"], conn.subject, p["level"], p["comment"] or "")
+        res = await hub.queue.rate(p["sid"], conn.subject, p["level"], p["comment"])
         await hub.push(res.fx)
         return res.ok
 

@@ -45,7 +45,7 @@ def register(hub: Hub) -> None:
     async def register_device(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         cams = _cameras(p["cameras"])
         await hub.redis.hset(key("device", booth=conn.subject), mapping={
-            "cameras": json.dumps(cams), "version": p["version"] or "", "online": "1"})
+            "cameras": json.dumps(cams), "version": p["version"], "online": "1"})
         sid = await hub.store.booth_session(conn.subject)
         session = None
         if sid:

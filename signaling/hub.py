@@ -325,10 +325,7 @@ class Hub:
             if kind == "session":
                 await self._push_session(e)
             elif kind == "offer":
-                await self.emit("offer", {"sid": e["sid"], "deadline": e["deadline"],
-                                          "transfer": bool(e.get("transfer")), "matter": e.get("matter", ""),
-                                          "region": e.get("region", "")},
-                                P.AGENT, f"agent:{e['agent']}")
+                await self.emit("offer", P.offer_payload(e), P.AGENT, f"agent:{e['agent']}")
             elif kind == "presence":
                 await self.emit("presence", {"status": e["status"]}, P.AGENT, f"agent:{e['agent']}")
                 self._dashboards(e.get("centre", ""))
@@ -388,7 +385,7 @@ class Hub:
             member = s["booth"] == conn.subject and to == "agent"
         if not member:
             raise errors.Forbidden(f"you are not {to}'s peer in session {sid}", code="not_member", field="sid")
-        out = {"sid": sid, "from": me, "kind": p["kind"], "data": p.get("data"), "pc": p.get("pc") or "call"}
+        out = {"sid": sid, "from": me, "kind": p["kind"], "data": p["data"], "pc": p["pc"] or "call"}
         if to == "agent":
             await self.emit("signal", out, P.AGENT, f"agent:{s['agent']}")
         elif to == "booth":

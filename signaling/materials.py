@@ -47,7 +47,7 @@ async def capture(hub: Hub, conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
     if s.get("agent") != conn.subject:  # before anything about the session is said (Lua checks again)
         raise errors.Forbidden(f"session {sid} is not held by you", code="not_your_session", field="sid")
     kind = M.check_kind(hub.queue.matter(s.get("matter", "")), p["kind"])
-    camera = M.check_camera(p["camera"] or "main", M.CAPTURE_CAMERAS)
+    camera = M.check_camera(p["camera"], M.CAPTURE_CAMERAS)
     request_id = new_request_id()
     res = await MaterialStore(hub.store).capture(sid, conn.subject, request_id, kind, camera)
     await hub.emit("capture_request", {"sid": sid, "request_id": request_id, "kind": kind, "camera": camera},

@@ -16,17 +16,34 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from window_server.domain.errors import InvalidInput, TooLarge
+from window_server.domain.errors import CODES, InvalidInput, TooLarge
 from window_server.domain.materials import (
     AUTO_REASONS,
     CAMERAS,
     CAPTURE_CAMERAS,
+    MAX_KIND,
     MAX_REASON_TEXT,
+    MAX_REQUEST_ID,
     VARIANTS,
     VERDICT_REASONS,
     VERDICTS,
 )
+from window_server.domain.presence import SETTABLE, Presence
 from window_server.domain.privacy import mask_free_text
+from window_server.domain.session import (
+    LANGUAGES,
+    MAX_CASE_NUMBER,
+    MAX_NOTE,
+    MAX_REASON,
+    MAX_TARGET,
+    RATING_LEVELS,
+    Action,
+    Outcome,
+    Priority,
+    State,
+    TicketSource,
+    TransferMode,
+)
 
 # --- namespaces -----------------------------------------------------------------------------
 
@@ -44,53 +61,13 @@ class Direction(StrEnum):
 
 # --- error codes every client must handle -----------------------------------------------------
 
-ERROR_CODES: Final[dict[str, str]] = {
-    "invalid_input": "the payload is malformed or a field is invalid (see field)",
-    "payload_too_large": "the payload is larger than the event allows",
-    "unknown_event": "no such event in this namespace",
-    "rate_limited": "too many messages; slow down (repeat offenders are disconnected)",
-    "unauthenticated": "no valid connect token",
-    "forbidden": "your role may not do this",
-    "not_member": "you are not a member of that session",
-    "peer_absent": "the other party is not connected",
-    "unavailable": "the queue store does not answer; try again",
-    "internal_error": "something went wrong on the server; it is logged",
-    # connect refusals (connect_error data.code), besides unauthenticated, forbidden, unavailable
-    "invalid_token": "the connect token is malformed, forged or for another server",
-    "token_expired": "the connect token's lifetime is over; fetch a new one",
-    "wrong_namespace": "the connect token is for another namespace, or the role may not open this one",
-    "token_used": "the connect token was used already: tokens are single use, fetch one per connect",
-    "token_revoked": "the account or login was revoked after the token was issued (disable, password change, booth revoke, logout)",
-    "unknown_account": "the connect token names no such user or booth (in that role and centre)",
-    "account_disabled": "the account is disabled (or a demo account outside demo mode)",
-    # queue and session rules (from the store and the queue service)
-    "unknown_session": "no such session",
-    "unknown_matter": "no such matter in the catalogue",
-    "unknown_centre": "no such centre in the chain",
-    "unknown_agent": "no such specialist signed in",
-    "illegal_transition": "the session's state does not allow this (the message names the state)",
-    "booth_busy": "this booth already has an open session",
-    "consent_required": "the recording notice must be accepted first",
-    "not_your_offer": "the offer belongs to another specialist",
-    "offer_expired": "the offer is no longer open",
-    "not_your_session": "the session is not yours",
-    "presence_busy": "presence cannot change while an offer or session is held",
-    "signed_out": "the specialist is signed out",
-    "reason_required": "a reason is required",
-    "text_required": "the note is empty",
-    "no_centre_serves": "no centre serves the matter's home region now",
-    "invalid_target": "name exactly one valid transfer target",
-    "target_unavailable": "the transfer target is not available",
-    "target_not_authorised": "the target specialist does not serve the session's region",
-    "centre_not_authorised": "the target centre is not authorised for the session's region",
-    "identity_required": "an intake outcome needs a passed identity check",
-    "already_rated": "the session has been rated already (一次一评)",
-    "rating_closed": "the session can no longer be rated (RW_RATING_WINDOW_HOURS after it was completed)",
-    "invalid_rating": "a rating is a whole number from 1 to 5",
-
-    "unknown_material": "no such material in that session",
-    "unknown_request": "no such capture request in that session",
-}
+#: Every code a socket.io client may see, with its meaning: the registry in domain/errors.py.
+ERROR_CODES: Final[dict[str, str]] = {c.code: c.meaning for c in CODES.values()}
+#: Codes every event may answer (the door's schema, size and rate checks, and the transport's own);
+#: an event's ``errors`` lists the others.
+GENERIC_ERRORS: Final = ("invalid_input", "payload_too_large", "rate_limited", "unavailable", "internal_error")
+#: The codes a refused connection's connect_error carries.
+CONNECT_ERRORS: Final = tuple(c.code for c in CODES.values() if c.connect) + ("unavailable",)
 
 
 # --- payload schema -----------------------------------------------------------------------------
@@ -98,7 +75,10 @@ ERROR_CODES: Final[dict[str, str]] = {
 
 @dataclass(frozen=True)
 class F:
-    """One payload field: its JSON type, whether it is required, and its limits."""
+    """One payload field: its JSON type, whether it is required, its limits and its default.
+
+    ``default`` is what ``parse`` gives an optional field the client left out (or sent null).
+    """
 
     name: str
     kind: str  # "str", "int", "bool", "number", "object", "array", "any"
@@ -109,6 +89,8 @@ class F:
     lo: float | None = None
     hi: float | None = None
     free_text: bool = False  # people's words: ID and mobile numbers are masked at the door (parse)
+    default: Any = None
+    code: str = "invalid_input"  # the error code a bad value answers
 
 
 @dataclass(frozen=True)
@@ -132,17 +114,59 @@ class Event:
 SID = F("sid", "str", "session number, e.g. RW20261122000123", max_len=32)
 SIGNAL_KINDS = ("offer", "answer", "ice", "bye")
 PEERS = ("booth", "agent", "device")
-PRIORITIES = ("", "elderly", "disabled", "pregnant")
-SOURCES = ("walk_in", "qr", "appointment", "mobile", "video_consult")
-OUTCOMES = ("consultation", "intake", "needs_supplement", "postal_delivery", "not_eligible")
-PRESENCE = ("available", "away", "wrap_up")
+
+
+def _values(members: Any) -> tuple[str, ...]:
+    return tuple(m.value for m in members)
+
+
+# The choices below come from the domain's enums: the protocol never copies their literals.
+PRIORITIES = _values(Priority)
+SOURCES = _values(TicketSource)
+OUTCOMES = _values(Outcome)
+TRANSFER_MODES = _values(TransferMode)
+STATES = _values(State)
+PRESENCE_STATUSES = _values(Presence)
+PRESENCE = tuple(p.value for p in Presence if p in SETTABLE)  # what a specialist may switch to by hand
+#: The ``act`` of a pushed ``session_state``: every action of the transition table, and ``resume``
+#: (sent to a client that reconnects, for its open session).
+RESUME = "resume"
+SESSION_ACTS = (*(a.value for a in Action), RESUME)
+MEDIA_PARTIES = ("booth", "agent")
 SESSION_STATE_FIELDS = (
     SID,
-    F("state", "str", "the session's state (see docs/protocol.md, lifecycle)"),
-    F("act", "str", "the action that led here, e.g. offer, accept, transfer_accept"),
+    F("state", "str", "the session's state after the change (docs/protocol.md, Session lifecycle)",
+      choices=STATES),
+    F("act", "str", "the action that led here (the transition table's actions; resume: you reconnected)",
+      choices=SESSION_ACTS),
     F("ticket", "str", "ticket number shown to the citizen, e.g. A012", required=False),
-    F("agent", "str", "the specialist now holding the session", required=False),
+    F("agent", "str", "the specialist now holding (or offered) the session; transfer_timeout, "
+      "transfer_decline: the first specialist, who has it back", required=False),
     F("agent_centre", "str", "the centre of that specialist", required=False),
+    F("why", "str", "every act but enqueue, offer, accept, complete and resume may carry it: the words given "
+      "(decline, transfer and transfer_accept: the transfer's reason, leave, no_show, rate: the comment) or "
+      "the system's cause (offer_timeout, offer_lost, media_lost, media_back, requeue, interrupt, "
+      "transfer_timeout); absent when empty. People's words arrive masked (ID and mobile numbers). /agent "
+      "only: never sent to a booth or device agent", required=False),
+    F("party", "str", "media_lost, media_back: whose media", required=False, choices=MEDIA_PARTIES),
+    F("mode", "str", "transfer: warm or cold", required=False, choices=TRANSFER_MODES),
+    F("to_agent", "str", "transfer: the named receiving specialist ('' for a centre); transfer_decline, "
+      "transfer_timeout: the specialist it was offered to, if any", required=False),
+    F("to_centre", "str", "transfer: the receiving centre ('' for a named specialist)", required=False),
+    F("from_agent", "str", "transfer_accept: the specialist who handed it over", required=False),
+    F("outcome", "str", "complete: what came of it", required=False, choices=OUTCOMES),
+)
+#: What the booth side gets: never ``why`` (the specialists' words); on resume, the session's view.
+DEVICE_SESSION_STATE_FIELDS = tuple(f for f in SESSION_STATE_FIELDS if f.name != "why")
+BOOTH_SESSION_STATE_FIELDS = (
+    *DEVICE_SESSION_STATE_FIELDS,
+    F("matter", "str", "resume: the matter code", required=False),
+    F("case_number", "str", "resume: the home system's case number, '' if none", required=False),
+    F("rating", "str", "resume: the level given, '' if not rated", required=False),
+    F("position", "int", "resume while waiting: as in queue_position", required=False),
+    F("ahead", "int", "resume while waiting: as in queue_position", required=False),
+    F("eta_s", "number", "resume while waiting: as in queue_position", required=False),
+    F("wide", "bool", "resume while waiting: as in queue_position", required=False),
 )
 SIGNAL_IN = (
     SID,
@@ -150,7 +174,8 @@ SIGNAL_IN = (
     F("kind", "str", "offer, answer, ice candidate, or bye (tear down this peer connection)", choices=SIGNAL_KINDS),
     F("data", "any", "the SDP ({type, sdp}) or candidate ({candidate, sdpMid, sdpMLineIndex}); null for bye",
       required=False),
-    F("pc", "str", "which peer connection of the pair (e.g. 'call', 'preview', 'screen')", required=False, max_len=32),
+    F("pc", "str", "which peer connection of the pair (e.g. 'call', 'preview', 'screen')", required=False, max_len=32,
+      default="call"),
 )
 SIGNAL_OUT = (
     SID,
@@ -166,14 +191,15 @@ IDENTITY_FIELDS = (
     F("method", "str", "how: ID card photo against the live face, the card's chip, face only, other",
       choices=IDENTITY_METHODS),
     F("result", "str", "the specialist's verdict", choices=("passed", "failed")),
-    F("material_id", "str", "the captured ID material compared, if any", required=False, max_len=64),
+    F("material_id", "str", "the captured ID material compared, if any", required=False, max_len=32, default=""),
 )
 # --- materials ---
 MATERIAL_DOC = ("{id, sid, kind, camera, sha256, size, width, height, verdict, reasons, sharpness, glare, "
                 "brightness, coverage, corners, by, at, request, review, ...}: see docs/protocol.md, Materials")
 MATERIAL_ID = F("material_id", "str", "material id, e.g. m3f2a9c0d1e4b5a67", max_len=32)
-REQUEST_ID = F("request_id", "str", "capture request id from the capture's ack, e.g. c0a1b2c3d4e5f6a7b", max_len=64)
-MATERIAL_KIND = F("kind", "str", "material kind from the session's matter (catalogue), or 'other'", max_len=64)
+REQUEST_ID = F("request_id", "str", "capture request id from the capture's ack, e.g. c0a1b2c3d4e5f6a7b",
+               max_len=MAX_REQUEST_ID)
+MATERIAL_KIND = F("kind", "str", "material kind from the session's matter (catalogue), or 'other'", max_len=MAX_KIND)
 CAPTURE_ERROR = F("error", "object", "{code, message} when no still could be captured (e.g. camera_busy)",
                   required=False)
 VERDICT_OUT = (
@@ -184,27 +210,30 @@ VERDICT_OUT = (
     F("advice_zh", "str", "what to tell the citizen, in plain Chinese"),
     F("advice_en", "str", "the same in English"),
 )
-RELAY_ERRORS = ("invalid_input", "payload_too_large", "not_member", "rate_limited", "unknown_session")
-QUEUE_ERRORS = ("unavailable",)
+RELAY_ERRORS = ("not_member", "unknown_session")
 
 EVENTS: Final[tuple[Event, ...]] = (
     # --- /booth: the kiosk page ----------------------------------------------------------------
     Event("request_service", BOOTH, Direction.C2S,
           "The citizen asks for a matter: a ticket in the queue, offered at once if a specialist is free.",
           (F("matter", "str", "matter code from the catalogue", max_len=64),
-           F("priority", "str", "priority lane", required=False, choices=PRIORITIES),
-           F("source", "str", "ticket source", required=False, choices=SOURCES),
-           F("lang", "str", "language the citizen wants", required=False, choices=("zh", "en")),
+           F("priority", "str", "priority lane ('' = none)", required=False, choices=PRIORITIES,
+             default=Priority.NONE.value),
+           F("source", "str", "ticket source", required=False, choices=SOURCES, default=TicketSource.WALK_IN.value),
+           F("lang", "str", "language the citizen wants", required=False, choices=LANGUAGES, default=LANGUAGES[0]),
            F("consent", "bool", "the citizen accepted the recording notice (must be true)")),
           ack="{sid, ticket, state, position, eta_s}",
           errors=("unknown_matter", "unknown_centre", "no_centre_serves", "consent_required", "booth_busy",
-                  "illegal_transition", "invalid_input", *QUEUE_ERRORS)),
+                  "illegal_transition")),
     Event("leave_queue", BOOTH, Direction.C2S, "The citizen leaves the queue (放弃).",
-          (SID, F("reason", "str", "optional reason", required=False, max_len=500, free_text=True)),
+          (SID, F("reason", "str", "optional reason", required=False, max_len=MAX_REASON, free_text=True,
+                  default="")),
           ack="{sid, state}", errors=("illegal_transition", "not_your_session", "unknown_session")),
     Event("rate", BOOTH, Direction.C2S, "The citizen rates the completed session once (好差评).",
-          (SID, F("level", "int", "5 非常满意 … 1 非常不满意", lo=1, hi=5),
-           F("comment", "str", "optional reason, asked for a bad review", required=False, max_len=500,
+          (SID, F("level", "int", "5 非常满意 … 1 非常不满意", lo=RATING_LEVELS[0], hi=RATING_LEVELS[-1],
+                    code="invalid_rating"),
+           F("comment", "str", "optional reason, asked for a bad review", required=False, max_len=MAX_REASON,
+             default="",
              free_text=True)),
           ack="{sid, state}",
           errors=("invalid_rating", "already_rated", "rating_closed", "illegal_transition", "not_your_session",
@@ -213,7 +242,9 @@ EVENTS: Final[tuple[Event, ...]] = (
           ack="{session: {sid, ticket, state, position, eta_s, ...} | null}"),
     Event("signal", BOOTH, Direction.C2S, "WebRTC signaling to the specialist of the booth's session.",
           SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
-    Event("session_state", BOOTH, Direction.S2C, "The booth's session changed state.", SESSION_STATE_FIELDS),
+    Event("session_state", BOOTH, Direction.S2C,
+          "The booth's session changed state (act resume: sent on connect for the booth's open session).",
+          BOOTH_SESSION_STATE_FIELDS),
     Event("queue_position", BOOTH, Direction.S2C, "Live place in the queue, pushed on every queue change.",
           (SID, F("position", "int", "1 = next"), F("ahead", "int", "sessions ahead"),
            F("eta_s", "number", "estimated wait in seconds, null when no specialist is signed in", required=False),
@@ -224,51 +255,59 @@ EVENTS: Final[tuple[Event, ...]] = (
     # --- /device: the booth's device agent -------------------------------------------------------
     Event("register", DEVICE, Direction.C2S, "The device agent announces its cameras.",
           (F("cameras", "array", "[{id, role: main|aux, preview: [w, h], still: [w, h]}]", max_len=8),
-           F("version", "str", "device agent version", required=False, max_len=32)),
-          ack="{session: {sid, state, agent} | null}", errors=("invalid_input",)),
+           F("version", "str", "device agent version", required=False, max_len=32, default="")),
+          ack="{session: {sid, state, agent} | null}"),
     Event("signal", DEVICE, Direction.C2S, "WebRTC signaling (the preview) to the session's specialist.",
           SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
     Event("signal", DEVICE, Direction.S2C, "WebRTC signaling from the specialist.", SIGNAL_OUT),
-    Event("session_state", DEVICE, Direction.S2C, "The booth's session changed state.", SESSION_STATE_FIELDS),
+    Event("session_state", DEVICE, Direction.S2C, "The booth's session changed state.",
+          DEVICE_SESSION_STATE_FIELDS),
     # --- /agent: the specialist's console --------------------------------------------------------
     Event("presence", AGENT, Direction.C2S, "Switch presence by hand.",
           (F("status", "str", "the new presence", choices=PRESENCE),),
-          ack="{status, offer}", errors=("presence_busy", "signed_out", "unknown_agent", "illegal_transition",
-                                         "invalid_input")),
+          ack="{status, offer}", errors=("presence_busy", "signed_out", "unknown_agent", "illegal_transition")),
     Event("accept", AGENT, Direction.C2S, "Accept the offer you hold (a queue offer or a transfer).", (SID,),
           ack="{sid, state}", errors=("not_your_offer", "offer_expired", "illegal_transition", "unknown_session")),
     Event("decline", AGENT, Direction.C2S, "Decline the offer you hold; it goes to the next specialist.",
-          (SID, F("reason", "str", "optional reason", required=False, max_len=500, free_text=True)),
+          (SID, F("reason", "str", "optional reason", required=False, max_len=MAX_REASON, free_text=True,
+                  default="")),
           ack="{sid, state}", errors=("not_your_offer", "offer_expired", "illegal_transition", "unknown_session")),
     Event("transfer", AGENT, Direction.C2S,
           "Hand the session to a named specialist or to a centre, warm or cold, with a reason.",
-          (SID, F("reason", "str", "why (shown to the specialists, never to the booth; kept in the history)", max_len=500,
+          (SID, F("reason", "str", "why (shown to the specialists, never to the booth; kept in the history)",
+                  max_len=MAX_REASON,
              free_text=True),
            F("mode", "str", "warm: you stay until accepted; cold: you leave the call at once", required=False,
-             choices=("warm", "cold")),
-           F("to_agent", "str", "username of the receiving specialist", required=False, max_len=64),
-           F("to_centre", "str", "centre id whose specialists receive it", required=False, max_len=64)),
+             choices=TRANSFER_MODES, default=TransferMode.WARM.value),
+           F("to_agent", "str", "username of the receiving specialist", required=False, max_len=MAX_TARGET,
+             default=""),
+           F("to_centre", "str", "centre id whose specialists receive it", required=False, max_len=MAX_TARGET,
+             default="")),
           ack="{sid, state, offered_to}",
           errors=("reason_required", "invalid_target", "target_unavailable", "target_not_authorised",
                   "centre_not_authorised", "unknown_centre", "not_your_session", "illegal_transition",
                   "unknown_session")),
     Event("complete", AGENT, Direction.C2S, "End the session with an outcome.",
           (SID, F("outcome", "str", "what came of it", choices=OUTCOMES),
-           F("case_number", "str", "the home system's case number (办件编号), if any", required=False, max_len=64,
+           F("case_number", "str", "the home system's case number (办件编号), if any", required=False,
+             max_len=MAX_CASE_NUMBER, default="",
              free_text=True),
            # --- console ---
            F("missing", "array", "needs_supplement: material kinds still missing (补正清单), kept in the history",
              required=False, max_len=32)),
-          ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition", "invalid_input",
+          ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition",
                                       "unknown_session")),
     Event("no_show", AGENT, Direction.C2S, "Nobody is at the booth (过号).",
-          (SID, F("reason", "str", "optional", required=False, max_len=500, free_text=True)),
+          (SID, F("reason", "str", "optional", required=False, max_len=MAX_REASON, free_text=True, default="")),
           ack="{sid, state}", errors=("not_your_session", "illegal_transition", "unknown_session")),
     Event("note", AGENT, Direction.C2S, "Add a note to the session you hold.",
-          (SID, F("text", "str", "the note", max_len=4000, free_text=True)), ack="{sid}",
+          (SID, F("text", "str", "the note", max_len=MAX_NOTE, free_text=True)), ack="{sid}",
           errors=("text_required", "not_your_session", "illegal_transition", "unknown_session"), max_bytes=16384),
-    Event("queue_view", AGENT, Direction.C2S, "The waiting sessions you may be offered, best first.",
-          ack="{sessions: [{sid, ticket, matter, intake_centre, region, priority, waited_s, wide}]}"),
+    Event("queue_view", AGENT, Direction.C2S,
+          "The waiting sessions of your scope, best first: your centre's, and partner centres' once the "
+          "router widened them (`wide`). `declined`: you declined it and the router will not offer it to "
+          "you again while it remembers that.",
+          ack="{sessions: [{sid, ticket, matter, intake_centre, region, priority, waited_s, wide, declined, state}]}"),
     Event("session_detail", AGENT, Direction.C2S,
           "Everything a session holds (history, notes, transfers) for its specialist or an offered one.",
           (SID,), ack="{session, events, notes}", errors=("not_member", "unknown_session")),
@@ -276,13 +315,18 @@ EVENTS: Final[tuple[Event, ...]] = (
           ack="{}", errors=("not_member", "unknown_session")),
     Event("signal", AGENT, Direction.C2S, "WebRTC signaling to the booth or its device agent.",
           SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
-    Event("offer", AGENT, Direction.S2C, "A session is offered to you until the deadline.",
+    Event("offer", AGENT, Direction.S2C,
+          "A session is offered to you until the deadline (RW_OFFER_TIMEOUT_SECONDS after it was made; a "
+          "transfer's offer ends earlier if the transfer's own deadline comes first: see Transfers).",
           (SID, F("deadline", "int", "epoch ms"), F("transfer", "bool", "a transfer, not a queue offer"),
-           F("matter", "str", "matter code"), F("region", "str", "home region"))),
+           F("matter", "str", "matter code"), F("region", "str", "home region"),
+           F("from_agent", "str", "transfer: the specialist handing it over", required=False),
+           F("from_centre", "str", "transfer: that specialist's centre", required=False),
+           F("why", "str", "transfer: the reason they gave (masked: ID and mobile numbers)", required=False))),
     Event("session_state", AGENT, Direction.S2C, "A session you hold or were offered changed state.",
           SESSION_STATE_FIELDS),
     Event("presence", AGENT, Direction.S2C, "Your presence changed (by you, by a timeout or a session).",
-          (F("status", "str", "offline, available, offered, in_service, wrap_up or away"),)),
+          (F("status", "str", "your presence now", choices=PRESENCE_STATUSES),)),
     Event("queue_changed", AGENT, Direction.S2C, "A queue in your scope changed; ask queue_view again.",
           (F("region", "str", "home region"),)),
     Event("signal", AGENT, Direction.S2C, "WebRTC signaling from the booth or its device agent.", SIGNAL_OUT),
@@ -315,8 +359,8 @@ EVENTS: Final[tuple[Event, ...]] = (
           "Ask the booth's device agent for a full-resolution still; its capture_result and the "
           "stored material's material_added follow.",
           (SID, MATERIAL_KIND,
-           F("camera", "str", "which camera (default main, the 高拍仪's document head)", required=False,
-             choices=CAPTURE_CAMERAS)),
+           F("camera", "str", "which camera (main: the 高拍仪's document head)", required=False,
+             choices=CAPTURE_CAMERAS, default=CAPTURE_CAMERAS[0])),
           ack="{request_id}", errors=("peer_absent", "not_your_session", "illegal_transition", "unknown_session",
                                       "unknown_matter")),
     Event("verdict", AGENT, Direction.C2S,
@@ -395,7 +439,7 @@ def payload_size(data: Any) -> int:
 
 
 def parse(spec: Event, data: Any) -> dict[str, Any]:
-    """Validate a client payload against its spec; return it with optional fields defaulted."""
+    """Validate a client payload against its spec; return it with optional fields given their defaults."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -414,8 +458,8 @@ def parse(spec: Event, data: Any) -> dict[str, Any]:
     for f in spec.fields:
         if f.name not in data or data[f.name] is None:
             if f.required and f.kind != "any":
-                raise InvalidInput(f"{spec.name}: {f.name} is required", field=f.name)
-            out[f.name] = None
+                raise InvalidInput(f"{spec.name}: {f.name} is required", code=f.code, field=f.name)
+            out[f.name] = f.default
             continue
         value = _check(spec.name, f, data[f.name])
         out[f.name] = mask_free_text(value) if f.free_text and isinstance(value, str) else value
@@ -426,14 +470,25 @@ def _check(event_name: str, f: F, value: Any) -> Any:
     if f.kind != "any":
         types = _KINDS[f.kind]
         if not isinstance(value, types) or (f.kind in ("int", "number") and isinstance(value, bool)):
-            raise InvalidInput(f"{event_name}: {f.name} must be {f.kind}", field=f.name)
+            raise InvalidInput(f"{event_name}: {f.name} must be {f.kind}", code=f.code, field=f.name)
     if f.max_len is not None and isinstance(value, str | list) and len(value) > f.max_len:
-        raise InvalidInput(f"{event_name}: {f.name} is longer than {f.max_len}", field=f.name)
+        raise InvalidInput(f"{event_name}: {f.name} is longer than {f.max_len}", code=f.code, field=f.name)
     if f.choices is not None and value not in f.choices:
-        raise InvalidInput(f"{event_name}: {f.name} must be one of {', '.join(map(repr, f.choices))}", field=f.name)
+        raise InvalidInput(f"{event_name}: {f.name} must be one of {', '.join(map(repr, f.choices))}",
+                           code=f.code, field=f.name)
     if f.lo is not None and value < f.lo or f.hi is not None and value > f.hi:
-        raise InvalidInput(f"{event_name}: {f.name} must be between {f.lo:g} and {f.hi:g}", field=f.name)
+        raise InvalidInput(f"{event_name}: {f.name} must be between {f.lo:g} and {f.hi:g}", code=f.code,
+                           field=f.name)
     return value
+
+
+def offer_payload(fx: dict[str, Any]) -> dict[str, Any]:
+    """The ``offer`` pushed to a specialist, from the queue's effect: a transfer's says who and why."""
+    out = {"sid": fx["sid"], "deadline": int(fx.get("deadline") or 0), "transfer": bool(fx.get("transfer")),
+           "matter": fx.get("matter") or "", "region": fx.get("region") or ""}
+    if out["transfer"]:
+        out.update({k: fx.get(k) or "" for k in ("from_agent", "from_centre", "why")})
+    return out
 
 
 def ok(payload: dict[str, Any] | None = None) -> dict[str, Any]:

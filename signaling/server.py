@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
+import engineio
 import socketio
 from aiohttp import web
 from aiohttp.web import WebSocketResponse
@@ -79,6 +81,21 @@ class _PlainWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
                 raise OSError(door.budget.closed_for)
 
 
+class _EngineIO(engineio.AsyncServer):  # type: ignore[misc]
+    """engine.io's server whose refusal of a foreign Origin is the one error shape (HTTP's cross_origin).
+
+    engine.io answers every bad handshake with a plain-text 400; its only hook is ``_bad_request``,
+    called with the message ``"<origin> is not an accepted origin."`` for this case.
+    """
+
+    def _bad_request(self, message: str | None = None) -> dict[str, Any]:
+        if message is None or not message.endswith(" is not an accepted origin."):
+            return dict(super()._bad_request(message))
+        body = {"error": {"code": "cross_origin", "message": "connections from another site are not accepted"}}
+        return {"status": "403 FORBIDDEN", "headers": [("Content-Type", "application/json; charset=utf-8")],
+                "response": json.dumps(body).encode()}
+
+
 class Server(socketio.AsyncServer):  # type: ignore[misc]
     """AsyncServer with a door per engine.io connection: an auth deadline, an inbound budget,
     no binary attachments, and garbage or reserved event names answered without a traceback."""
@@ -90,6 +107,9 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         self.limits = limits
         self.doors: dict[str, Door] = {}
         self._closing: set[asyncio.Task[None]] = set()
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return _EngineIO
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         self.doors[eio_sid] = Door(eio_sid, self.limits, time.monotonic())

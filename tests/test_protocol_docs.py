@@ -8,7 +8,7 @@ from pathlib import Path
 from signaling import protocol as P
 from signaling.docs import BEGIN, END, events_markdown, protocol_js
 from window_server.app import create_app
-from window_server.appkeys import HUB
+from window_server.appkeys import ACCOUNTS, HUB
 from window_server.settings import build_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,3 +56,33 @@ async def test_every_client_event_has_a_handler_and_every_handler_a_spec(start_s
 def test_every_error_code_an_event_names_is_defined() -> None:
     for e in P.EVENTS:
         assert set(e.errors) <= set(P.ERROR_CODES), e.name
+
+
+def _documented_answer(endpoint: str) -> set[str]:
+    """The keys of the 200 answer docs/protocol.md's HTTP table gives ``endpoint``."""
+    [row] = [line for line in DOC.splitlines() if line.startswith(f"| `{endpoint}` |")]
+    found = re.search(r"200 `\{([^`]*)\}`", row)
+    assert found, row
+    return {k.strip() for k in found.group(1).split(",")}
+
+
+async def test_connect_token_answers_are_documented_as_they_are(start_server) -> None:
+    # a third party building a booth from docs/protocol.md alone read a `namespace` key that no answer has
+    srv = await start_server()
+    accounts = srv.app[ACCOUNTS]
+    await accounts.add_user("doc.reader", "correct horse battery", "specialist", "sh-huangpu")
+    async with srv.http.post(srv.url + "/api/login", json={"username": "doc.reader",
+                                                             "password": "correct horse battery"}) as resp:
+        assert resp.status == 200
+        cookie = f"rw_session={resp.cookies['rw_session'].value}"
+    async with srv.http.post(srv.url + "/api/connect-token", json={"namespace": "/agent"},
+                             headers={"Cookie": cookie}) as resp:
+        assert resp.status == 200
+        staff = await resp.json()
+    _, booth_token = await accounts.add_booth("sh-huangpu-09", "sh-huangpu")
+    async with srv.http.post(srv.url + "/api/booths/sh-huangpu-09/connect-token", json={"role": "device"},
+                             headers={"Authorization": f"Bearer {booth_token}"}) as resp:
+        assert resp.status == 200
+        booth = await resp.json()
+    assert set(staff) == _documented_answer("POST /api/connect-token")
+    assert set(booth) == _documented_answer("POST /api/booths/{booth}/connect-token")

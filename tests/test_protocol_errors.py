@@ -6,6 +6,9 @@ codes it raises (``code="…"`` and the queue service's ``_text(…, required=Tr
 into the hub, the queue service, the stores and ``signaling/materials.py`` by the receiver of
 each call, and from a store's ``rw_*`` Redis function every ``fail('…'`` of it and of the local
 Lua functions it calls. A code found there but missing from ``signaling/protocol.py`` fails here.
+
+Every code is registered once, in ``window_server/domain/errors.py`` (``CODES``): every ``fail()``
+of every ``.lua`` file under ``window_server/`` and every code a handler can raise must be there.
 """
 
 from __future__ import annotations
@@ -16,11 +19,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from signaling import protocol as P
+from signaling.docs import events_markdown
+from window_server.domain import errors
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLER_MODULES = ("signaling/agent.py", "signaling/booth.py", "signaling/device.py", "signaling/dashboard.py")
 # Codes every event may answer: the door's (schema, size, rate) and the transport's own.
-GENERIC = {"invalid_input", "payload_too_large", "rate_limited", "unknown_event", "unavailable", "internal_error"}
+GENERIC = {*P.GENERIC_ERRORS, "unknown_event"}
+# A code in fail()'s first argument: a literal ('code') or from the table Python hands the Lua (E.code,
+# E['code']), also inside a choice (cond and E.a or E.b); a literal compared with == or ~= is no code.
+_CODE = re.compile(r"""\bE\.(\w+)|\bE\[['"](\w+)['"]\]|(?<!== )(?<!~= )['"](\w+)['"]""")
+
+
+def lua_sources() -> list[Path]:
+    """Every Lua file of the server, however the library is split."""
+    return sorted((ROOT / "window_server").rglob("*.lua"))
+
+
+def fail_codes(text: str) -> set[str]:
+    """The codes of every ``fail(…)`` call in a Lua text."""
+    codes: set[str] = set()
+    for m in re.finditer(r"\bfail\(", text):
+        depth, end = 0, m.end()
+        while end < len(text) and not (depth == 0 and text[end] in ",)"):
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(text[end], 0)
+            end += 1
+        first = text[m.end():end]
+        codes |= {next(g for g in c.groups() if g) for c in _CODE.finditer(first)}
+    return codes
 
 
 def _tree(path: str) -> ast.Module:
@@ -46,13 +72,13 @@ class Lua:
     @classmethod
     def load(cls) -> Lua:
         lua = cls()
-        text = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "window_server/store").glob("*.lua")))
+        text = "\n".join(p.read_text(encoding="utf-8") for p in lua_sources())
         starts = list(re.finditer(r"^(?:local function (\w+)|register\('(\w+)')", text, re.M))
         names = {m.group(1) or m.group(2) for m in starts}
         for i, m in enumerate(starts):
             body = text[m.end(): starts[i + 1].start() if i + 1 < len(starts) else len(text)]
             name = m.group(1) or m.group(2)
-            lua.fails[name] = set(re.findall(r"fail\('(\w+)'", body))
+            lua.fails[name] = lua.fails.get(name, set()) | fail_codes(body)
             lua.calls[name] = {c for c in re.findall(r"\b(\w+)\(", body) if c in names and c != name}
         return lua
 
@@ -157,3 +183,34 @@ def test_every_code_a_handler_can_raise_is_listed_for_its_event() -> None:
     assert missing == {}, "add these to the event's errors in signaling/protocol.py (and regenerate the docs)"
     undefined = {c for e in events.values() for c in e.errors} - set(P.ERROR_CODES)
     assert undefined == set()
+
+
+def test_every_lua_fail_code_is_registered() -> None:
+    found = {p.relative_to(ROOT).as_posix(): fail_codes(p.read_text(encoding="utf-8")) for p in lua_sources()}
+    every = set().union(*found.values())
+    assert {"unknown_session", "illegal_transition", "not_your_offer"} <= every, "the scan finds no fail() codes"
+    unregistered = {path: sorted(codes - set(errors.CODES)) for path, codes in found.items() if codes - set(errors.CODES)}
+    assert unregistered == {}, "register these codes in window_server/domain/errors.py"
+
+
+def test_every_code_a_handler_can_raise_is_registered() -> None:
+    scanner = Scanner()
+    raised = {c for fn in handlers().values() for c in scanner.codes(fn, "handler", set())}
+    assert raised - set(errors.CODES) == set()
+
+
+def test_the_protocol_documents_every_registered_code_once() -> None:
+    assert {c.code: c.meaning for c in errors.CODES.values()} == P.ERROR_CODES
+    table = events_markdown().split("### Error codes")[1]
+    rows = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    assert sorted(rows) == sorted(errors.CODES) and len(rows) == len(set(rows))
+
+
+def test_event_error_lists_have_no_repeats_and_no_generic_codes() -> None:
+    for e in P.EVENTS:
+        assert len(e.errors) == len(set(e.errors)), f"{e.namespace} {e.name} lists a code twice"
+        assert not set(e.errors) & GENERIC, f"{e.namespace} {e.name} lists a code every event may answer"
+    for line in events_markdown().splitlines():
+        if line.startswith("Errors: "):
+            codes = re.findall(r"`(\w+)`", line)
+            assert len(codes) == len(set(codes)), line

@@ -12,15 +12,21 @@ from typing import Any
 from window_server.domain import errors
 from window_server.domain.catalogue import Catalogue, Centre, Matter
 from window_server.domain.routing import agent_pool
-from window_server.domain.session import Outcome, Priority, TicketSource, TransferMode
+from window_server.domain.session import (
+    LANGUAGES,
+    MAX_CASE_NUMBER,
+    MAX_NOTE,
+    MAX_REASON,
+    MAX_TARGET,
+    RATING_LEVELS,
+    Outcome,
+    Priority,
+    TicketSource,
+    TransferMode,
+)
 from window_server.store.queue import QueueStore, Result
 
 log = logging.getLogger(__name__)
-
-MAX_REASON = 500
-MAX_NOTE = 4000
-MAX_CASE_NUMBER = 64
-LANGUAGES = ("zh", "en")
 
 
 def _enum(cls: Any, value: Any, field: str) -> Any:
@@ -101,7 +107,7 @@ class QueueService:
 
     async def rate(self, sid: str, booth: str, level: Any, comment: Any = "") -> Result:
         """One rating per session on the national five-level scale (一次一评)."""
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+        if isinstance(level, bool) or not isinstance(level, int) or level not in RATING_LEVELS:
             raise errors.InvalidInput("level must be a whole number from 1 to 5", code="invalid_rating", field="level")
         return await self.store.rate(sid, booth, level, _text(comment, "comment", MAX_REASON))
 
@@ -119,8 +125,8 @@ class QueueService:
         """Hand a session to a named specialist or to a centre, warm or cold, with a reason."""
         reason_text = _text(reason, "reason", MAX_REASON, required=True)
         mode_v = _enum(TransferMode, mode, "mode")
-        to_agent = _text(to_agent, "to_agent", 64)
-        to_centre = _text(to_centre, "to_centre", 64)
+        to_agent = _text(to_agent, "to_agent", MAX_TARGET)
+        to_centre = _text(to_centre, "to_centre", MAX_TARGET)
         if bool(to_agent) == bool(to_centre):
             raise errors.InvalidInput("name exactly one of to_agent or to_centre", code="invalid_target", field="to_agent")
         if to_centre:

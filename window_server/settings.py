@@ -106,7 +106,7 @@ class Settings:
     decline_memory_seconds: float = _setting(120.0, "RW_DECLINE_MEMORY_SECONDS", "seconds a declined session is not offered to the same specialist again", _non_negative)
     wrap_up_seconds: float = _setting(60.0, "RW_WRAP_UP_SECONDS", "wrap-up time after a session before a specialist is available again", _non_negative)
     reconnect_grace_seconds: float = _setting(60.0, "RW_RECONNECT_GRACE_SECONDS", "seconds a session waits in reconnecting for a lost party", _positive)
-    transfer_timeout_seconds: float = _setting(120.0, "RW_TRANSFER_TIMEOUT_SECONDS", "seconds a transfer may wait for the target before it returns to the first specialist", _positive)
+    transfer_timeout_seconds: float = _setting(120.0, "RW_TRANSFER_TIMEOUT_SECONDS", "seconds a transfer may last at most before it returns to the first specialist (a centre transfer waiting for a free specialist; each offer of it lasts RW_OFFER_TIMEOUT_SECONDS)", _positive)
     rating_window_hours: float = _setting(24.0, "RW_RATING_WINDOW_HOURS", "hours after completion a citizen may still rate a session; then it closes (rate answers rating_closed) and its stills count toward retention", _positive)
     heartbeat_ttl_seconds: float = _setting(20.0, "RW_HEARTBEAT_TTL_SECONDS", "a specialist whose heartbeats stop this long is offline", _positive)
     default_aht_seconds: float = _setting(300.0, "RW_DEFAULT_AHT_SECONDS", "average handling time assumed for wait estimates until real ones exist", _positive)

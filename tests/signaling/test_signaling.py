@@ -156,7 +156,7 @@ async def test_signal_only_between_members(server: Any, clients: Any, demo: dict
         ("request_service", {"matter": "x", "consent": True, "extra": 1}, "invalid_input"),
         ("request_service", {"matter": "no-such-matter", "consent": True}, "unknown_matter"),
         ("request_service", {"matter": "x"}, "invalid_input"),
-        ("rate", {"sid": "RW1", "level": 9}, "invalid_input"),
+        ("rate", {"sid": "RW1", "level": 9}, "invalid_rating"),  # as documented (issue 15)
         ("request_service", {"matter": "x" * 5000, "consent": True}, "payload_too_large"),
         ("signal", {"sid": "RW1", "to": "agent", "kind": "offer", "data": {"sdp": "x" * 60_000}},
          "payload_too_large"),

@@ -1,12 +1,18 @@
-"""The exception tree: every error a client can see carries a stable code.
+"""The exception tree and the one registry of error codes a client can see.
 
 HTTP turns these into ``{"error": {"code", "message", "field"?}}`` with ``http_status``;
 socket.io turns them into an error ack with the same body. Codes never change once shipped.
+
+``CODES`` registers every code of the socket.io protocol and of the queue's Redis functions
+once: its exception class (hence its HTTP status), the payload field it names, its meaning.
+``signaling/protocol.py`` documents them from here, ``store/queue.py`` maps the Lua ``fail()``
+codes through it, and a test fails when a handler or a Lua function uses a code not in it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 
 class RemoteWindowError(Exception):
@@ -88,3 +94,92 @@ class Unavailable(RemoteWindowError):
 
     code = "unavailable"
     http_status = 503
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Code:
+    """One registered error code: the class raised for it (its HTTP status) and what it means."""
+
+    code: str
+    error: type[RemoteWindowError]
+    meaning: str
+    field: str | None = None  # the payload field a Redis function's failure names
+    connect: bool = False  # a connect refusal (connect_error data.code), not an event's answer
+
+    @property
+    def http_status(self) -> int:
+        return self.error.http_status
+
+
+_C = Code
+_REGISTRY: Final = (
+    # every event, at the door or in the transport
+    _C("invalid_input", InvalidInput, "the payload is malformed or a field is invalid (see field)"),
+    _C("payload_too_large", TooLarge, "the payload is larger than the event allows"),
+    _C("unknown_event", NotFound, "no such event in this namespace"),
+    _C("rate_limited", RateLimited, "too many messages; slow down (repeat offenders are disconnected)"),
+    _C("unavailable", Unavailable, "the queue store does not answer; try again"),
+    _C("internal_error", RemoteWindowError, "something went wrong on the server; it is logged"),
+    # connect refusals (connect_error data.code)
+    _C("unauthenticated", Unauthenticated, "no valid connect token", connect=True),
+    _C("forbidden", Forbidden, "your role may not do this", connect=True),
+    _C("invalid_token", Unauthenticated, "the connect token is malformed, forged or for another server",
+       connect=True),
+    _C("token_expired", Unauthenticated, "the connect token's lifetime is over; fetch a new one", connect=True),
+    _C("wrong_namespace", Forbidden,
+       "the connect token is for another namespace, or the role may not open this one", connect=True),
+    _C("token_used", Unauthenticated,
+       "the connect token was used already: tokens are single use, fetch one per connect", connect=True),
+    _C("token_revoked", Unauthenticated, "the account or login was revoked after the token was issued "
+       "(disable, password change, booth revoke, logout)", connect=True),
+    _C("unknown_account", Unauthenticated, "the connect token names no such user or booth (in that role and centre)",
+       connect=True),
+    _C("account_disabled", Forbidden, "the account is disabled (or a demo account outside demo mode)", connect=True),
+    _C("cross_origin", Forbidden, "a page of another site (its Origin) may not do this; socket.io's handshake "
+       "answers it as an HTTP 403 with this error body"),
+    # sessions and members
+    _C("not_member", Forbidden, "you are not a member of that session"),
+    _C("peer_absent", Conflict, "the other party is not connected"),
+    _C("unknown_session", NotFound, "no such session"),
+    _C("unknown_matter", NotFound, "no such matter in the catalogue"),
+    _C("unknown_centre", NotFound, "no such centre in the chain"),
+    _C("unknown_agent", NotFound, "no such specialist signed in"),
+    _C("illegal_transition", Conflict, "the session's state does not allow this (the message names the state)"),
+    _C("booth_busy", Conflict, "this booth already has an open session"),
+    _C("consent_required", InvalidInput, "the recording notice must be accepted first"),
+    _C("not_your_offer", Forbidden, "no offer of that session is yours: it is offered to, or held by, someone else"),
+    _C("offer_expired", Conflict, "your offer of that session ran out or was withdrawn"),
+    _C("not_your_session", Forbidden, "the session is not yours"),
+    _C("presence_busy", Conflict, "presence cannot change while an offer or session is held"),
+    _C("signed_out", Conflict, "the specialist is signed out"),
+    _C("reason_required", InvalidInput, "a reason is required", field="reason"),
+    _C("text_required", InvalidInput, "the note is empty"),
+    _C("no_centre_serves", Conflict, "no centre serves the matter's home region now"),
+    _C("invalid_target", InvalidInput, "name exactly one valid transfer target", field="to_agent"),
+    _C("target_unavailable", Conflict, "the transfer target is not available", field="to_agent"),
+    _C("target_not_authorised", Conflict, "the target specialist does not serve the session's region"),
+    _C("centre_not_authorised", Conflict, "the target centre is not authorised for the session's region"),
+    _C("identity_required", Conflict, "an intake outcome needs a passed identity check"),
+    _C("already_rated", Conflict, "the session has been rated already (一次一评)"),
+    _C("rating_closed", Conflict,
+       "the session can no longer be rated (RW_RATING_WINDOW_HOURS after it was completed)"),
+    _C("invalid_rating", InvalidInput, "a rating is a whole number from 1 to 5"),
+    # materials
+    _C("unknown_material", NotFound, "no such material in that session", field="material_id"),
+    _C("unknown_request", NotFound, "no such capture request in that session", field="request_id"),
+)
+del _C
+
+#: Every registered code, by name.
+CODES: Final[dict[str, Code]] = {c.code: c for c in _REGISTRY}
+assert len(CODES) == len(_REGISTRY), "an error code is registered twice"
+
+
+def coded(code: str, message: str, *, field: str | None = None) -> RemoteWindowError:
+    """The exception for a registered code (an unregistered one is a Conflict: a test forbids it)."""
+    entry = CODES.get(code)
+    cls = entry.error if entry is not None else Conflict
+    return cls(message, code=code, field=field if field is not None else entry.field if entry else None)
