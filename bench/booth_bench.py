@@ -173,10 +173,10 @@ async def run(seconds: float, captures: int) -> tuple[float, list[float], float,
     import socketio
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from window_server.catalogue import load_catalogue
+    from window_server.accounts.store import AccountStore
     from window_server.domain.auth import Principal, Role, sign_connect_token
-    from window_server.redis_server import EmbeddedRedis
-    from window_server.store.accounts import AccountStore
+    from window_server.runtime.catalogue import load_catalogue
+    from window_server.runtime.redis_server import EmbeddedRedis
     from window_server.store.client import make_redis
 
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []

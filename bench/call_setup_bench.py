@@ -54,8 +54,8 @@ from citizen_client.agent import AgentConfig, DeviceAgent
 from citizen_client.camera import open_camera
 from citizen_client.control import start_control
 from window_server.app import create_app
-from window_server.catalogue import load_catalogue
-from window_server.redis_server import EmbeddedRedis
+from window_server.runtime.catalogue import load_catalogue
+from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.settings import build_settings
 
 CHROMIUM = "/usr/bin/chromium"

@@ -56,18 +56,18 @@ import socketio
 from aiohttp import web
 from engineio.async_drivers import aiohttp as aiohttp_driver
 
+from window_server.accounts.store import AccountStore
 from window_server.app import queue_timing
-from window_server.catalogue import load_catalogue
 from window_server.dashboard.aggregator import Folder, bulk_load
 from window_server.dashboard.history import synthetic_sessions
 from window_server.dashboard.service import fold_config, load_review_policy
 from window_server.domain.auth import Principal, Role, sign_connect_token
-from window_server.queue_service import QueueService
-from window_server.redis_server import EmbeddedRedis
+from window_server.queue.service import QueueService
+from window_server.queue.store import QueueStore
+from window_server.runtime.catalogue import load_catalogue
+from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.settings import build_settings
-from window_server.store.accounts import AccountStore
 from window_server.store.client import make_redis
-from window_server.store.queue import QueueStore
 
 SECRET = secrets.token_hex(32)  # 256 random bits, as RW_SECRET must be outside demo mode
 HISTORY_DAYS = 30

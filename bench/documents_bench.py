@@ -39,7 +39,7 @@ from window_server.documents.codec import encode_jpeg
 from window_server.documents.pipeline import check_image, process_image
 from window_server.documents.pool import DocumentPool
 from window_server.domain.routing import region_contains
-from window_server.redis_server import EmbeddedRedis
+from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.settings import build_settings
 
 SIZES = {"5MP": (2592, 1944), "8MP": (3264, 2448), "12MP": (4000, 3000)}

@@ -36,14 +36,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from window_server.catalogue import load_catalogue
 from window_server.domain.routing import agent_pool
-from window_server.redis_server import EmbeddedRedis
+from window_server.queue.store import QueueStore, QueueTiming, Result
+from window_server.queue.ticker import run_ticker
+from window_server.runtime.catalogue import load_catalogue
+from window_server.runtime.redis_server import EmbeddedRedis
+from window_server.runtime.tasks import stop_tasks
 from window_server.store.audit import audit
 from window_server.store.client import make_redis
-from window_server.store.queue import QueueStore, QueueTiming, Result
-from window_server.tasks import stop_tasks
-from window_server.ticker import run_ticker
 
 CLAIM = """
 local m = redis.call('ZPOPMIN', KEYS[1])

@@ -56,10 +56,10 @@ from _wsload import (
     stalls,
 )
 
-from window_server.catalogue import load_catalogue
+from window_server.accounts.store import AccountStore
 from window_server.domain.auth import Principal, Role, sign_connect_token
-from window_server.redis_server import EmbeddedRedis
-from window_server.store.accounts import AccountStore
+from window_server.runtime.catalogue import load_catalogue
+from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.store.client import make_redis
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,8 +29,8 @@ from redis.exceptions import RedisError
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain.auth import Role
+from window_server.runtime.tasks import cancelled, pause
 from window_server.store.keys import key
-from window_server.tasks import cancelled, pause
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from redis.exceptions import RedisError
 from signaling import protocol as P
 from signaling.budget import LogThrottle
 from signaling.bus import WatchedRedisManager
+from window_server.accounts.revocation import ConnectGate
 from window_server.domain import errors
 from window_server.domain.auth import Principal, account_of, may_open, read_connect_token
 from window_server.domain.routing import estimate_wait_s
 from window_server.domain.session import HELD_STATES
-from window_server.queue_service import QueueService
+from window_server.queue.service import QueueService
+from window_server.queue.store import QueueStore
 from window_server.settings import Settings
 from window_server.store.keys import key
-from window_server.store.queue import QueueStore
-from window_server.store.revocation import ConnectGate
 
 if TYPE_CHECKING:  # signaling/dashboard.py imports this module
     from signaling.dashboard import Viewers

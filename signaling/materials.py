@@ -14,7 +14,7 @@ from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
 from window_server.domain import materials as M
-from window_server.store.materials import MaterialStore, new_request_id
+from window_server.materials.store import MaterialStore, new_request_id
 
 log = logging.getLogger(__name__)
 

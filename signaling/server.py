@@ -22,8 +22,8 @@ from signaling import agent, booth, dashboard, device
 from signaling.budget import Door, Limits, Verdict
 from signaling.bus import WatchedRedisManager, watch_bus
 from signaling.hub import RESERVED_EVENTS, Hub
+from window_server.runtime.tasks import cancelled, pause, stop_tasks
 from window_server.settings import Settings
-from window_server.tasks import cancelled, pause, stop_tasks
 
 log = logging.getLogger(__name__)
 

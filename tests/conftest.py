@@ -19,9 +19,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from tests.accounts import use_redis
+from tests.tokens import use_redis
 from window_server.app import create_app
-from window_server.redis_server import EmbeddedRedis
+from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.settings import Settings, build_settings
 from window_server.store.client import make_redis
 

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from window_server.accounts_cli import demo_banner
-from window_server.accounts_cli import main as accounts_main
+from window_server.accounts.store import demo_booth_token
 from window_server.app import create_app
 from window_server.appkeys import DEMO_LOGINS
-from window_server.redis_server import EmbeddedRedis, RedisServerError, die_with_parent
+from window_server.cli import demo_banner
+from window_server.cli import main as accounts_main
+from window_server.runtime.redis_server import EmbeddedRedis, RedisServerError, die_with_parent
 from window_server.settings import (
     Settings,
     SettingsError,
@@ -29,7 +30,6 @@ from window_server.settings import (
     parse_cli,
     settings_markdown,
 )
-from window_server.store.accounts import demo_booth_token
 
 log = logging.getLogger("window_server")
 
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] in (["users"], ["booths"]):  # account administration
         return accounts_main(argv)
     if argv[:1] == ["purge-materials"]:  # retention of materials
-        from window_server.materials_purge import main as purge_main
+        from window_server.materials.purge import main as purge_main
 
         return purge_main(argv[1:])
     if argv[:1] == ["settings"]:  # the settings table for docs/operations.md

@@ -11,6 +11,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from signaling.server import build_hub, create_server, run_signaling
+from window_server.accounts.store import AccountStore, LoginPolicy
 from window_server.appkeys import (
     ACCOUNTS,
     CATALOGUE,
@@ -26,7 +27,6 @@ from window_server.appkeys import (
     STORE,
     TASKS,
 )
-from window_server.catalogue import load_catalogue
 from window_server.dashboard import setup as dashboard_setup
 from window_server.documents.pool import DocumentPool
 from window_server.documents.quality import QualityThresholds
@@ -38,17 +38,17 @@ from window_server.http import health
 from window_server.http import kiosk as kiosk_http
 from window_server.http import materials as materials_http
 from window_server.http.errors import error_middleware
-from window_server.materials_service import MaterialService, UploadLimits
-from window_server.queue_service import QueueService
+from window_server.materials.service import MaterialService, UploadLimits
+from window_server.materials.store import MaterialStore
+from window_server.queue.service import QueueService
+from window_server.queue.store import QueueStore, QueueTiming
+from window_server.queue.ticker import run_ticker
+from window_server.runtime.catalogue import load_catalogue
+from window_server.runtime.tasks import stop_tasks
 from window_server.settings import Settings
-from window_server.store.accounts import AccountStore, LoginPolicy
 from window_server.store.blobs import FileBlobStore
 from window_server.store.client import make_redis
-from window_server.store.materials import MaterialStore
-from window_server.store.queue import QueueStore, QueueTiming
 from window_server.store.security_log import SecurityLog
-from window_server.tasks import stop_tasks
-from window_server.ticker import run_ticker
 
 log = logging.getLogger(__name__)
 

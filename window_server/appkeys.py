@@ -9,14 +9,14 @@ from redis.asyncio import Redis
 
 from signaling.hub import Hub
 from signaling.server import Server
+from window_server.accounts.store import AccountStore, DemoLogins
 from window_server.dashboard.service import Dashboard
 from window_server.documents.pool import DocumentPool
 from window_server.domain.catalogue import Catalogue
-from window_server.materials_service import MaterialService
-from window_server.queue_service import QueueService
+from window_server.materials.service import MaterialService
+from window_server.queue.service import QueueService
+from window_server.queue.store import QueueStore
 from window_server.settings import Settings
-from window_server.store.accounts import AccountStore, DemoLogins
-from window_server.store.queue import QueueStore
 from window_server.store.security_log import SecurityLog
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -23,9 +23,9 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from citizen_client.control import start_control
 from tests.service import running_service, service_env
+from window_server.accounts.store import AccountStore, LoginPolicy
 from window_server.appkeys import CATALOGUE
 from window_server.domain.auth import Role
-from window_server.store.accounts import AccountStore, LoginPolicy
 from window_server.store.keys import key
 
 from .conftest import SECRET, Booth, loopback_only, token

@@ -12,8 +12,8 @@ import aiohttp
 from citizen_client.control import start_control
 from tests.service import running_service, service_env
 from tests.signaling.conftest import token
+from window_server.accounts.store import AccountStore, LoginPolicy
 from window_server.domain.auth import Role
-from window_server.store.accounts import AccountStore, LoginPolicy
 
 from .conftest import SECRET, Booth, receive_frames, serve_session
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from window_server.catalogue import load_catalogue
 from window_server.domain.catalogue import Catalogue
+from window_server.runtime.catalogue import load_catalogue
 
 from .peers import loopback_ice
 

@@ -12,17 +12,17 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.signaling.conftest import SECRET, Client, clients  # noqa: F401 - the fixture, shared
-from tests.store.conftest import Clock
+from tests.queue.conftest import Clock
 from window_server.app import create_app
 from window_server.appkeys import ACCOUNTS, CATALOGUE, DASHBOARD, QUEUE, STORE
-from window_server.catalogue import load_catalogue
 from window_server.dashboard.service import Dashboard
 from window_server.domain.auth import Role
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.routing import region_contains
-from window_server.queue_service import QueueService
+from window_server.queue.service import QueueService
+from window_server.queue.store import QueueStore
+from window_server.runtime.catalogue import load_catalogue
 from window_server.settings import Settings
-from window_server.store.queue import QueueStore
 
 TZ = ZoneInfo("Asia/Shanghai")
 #: Monday 2 March 2026, 09:00 in Shanghai: the scripted day starts here.

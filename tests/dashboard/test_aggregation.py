@@ -20,7 +20,7 @@ from window_server.dashboard.aggregator import GROUP, STREAM, Aggregator, bulk_l
 from window_server.dashboard.rules import is_wrap_end
 from window_server.domain.auth import Role
 from window_server.domain.metrics import PRESENCE
-from window_server.redis_server import free_port
+from window_server.runtime.redis_server import free_port
 from window_server.store.client import make_redis
 from window_server.store.events import read_entries
 from window_server.store.keys import key

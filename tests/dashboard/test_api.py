@@ -14,8 +14,8 @@ from tests.dashboard.conftest import DAY, Chain, Dash
 from tests.dashboard.test_scripted_day import play_the_day
 from tests.signaling.conftest import SECRET, Client, token
 from window_server.app import create_app
-from window_server.catalogue import load_catalogue
 from window_server.domain.auth import Role
+from window_server.runtime.catalogue import load_catalogue
 from window_server.settings import SettingsError
 from window_server.store.events import read_entries
 from window_server.store.keys import key

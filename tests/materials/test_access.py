@@ -7,7 +7,7 @@ from typing import Any
 
 from window_server.appkeys import ACCOUNTS, QUEUE, STORE
 from window_server.domain.auth import Role
-from window_server.store.materials import MaterialStore
+from window_server.materials.store import MaterialStore
 
 from .conftest import Env, Stills
 

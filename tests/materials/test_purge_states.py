@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from tests.store.conftest import TIMING, Clock
+from tests.queue.conftest import TIMING, Clock
 from window_server.domain import errors
 from window_server.domain.routing import PoolEntry, Tier
-from window_server.materials_purge import purge_materials
+from window_server.materials.purge import purge_materials
+from window_server.materials.store import MaterialStore, new_material_id
+from window_server.queue.store import QueueStore
 from window_server.store.blobs import FileBlobStore
 from window_server.store.keys import key
-from window_server.store.materials import MaterialStore, new_material_id
-from window_server.store.queue import QueueStore
 
 HOUR_MS = 3_600_000
 RATING = dataclasses.replace(TIMING, rating_ms=HOUR_MS)

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from tests.store.conftest import TIMING, Clock
+from tests.queue.conftest import TIMING, Clock
 from window_server.domain import errors
 from window_server.domain.routing import PoolEntry, Tier
-from window_server.materials_purge import main as purge_main
-from window_server.materials_purge import purge_materials
+from window_server.materials.purge import main as purge_main
+from window_server.materials.purge import purge_materials
+from window_server.materials.store import MaterialStore, new_material_id, new_request_id
+from window_server.queue.store import QueueStore
 from window_server.store.blobs import BlobMissing, FileBlobStore, sha256_hex
 from window_server.store.keys import key
-from window_server.store.materials import MaterialStore, new_material_id, new_request_id
-from window_server.store.queue import QueueStore
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from tests.oracle.routing import ModelAgent, ModelSession, QueueModel, lane_for
 from window_server.domain.presence import Presence
 from window_server.domain.routing import Lane, PoolEntry
 from window_server.domain.session import TRANSITIONS, Action, State, next_state
-from window_server.store.queue import QueueTiming
+from window_server.queue.store import QueueTiming
 
 P, S, A = Presence, State, Action
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.accounts import register
-from window_server.catalogue import load_catalogue
+from tests.tokens import register
 from window_server.domain.auth import Principal, Role, sign_connect_token
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.routing import region_contains
+from window_server.runtime.catalogue import load_catalogue
 
 # 32 random bytes: RW_DEMO=false refuses a weaker RW_SECRET at start
 SECRET = "9f2c4e71b0d35a86e4f1c7290b6ad58e13f07c94a2e6d85b1c3f90e7a4d26b58"

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from signaling import protocol as P
-from tests import accounts
+from tests import tokens
 from window_server.app import create_app
 from window_server.appkeys import HUB, STORE
 from window_server.domain.auth import Role
-from window_server.redis_server import EmbeddedRedis
+from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.settings import Settings
 from window_server.store.keys import key
 
@@ -77,7 +77,7 @@ async def test_connected_calls_survive_a_redis_outage_longer_than_the_heartbeat_
     own_redis: EmbeddedRedis, start_server: Any, make_settings: Callable[..., Settings],
     clients: Callable[[str], Client], demo: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(accounts._Session, "url", own_redis.url)  # token() registers accounts there
+    monkeypatch.setattr(tokens._Session, "url", own_redis.url)  # token() registers accounts there
     clock = Clock()
     settings = make_settings(redis_url=own_redis.url, secret=SECRET, heartbeat_ttl_seconds=TTL,
                              reconnect_grace_seconds=GRACE, offer_timeout_seconds=30)

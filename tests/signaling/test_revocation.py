@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from window_server.accounts.store import AccountStore
 from window_server.appkeys import ACCOUNTS, HUB
 from window_server.domain.auth import Principal, Role, sign_connect_token
-from window_server.store.accounts import AccountStore
 
 from .conftest import SECRET, Client, token
 

@@ -54,9 +54,9 @@ from window_server.dashboard.rules import (
 )
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.metrics import PRESENCE
+from window_server.runtime.tasks import cancelled, pause
 from window_server.store.events import read_entries
 from window_server.store.keys import key
-from window_server.tasks import cancelled, pause
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from window_server.domain.catalogue import Catalogue
 from window_server.domain.errors import Conflict, NotFound
 from window_server.domain.routing import Tier
 from window_server.domain.session import State
-from window_server.queue_service import LANGUAGES
+from window_server.queue.service import LANGUAGES
 from window_server.settings import Settings
 from window_server.store.keys import key
 

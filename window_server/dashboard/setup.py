@@ -20,7 +20,7 @@ from window_server.dashboard.routes import routes
 from window_server.dashboard.rules import ReviewPolicy
 from window_server.dashboard.service import Dashboard, fold_config, load_review_policy
 from window_server.http.pages import package_dir, serve_assets
-from window_server.tasks import stop_tasks
+from window_server.runtime.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ socket.io turns them into an error ack with the same body. Codes never change on
 
 ``CODES`` registers every code of the socket.io protocol and of the queue's Redis functions
 once: its exception class (hence its HTTP status), the payload field it names, its meaning.
-``signaling/protocol.py`` documents them from here, ``store/queue.py`` maps the Lua ``fail()``
+``signaling/protocol.py`` documents them from here, ``queue/store.py`` maps the Lua ``fail()``
 codes through it, and a test fails when a handler or a Lua function uses a code not in it.
 """
 

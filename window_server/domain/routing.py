@@ -9,7 +9,7 @@
 - Choice among specialists: longest idle first. Ties by specialist id.
 - A specialist who declined a session is not offered it again for ``decline_memory_ms``.
 
-The policy's one home is the Redis functions (``window_server/store/lua/routing.lua``): pairing has to
+The policy's one home is the Redis functions (``window_server/queue/lua/routing.lua``): pairing has to
 be atomic with the writes it causes. This module holds what Python hands them (lanes, tiers,
 the score layout) and the pure helpers production code needs beside them (pools at sign-in, the
 wait estimate). The plain model of the policy is a test oracle, ``tests/oracle/routing.py``,

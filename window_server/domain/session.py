@@ -1,6 +1,6 @@
 """The session lifecycle: states, actions and the one transition table.
 
-The Redis functions (``window_server/store/lua/``) receive this very table, the states, the
+The Redis functions (``window_server/queue/lua/``) receive this very table, the states, the
 actions and the held, final and ended sets when they are loaded, so Python and Lua can never
 disagree on what is legal.
 
@@ -16,7 +16,7 @@ disagree on what is legal.
     waiting | offered | in_service --no_show--> no_show (called, but nobody at the booth)
 
 A completed session may be rated for the rating window (``QueueTiming.rating_ms``); when that
-closes unrated it stays completed but is no longer active (``close_rating`` in ``store/lua/rating.lua``).
+closes unrated it stays completed but is no longer active (``close_rating`` in ``queue/lua/rating.lua``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from window_server.accounts.store import AccountStore, User
 from window_server.appkeys import ACCOUNTS, SETTINGS
 from window_server.domain.auth import (
     BOOTH_ROLES,
@@ -36,7 +37,6 @@ from window_server.domain.auth import (
 from window_server.domain.errors import Forbidden, InvalidInput, Unauthenticated, UnsupportedMedia
 from window_server.http.client import WHO, client_address
 from window_server.http.errors import error_response
-from window_server.store.accounts import AccountStore, User
 
 log = logging.getLogger(__name__)
 

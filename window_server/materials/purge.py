@@ -1,0 +1,168 @@
+"""Retention of materials: ``python -m window_server purge-materials [--dry-run] [--days N]``.
+
+A session is closed once it is out of the active set: rated, abandoned, no-show, interrupted,
+or completed and its rating window (``RW_RATING_WINDOW_HOURS``) has closed unrated. Stills
+(with their corrected pages and thumbnails), their records, verdicts and capture requests are
+kept for ``RW_MATERIAL_RETENTION_DAYS`` after their session ended (its last state change); then
+this command deletes them, and with them the people's words the session kept: its notes, the
+rating comment, the transfer reasons, and the reasons (``why``) in its own event stream. The
+session's events stay (who captured, judged and saw what, and when: the audit trail), and an
+event ``materials_purged`` is added. A blob still named by a kept material (the same still in
+another session) stays. Blobs named by no record at all (an upload whose record was refused
+after its files were written) are deleted once they are a day old.
+
+Run it daily (cron or a systemd timer). Which Redis: as for ``users``/``booths``.
+Exit status: 0 done, 1 Redis unreachable, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from window_server.cli import running_embedded_redis
+from window_server.domain.session import ENDED_STATES
+from window_server.materials.store import MaterialStore
+from window_server.queue.store import QueueStore, QueueTiming
+from window_server.runtime.redis_server import EmbeddedRedis, RedisServerError
+from window_server.settings import SettingsError, build_settings
+from window_server.store.blobs import FileBlobStore
+from window_server.store.client import make_redis
+from window_server.store.keys import key
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+ORPHAN_GRACE_S = 86_400.0
+
+
+@dataclass
+class PurgeReport:
+    sessions: list[str] = field(default_factory=list)
+    materials: int = 0
+    blobs: int = 0
+    orphans: int = 0
+    kept_sessions: int = 0
+
+
+async def _closed_sessions(redis: Redis) -> list[str]:
+    """Every session whose hash exists (the session numbers, sorted)."""
+    pattern = key("session", sid="*")
+    prefix = pattern[:-1]
+    sids = set()
+    async for k in redis.scan_iter(match=pattern, count=500, _type="HASH"):
+        rest = k[len(prefix):]
+        if ":" not in rest:  # rw:s:<sid>, not one of its side keys
+            sids.add(rest)
+    return sorted(sids)
+
+
+async def purge_materials(
+    store: MaterialStore, blobs: FileBlobStore, *, now_ms: int, retention_days: float, dry_run: bool = False
+) -> PurgeReport:
+    """Delete the materials and free text of sessions that closed more than ``retention_days`` ago."""
+    redis: Redis = store.redis
+    report = PurgeReport()
+    cutoff = now_ms - int(retention_days * DAY_MS)
+    active = set(await redis.smembers(key("active")))
+    ended = {s.value for s in ENDED_STATES}
+    keep: set[str] = set()
+    expired: dict[str, set[str]] = {}
+    for sid in await _closed_sessions(redis):
+        state, purged, *times = await redis.hmget(key("session", sid=sid), ["state", "purged", "ended", "updated",
+                                                                            "created"])
+        last = max((int(x) for x in times if x), default=now_ms)
+        shas = set()
+        for raw in (await redis.hgetall(key("materials", sid=sid))).values():
+            m = json.loads(raw)
+            shas.update(x for x in (m.get("sha256"), m.get("corrected_sha256"), m.get("thumb_sha256")) if x)
+        if sid in active or state not in ended or last > cutoff:
+            keep |= shas
+            if shas:
+                report.kept_sessions += 1
+        elif not purged or shas:  # purged once already and nothing new: nothing to do
+            expired[sid] = shas
+    for sid, shas in expired.items():
+        report.sessions.append(sid)
+        if not dry_run:
+            res = await store.purge(sid, why=f"retention: {retention_days:g} days after the session ended")
+            report.materials += int(res.ok.get("count", 0))
+            for sha in shas - keep:
+                report.blobs += await blobs.delete(sha)
+        else:
+            report.materials += await redis.hlen(key("materials", sid=sid))
+            report.blobs += len(shas - keep)
+    referenced = keep | {sha for shas in expired.values() for sha in shas}
+    now_s = now_ms / 1000
+    for sha in list(blobs.shas()):
+        if sha in referenced:
+            continue
+        try:
+            old = blobs.path(sha).stat().st_mtime < now_s - ORPHAN_GRACE_S
+        except FileNotFoundError:
+            continue
+        if old:
+            report.orphans += 1
+            if not dry_run:
+                await blobs.delete(sha)
+    return report
+
+
+async def _run(url: str, data_dir: Path, days: float, dry_run: bool) -> int:
+    redis = make_redis(url, timeout=10)
+    try:
+        store = QueueStore(redis, QueueTiming(), time.time)
+        await store.load()
+        report = await purge_materials(MaterialStore(store), FileBlobStore(data_dir / "materials"),
+                                       now_ms=store.now_ms(), retention_days=days, dry_run=dry_run)
+    finally:
+        await redis.aclose()
+    verb = "would delete" if dry_run else "deleted"
+    sys.stdout.write(f"{verb} {report.materials} materials of {len(report.sessions)} sessions ended over "
+                     f"{days:g} days ago ({report.blobs} files) and {report.orphans} unreferenced files; "
+                     f"kept the materials of {report.kept_sessions} sessions\n")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run ``purge-materials``; return the exit status."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m window_server purge-materials",
+                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--days", type=float, default=None,
+                        help="retention in days (default: RW_MATERIAL_RETENTION_DAYS)")
+    parser.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    parser.add_argument("--redis-url", default=None, metavar="REDIS_URL")
+    parser.add_argument("--data-dir", default=None, metavar="RW_DATA_DIR")
+    ns = parser.parse_args(list(argv))
+    embedded: EmbeddedRedis | None = None
+    try:
+        settings = build_settings(os.environ, {"redis_url": ns.redis_url, "data_dir": ns.data_dir})
+        days = settings.material_retention_days if ns.days is None else ns.days
+        if not days > 0:
+            raise SettingsError("--days must be greater than 0")
+        url = settings.redis_url or running_embedded_redis(settings.redis_dir)
+        if not url:
+            embedded = EmbeddedRedis(settings.redis_dir)
+            url = embedded.start()
+        return asyncio.run(_run(url, Path(settings.data_dir), days, ns.dry_run))
+    except SettingsError as exc:
+        sys.stderr.write(f"purge-materials: error: {exc}\n")
+        return 2
+    except (RedisError, RedisServerError, OSError) as exc:
+        sys.stderr.write(f"purge-materials: error: cannot reach Redis ({exc}); check REDIS_URL\n")
+        return 1
+    finally:
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,348 @@
+"""The materials' use cases: uploads, listing, views, the PDF and the ID-card page.
+
+HTTP handlers call these with an authenticated principal; the rules of who may do what are in
+``window_server.domain.materials``, the atomic records in ``materials/store.py`` (Lua), the
+pixels in the ``DocumentPool`` (worker processes) and the bytes in a ``BlobStore`` (written and
+fsynced in a thread before anything is acknowledged). Nothing here decodes an image on the
+event loop: the loop only reads a header (``sniff``) and checks how a file ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from window_server.documents.codec import check_complete
+from window_server.documents.pipeline import CheckResult
+from window_server.documents.pool import DocumentPool
+from window_server.documents.quality import QualityThresholds
+from window_server.documents.sniff import sniff
+from window_server.domain import errors
+from window_server.domain import materials as M
+from window_server.domain.auth import Principal
+from window_server.domain.catalogue import Catalogue
+from window_server.materials.store import MaterialStore, new_material_id
+from window_server.store.blobs import BlobStore
+from window_server.store.keys import key
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What the door lets through, and how long the workers may take (from settings)."""
+
+    max_bytes: int = 15_728_640
+    max_megapixels: float = 40.0
+    timeout_s: float = 20.0
+    bodies_in_flight: int = 16
+    """Upload bodies held in memory at once (so at most this × max_bytes); others wait unread."""
+    per_session: int = 2
+    """Uploads of one session in flight at once; one more is 429 ``too_many_uploads``."""
+    per_booth: int = 2
+    """Uploads into one booth's sessions in flight at once: one booth cannot take every worker."""
+
+
+@dataclass(frozen=True)
+class Added:
+    """A material just recorded, and whom to tell: the session's booth and specialist."""
+
+    material: dict[str, Any]
+    booth: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Bytes to send, with their type."""
+
+    data: bytes
+    content_type: str
+
+
+class MaterialService:
+    """Stills bound to sessions: checked in the pool, stored by hash, recorded in Redis."""
+
+    def __init__(
+        self,
+        *,
+        store: MaterialStore,
+        blobs: BlobStore,
+        pool: DocumentPool,
+        catalogue: Catalogue,
+        thresholds: QualityThresholds,
+        limits: UploadLimits,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.pool = pool
+        self.catalogue = catalogue
+        self.thresholds = thresholds
+        self.limits = limits
+        self._bodies = asyncio.Semaphore(limits.bodies_in_flight)
+        self._in_flight: dict[str, int] = {}  # "session:<sid>" / "booth:<id>" -> uploads now
+
+    # --- the session's parties ------------------------------------------------------------------
+
+    async def parties(self, sid: str) -> M.SessionParties:
+        """Who belongs to the session (raise ``unknown_session``)."""
+        redis = self.store.redis
+        fields = ["state", "booth", "agent", "served", "intake_centre"]
+        state, booth, agent, served_raw, intake = await redis.hmget(key("session", sid=sid), fields)
+        if state is None:
+            raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
+        served = tuple(json.loads(served_raw or "[]"))
+        centres: list[str] = []
+        if served:
+            async with redis.pipeline(transaction=False) as p:
+                for aid in served:
+                    p.hget(key("agent", aid=aid), "centre")
+                centres = [c for c in await p.execute() if c]
+        return M.SessionParties(
+            sid=sid, state=str(state), booth=str(booth or ""), agent=str(agent or ""), served=served,
+            intake_centre=str(intake or ""), serving_centres=tuple(dict.fromkeys(map(str, centres))),
+        )
+
+    async def matter_of(self, sid: str) -> str:
+        return str(await self.store.redis.hget(key("session", sid=sid), "matter") or "")
+
+    # --- uploads ---------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def body_slot(self) -> AsyncIterator[None]:
+        """Hold one of the upload slots while a body is read and checked; 503 if none frees in time."""
+        try:
+            async with asyncio.timeout(self.limits.timeout_s):
+                await self._bodies.acquire()
+        except TimeoutError:
+            raise errors.Unavailable("too many stills are being uploaded; try again shortly") from None
+        try:
+            yield
+        finally:
+            self._bodies.release()
+
+    @contextlib.contextmanager
+    def upload_slot(self, parties: M.SessionParties) -> Iterator[None]:
+        """Count an upload against its session's and its booth's limits; 429 past either.
+
+        Refused at once, not queued: a booth that floods gets an answer it can act on, and
+        the document workers stay free for the other booths.
+        """
+        names = [(f"session:{parties.sid}", self.limits.per_session)]
+        if parties.booth:
+            names.append((f"booth:{parties.booth}", self.limits.per_booth))
+        for name, limit in names:
+            if self._in_flight.get(name, 0) >= limit:
+                log.info("upload refused: %d in flight for %s", limit, name)
+                raise errors.RateLimited(f"{limit} still(s) of this {name.split(':')[0]} are being checked; "
+                                         "send the next when one is done", code="too_many_uploads")
+        for name, _limit in names:
+            self._in_flight[name] = self._in_flight.get(name, 0) + 1
+        try:
+            yield
+        finally:
+            for name, _limit in names:
+                left = self._in_flight[name] - 1
+                if left:
+                    self._in_flight[name] = left
+                else:
+                    del self._in_flight[name]
+
+    async def admit_upload(
+        self, principal: Principal, sid: str, kind: str, camera: str, request: str
+    ) -> M.SessionParties:
+        """Everything checked before a byte of the body is read: 404, 403, 409, 400."""
+        parties = await self._parties_or_refuse(sid, f"you are not a member of session {sid}")
+        if not M.may_add(principal, parties):
+            raise errors.Forbidden(f"you are not a member of session {sid}", code="not_member", field="sid")
+        if parties.state not in M.HELD:
+            raise errors.Conflict(
+                f"session {sid} is {parties.state}: materials are added only while it is served",
+                code="illegal_transition",
+            )
+        matter = self.catalogue.matter(await self.matter_of(sid))
+        M.check_kind(matter, kind)
+        M.check_camera(camera)
+        if request and (not M.is_request_id(request) or await self.store.capture_request(sid, request) is None):
+            raise errors.NotFound(f"no capture request {request[:64]!r} in session {sid}",
+                                  code="unknown_request", field="request")
+        return parties
+
+    async def upload(
+        self,
+        principal: Principal,
+        parties: M.SessionParties,
+        *,
+        kind: str,
+        camera: str,
+        request: str,
+        data: bytes,
+    ) -> Added:
+        """Check a still in the pool, store its three variants durably, then record it (Lua)."""
+        header = sniff(data, max_megapixels=self.limits.max_megapixels)  # 415 / 413 / 400, no decode
+        check_complete(data, header)  # 400 corrupt_image: cut short in transit
+        result, corrected, thumb = await self._in_pool(
+            self.pool.process_upload(data, self.thresholds), "check the still")
+        sha, corrected_sha, thumb_sha = await asyncio.gather(
+            self.blobs.put(data),
+            self.blobs.put(corrected) if corrected is not None else _none(),
+            self.blobs.put(thumb),
+        )
+        record = _record(
+            parties.sid, kind, camera, request, principal, header.format, sha, len(data), result,
+            corrected_sha, len(corrected) if corrected is not None else 0, thumb_sha,
+        )
+        return await self._add(principal, parties.sid, record)
+
+    async def merge_id_card(self, principal: Principal, sid: str, front: str, back: str) -> Added:
+        """Both sides' corrected pages on one A4 page (身份证正反面合并), kept as a new material."""
+        parties = await self._parties_or_refuse(sid, "only the specialist serving the session may merge")
+        if M.is_booth_side(principal) or not M.may_add(principal, parties):
+            raise errors.Forbidden("only the specialist serving the session may merge", code="not_member", field="sid")
+        if parties.state not in M.HELD:
+            raise errors.Conflict(f"session {sid} is {parties.state}: materials are added only while it is served",
+                                  code="illegal_transition")
+        sides = []
+        for name, mid in (("front", front), ("back", back)):
+            m = await self.store.get(sid, mid) if M.is_material_id(mid) else None
+            if m is None:
+                raise errors.NotFound(f"no material {str(mid)[:32]!r} in session {sid}",
+                                      code="unknown_material", field=name)
+            if not m.get("corrected_sha256"):
+                raise errors.InvalidInput(f"no card was found on the {name} still; capture it again",
+                                          code="no_document", field=name)
+            sides.append(m)
+        front_bytes, back_bytes = await asyncio.gather(*(self.blobs.get(m["corrected_sha256"]) for m in sides))
+        page = await self._in_pool(self.pool.merge_id_card(front_bytes, back_bytes), "merge the card")
+        thumb = await self._in_pool(self.pool.thumbnail(page), "make a thumbnail")
+        sha, thumb_sha = await asyncio.gather(self.blobs.put(page), self.blobs.put(thumb))
+        header = sniff(page, max_megapixels=self.limits.max_megapixels)
+        reasons = list(dict.fromkeys(r for m in sides for r in m.get("reasons", [])))
+        record: dict[str, Any] = {
+            "id": new_material_id(), "sid": sid, "kind": M.MERGED_KIND, "camera": "merged",
+            "format": "jpeg", "sha256": sha, "size": len(page), "width": header.width,
+            "height": header.height, "verdict": "rejected" if reasons else "accepted",
+            "reasons": reasons, "sharpness": None, "glare": None, "brightness": None,
+            "coverage": None, "corners": None, "by": M.viewer_tag(principal), "at": 0,
+            "request": None, "corrected_sha256": sha, "corrected_size": len(page),
+            "thumb_sha256": thumb_sha, "sources": [front, back],
+        }
+        return await self._add(principal, sid, record)
+
+    async def _add(self, principal: Principal, sid: str, record: dict[str, Any]) -> Added:
+        now = self.store.now_ms()
+        record["at"] = now
+        event = {
+            "kind": record["kind"], "camera": record["camera"], "sha256": record["sha256"],
+            "size": str(record["size"]), "width": str(record["width"]), "height": str(record["height"]),
+            "verdict": record["verdict"], "reasons": ",".join(record["reasons"]),
+            "corrected": record["corrected_sha256"] or "", "thumb": record["thumb_sha256"],
+            "request": record["request"] or "",
+        }
+        res = await self.store.add(sid, record, role=M.party_role(principal), subject=principal.subject,
+                                   by=M.viewer_tag(principal), event=event, now=now)
+        record["review"] = None
+        log.info("material %s added session=%s kind=%s verdict=%s by=%s", record["id"], sid, record["kind"],
+                 record["verdict"], record["by"])
+        return Added(record, str(res.ok.get("booth") or ""), str(res.ok.get("agent") or ""))
+
+    async def _in_pool(self, work: Any, what: str) -> Any:
+        """Await pool work within the configured time; a timeout is 503 ``unavailable``."""
+        try:
+            async with asyncio.timeout(self.limits.timeout_s):
+                return await work
+        except TimeoutError:
+            log.warning("document workers did not %s within %g s", what, self.limits.timeout_s)
+            raise errors.Unavailable("the document workers are busy; try again shortly") from None
+
+    # --- reading (every image served is recorded first) -----------------------------------------
+
+    async def visible(self, principal: Principal, sid: str) -> M.SessionParties:
+        """The session's parties if ``principal`` may see its materials; 403 ``not_member`` otherwise."""
+        refusal = f"you may not see the materials of session {sid}"
+        parties = await self._parties_or_refuse(sid, refusal)
+        if not M.may_view(principal, parties):
+            raise errors.Forbidden(refusal, code="not_member", field="sid")
+        return parties
+
+    async def _parties_or_refuse(self, sid: str, refusal: str) -> M.SessionParties:
+        """The parties; a session that does not exist gets the very answer of one that is not
+        the caller's (403 ``not_member``), so session numbers cannot be probed."""
+        try:
+            return await self.parties(sid)
+        except errors.NotFound:
+            raise errors.Forbidden(refusal, code="not_member", field="sid") from None
+
+    async def list(self, principal: Principal, sid: str) -> list[dict[str, Any]]:
+        await self.visible(principal, sid)
+        return await self.store.list(sid)
+
+    async def variant(self, principal: Principal, sid: str, material_id: str, variant: str) -> Blob:
+        """The bytes of one variant of one material; the view is recorded before they are sent."""
+        await self.visible(principal, sid)
+        if variant not in M.VARIANTS:
+            raise errors.InvalidInput(f"variant must be one of {', '.join(M.VARIANTS)}", field="variant")
+        m = await self.store.get(sid, material_id) if M.is_material_id(material_id) else None
+        if m is None:
+            raise errors.NotFound(f"no material {material_id[:32]!r} in session {sid}", code="unknown_material",
+                                  field="material_id")
+        sha = {"original": m["sha256"], "corrected": m.get("corrected_sha256"),
+               "thumb": m.get("thumb_sha256")}[variant]
+        if not sha:
+            raise errors.NotFound("this material has no corrected page (no document was found on it)",
+                                  code="no_variant", field="variant")
+        data = await self.blobs.get(sha)
+        await self.store.viewed(sid, [material_id], variant, by=M.viewer_tag(principal),
+                                role=principal.role.value)
+        fmt = m.get("format", "jpeg") if variant == "original" else "jpeg"
+        return Blob(data, CONTENT_TYPES.get(fmt, "application/octet-stream"))
+
+    async def pdf(self, principal: Principal, sid: str) -> bytes:
+        """The corrected pages of the materials the specialist accepted, as one PDF (recorded)."""
+        await self.visible(principal, sid)
+        accepted = [m for m in await self.store.list(sid) if (m.get("review") or {}).get("verdict") == "accepted"]
+        if not accepted:
+            raise errors.Conflict(f"no material of session {sid} has been accepted yet",
+                                  code="no_accepted_materials")
+        pages = await asyncio.gather(*(self.blobs.get(m.get("corrected_sha256") or m["sha256"]) for m in accepted))
+        pdf: bytes = await self._in_pool(self.pool.compose_pdf(pages, title=f"{sid} materials"), "compose the PDF")
+        await self.store.viewed(sid, [m["id"] for m in accepted], "pdf", by=M.viewer_tag(principal),
+                                role=principal.role.value)
+        return pdf
+
+
+async def _none() -> None:
+    return None
+
+
+def _record(
+    sid: str,
+    kind: str,
+    camera: str,
+    request: str,
+    principal: Principal,
+    fmt: str,
+    sha: str,
+    size: int,
+    result: CheckResult,
+    corrected_sha: str | None,
+    corrected_size: int,
+    thumb_sha: str,
+) -> dict[str, Any]:
+    """The stored record: the public fields, then where the other variants are."""
+    return {
+        "id": new_material_id(), "sid": sid, "kind": kind, "camera": camera, "format": fmt,
+        "sha256": sha, "size": size, "width": result.width, "height": result.height,
+        "verdict": result.verdict, "reasons": list(result.reasons), "sharpness": result.sharpness,
+        "glare": result.glare, "brightness": result.brightness, "coverage": result.coverage,
+        "corners": None if result.corners is None else [list(c) for c in result.corners],
+        "by": M.viewer_tag(principal), "at": 0, "request": request or None,
+        "corrected_sha256": corrected_sha, "corrected_size": corrected_size or None, "thumb_sha256": thumb_sha,
+    }

@@ -1,0 +1,111 @@
+"""The Redis side of materials: one FCALL per change (``rw_material_*`` in ``queue/lua/materials.lua``), and reads.
+
+A material's record is a JSON object in the session's ``materials`` hash, written once; the
+specialist's current verdict on it is in ``material_verdicts``; capture requests are in
+``captures``. Every change and every view is also an event in the session's stream.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from redis.asyncio import Redis
+
+from window_server.queue.store import QueueStore, Result
+from window_server.store.keys import key
+
+
+def new_material_id() -> str:
+    """A material id: ``m`` and 16 hex digits (``domain.materials.MATERIAL_ID``)."""
+    return "m" + secrets.token_hex(8)
+
+
+def new_request_id() -> str:
+    """A capture request id: ``c`` and 16 hex digits (``domain.materials.REQUEST_ID``)."""
+    return "c" + secrets.token_hex(8)
+
+
+class MaterialStore:
+    """Material records, verdicts, capture requests and views, through the queue's Lua library."""
+
+    def __init__(self, store: QueueStore) -> None:
+        self.store = store
+        self.redis: Redis = store.redis
+
+    def now_ms(self) -> int:
+        return self.store.now_ms()
+
+    # --- changes (each one atomic call) -------------------------------------------------------
+
+    async def add(
+        self,
+        sid: str,
+        record: dict[str, Any],
+        *,
+        role: str,
+        subject: str,
+        by: str,
+        event: dict[str, str],
+        now: int,
+    ) -> Result:
+        """Store a material's record and its event; the uploader must be the booth or the holder."""
+        return await self.store.call(
+            "rw_material_add", now=now, sid=sid, id=record["id"], role=role, subject=subject, by=by,
+            request=record.get("request") or "", record=json.dumps(record, ensure_ascii=False),
+            event=event,
+        )
+
+    async def verdict(self, sid: str, aid: str, material_id: str, verdict: str, reason: str) -> Result:
+        """Record the specialist's verdict (replacing an earlier one; each is an event)."""
+        return await self.store.call(
+            "rw_material_verdict", sid=sid, aid=aid, material_id=material_id, verdict=verdict, reason=reason
+        )
+
+    async def viewed(self, sid: str, material_ids: list[str], variant: str, *, by: str, role: str) -> Result:
+        """Record that ``by`` was shown ``variant`` of the materials (before it is sent)."""
+        return await self.store.call(
+            "rw_material_view", sid=sid, materials=material_ids, variant=variant, by=by, role=role
+        )
+
+    async def capture(self, sid: str, aid: str, request_id: str, kind: str, camera: str) -> Result:
+        """Record a capture request; fails with peer_absent when the device agent is offline."""
+        return await self.store.call(
+            "rw_capture_request", sid=sid, aid=aid, request_id=request_id, kind=kind, camera=camera
+        )
+
+    async def purge(self, sid: str, *, by: str = "system", why: str = "") -> Result:
+        """Forget a closed session's material records (retention); the events stay."""
+        return await self.store.call("rw_materials_purge", sid=sid, by=by, why=why)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    async def get(self, sid: str, material_id: str) -> dict[str, Any] | None:
+        """One material with its current verdict (``review``), or None."""
+        async with self.redis.pipeline(transaction=False) as p:
+            p.hget(key("materials", sid=sid), material_id)
+            p.hget(key("material_verdicts", sid=sid), material_id)
+            raw, review = await p.execute()
+        if raw is None:
+            return None
+        return _with_review(json.loads(raw), review)
+
+    async def list(self, sid: str) -> list[dict[str, Any]]:
+        """Every material of the session with its current verdict, oldest first."""
+        async with self.redis.pipeline(transaction=False) as p:
+            p.hgetall(key("materials", sid=sid))
+            p.hgetall(key("material_verdicts", sid=sid))
+            records, reviews = await p.execute()
+        out = [_with_review(json.loads(raw), reviews.get(mid)) for mid, raw in records.items()]
+        out.sort(key=lambda m: (m.get("at", 0), m["id"]))
+        return out
+
+    async def capture_request(self, sid: str, request_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.hget(key("captures", sid=sid), request_id)
+        return None if raw is None else dict(json.loads(raw))
+
+
+def _with_review(record: dict[str, Any], review: str | None) -> dict[str, Any]:
+    record["review"] = json.loads(review) if review else None
+    return record
