@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from window_server.domain.auth import BOOTH_ROLES, Principal, can_manage_centre, can_serve
 from window_server.domain.catalogue import Matter
 from window_server.domain.errors import InvalidInput
-from window_server.domain.session import ENDED_STATES
+from window_server.domain.session import ENDED_STATES, HELD_STATES
 
 CAMERAS: tuple[str, ...] = ("main", "aux", "upload")
 """Where a still came from: the 高拍仪's main head, its aux (face) head, or a file upload."""
@@ -163,7 +163,7 @@ class SessionParties:
     """The centres of those specialists."""
 
 
-HELD = frozenset({"in_service", "transferring", "reconnecting"})
+HELD = HELD_STATES  # a specialist holds the session: materials may be added and judged
 
 
 def is_booth_side(principal: Principal) -> bool:
