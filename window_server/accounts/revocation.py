@@ -9,6 +9,7 @@ connected accounts and logins with one MGET; ``revoked_since`` decides. The stam
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -64,6 +65,7 @@ class ConnectGate:
     async def admit(self, token: ConnectToken, now_ms: int) -> None:
         """Spend the nonce and check the account; raise the ``admit`` errors. One round trip."""
         kind, subject = account_of(token.principal)
+        fields: tuple[str, ...]
         if kind == "user":
             record_key, fields = key("user", username=subject), _USER_FIELDS
         else:
@@ -93,7 +95,8 @@ class ConnectGate:
         if not wanted:
             self._cue_seen = cue
             return set()
-        stamps = dict(zip(wanted, await self.redis.mget(wanted), strict=True))
+        # the client decodes replies (``store.client``): a stamp is str or None, never bytes
+        stamps = dict(zip(wanted, cast(list[str | None], await self.redis.mget(wanted)), strict=True))
         ended = set()
         for i, (account, login, gen) in enumerate(sockets):
             account_key, *login_key = revocation_keys(account, login)

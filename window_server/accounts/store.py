@@ -27,7 +27,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -373,10 +373,17 @@ class AccountStore:
         )
         return bool(done)
 
+    # The client decodes replies (``store.client``): redis-py types them ``bytes | str``, they are str.
+    async def _record(self, record_key: str) -> dict[str, str]:
+        return cast(dict[str, str], await self.redis.hgetall(record_key))
+
+    async def _index(self, index_key: str) -> list[str]:
+        return sorted(cast(set[str], await self.redis.smembers(index_key)))
+
     async def _user_fields(self, username: str) -> dict[str, str] | None:
         if not isinstance(username, str) or not is_username(username):
             return None
-        data = await self.redis.hgetall(key("user", username=username))
+        data = await self._record(key("user", username=username))
         return data or None
 
     @staticmethod
@@ -407,7 +414,7 @@ class AccountStore:
 
     async def list_users(self) -> list[User]:
         """Every user, sorted by username (no password hashes)."""
-        names = sorted(await self.redis.smembers(key("users")))
+        names = await self._index(key("users"))
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hgetall(key("user", username=name))
@@ -498,8 +505,8 @@ class AccountStore:
         """
         login = ""
         if replacing and len(replacing) <= MAX_TOKEN_CHARS:
-            username, old_login = await self.redis.hmget(
-                key("web_session", digest=digest(replacing)), ["username", "lid"])
+            username, old_login = cast(list[str | None], await self.redis.hmget(
+                key("web_session", digest=digest(replacing)), ["username", "lid"]))
             if username == user.username:
                 login = old_login or login_id(replacing)
             if username is not None:  # a stale cookie has nothing left to end
@@ -524,7 +531,7 @@ class AccountStore:
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise Unauthenticated("log in first")
         session_key = key("web_session", digest=digest(token))
-        data = await self.redis.hgetall(session_key)
+        data = await self._record(session_key)
         if not data:
             raise Unauthenticated("your login has ended; log in again")
         user = await self.find_user(data.get("username", ""))
@@ -541,7 +548,7 @@ class AccountStore:
         if not token or len(token) > MAX_TOKEN_CHARS:
             return
         session_key = key("web_session", digest=digest(token))
-        login = await self.redis.hget(session_key, "lid") or login_id(token)
+        login = cast(str | None, await self.redis.hget(session_key, "lid")) or login_id(token)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(session_key)
             if end_sockets:
@@ -592,14 +599,14 @@ class AccountStore:
     async def get_booth(self, booth: str) -> Booth:
         """Return the booth; raise NotFound ``unknown_booth``."""
         check_booth_id(booth)
-        d = await self.redis.hgetall(key("booth_account", booth=booth))
+        d = await self._record(key("booth_account", booth=booth))
         if not d:
             raise NotFound(f'no booth "{booth}"', code="unknown_booth", field="booth")
         return self._booth_from(booth, d)
 
     async def list_booths(self) -> list[Booth]:
         """Every booth, sorted by id (no token digests)."""
-        ids = sorted(await self.redis.smembers(key("booth_accounts")))
+        ids = await self._index(key("booth_accounts"))
         async with self.redis.pipeline(transaction=False) as pipe:
             for booth in ids:
                 pipe.hgetall(key("booth_account", booth=booth))
@@ -620,7 +627,7 @@ class AccountStore:
             raise bad
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
             raise bad
-        d = await self.redis.hgetall(key("booth_account", booth=booth))
+        d = await self._record(key("booth_account", booth=booth))
         # Compare even when the booth is unknown, so timing says nothing about which exist.
         stored = d.get("token_sha256", "0" * 64) if d else "0" * 64
         matches = hmac.compare_digest(stored, digest(token))

@@ -241,7 +241,8 @@ class _Profiles:
     def covered(self, lo: int, hi: int) -> NDArray[np.bool_]:
         """Return which profiles lie in the image from offset lo to hi (inclusive)."""
         zero = int(np.searchsorted(self.offsets, 0.0))
-        return np.all(self.in_frame[:, zero + lo : zero + hi + 1], axis=1)
+        inside: NDArray[np.bool_] = np.all(self.in_frame[:, zero + lo : zero + hi + 1], axis=1)  # stubs: Any
+        return inside
 
 
 def _profiles(
@@ -377,7 +378,8 @@ def _intersect(a: Line, b: Line) -> NDArray[np.float64] | None:
     if abs(cross) < 1e-6:
         return None
     t = ((q[0] - p[0]) * e[1] - (q[1] - p[1]) * e[0]) / cross
-    return p + t * d
+    point: NDArray[np.float64] = p + t * d  # stubs: t is Any (an element of an array)
+    return point
 
 
 def edge_support(src: Image, quad: Quad) -> tuple[float, float]:

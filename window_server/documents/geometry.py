@@ -44,7 +44,8 @@ def order_corners(points: NDArray[np.floating] | list[list[float]]) -> Quad:
 
 def side_lengths(quad: Quad) -> NDArray[np.float64]:
     """Return the lengths of the sides top, right, bottom, left."""
-    return np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
+    lengths: NDArray[np.float64] = np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)  # stubs: Any
+    return lengths
 
 
 def upright_size(quad: Quad) -> tuple[float, float]:
@@ -81,7 +82,8 @@ def interior_angles(quad: Quad) -> NDArray[np.float64]:
     cos = np.sum(prev * nxt, axis=1) / (
         np.linalg.norm(prev, axis=1) * np.linalg.norm(nxt, axis=1) + 1e-12
     )
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    degrees: NDArray[np.float64] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))  # stubs: Any
+    return degrees
 
 
 def rectify_transform(quad: Quad, out_width: int, out_height: int) -> NDArray[np.float64]:

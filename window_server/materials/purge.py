@@ -83,7 +83,7 @@ async def purge_materials(
         state, purged, *times = await redis.hmget(key("session", sid=sid), ["state", "purged", "ended", "updated",
                                                                             "created"])
         last = max((int(x) for x in times if x), default=now_ms)
-        shas = set()
+        shas: set[str] = set()
         for raw in (await redis.hgetall(key("materials", sid=sid))).values():
             m = json.loads(raw)
             shas.update(x for x in (m.get("sha256"), m.get("corrected_sha256"), m.get("thumb_sha256")) if x)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
@@ -338,34 +338,39 @@ class QueueStore:
 
     # --- reading ----------------------------------------------------------------------------
 
+    # The client decodes replies (``store.client``): redis-py types them ``bytes | str``, they are str.
+    async def _fields(self, hash_key: str) -> dict[str, str]:
+        return cast(dict[str, str], await self.redis.hgetall(hash_key))
+
     async def session(self, sid: str) -> dict[str, str]:
         """The stored fields of one session ({} if unknown)."""
-        return dict(await self.redis.hgetall(key("session", sid=sid)))
+        return await self._fields(key("session", sid=sid))
 
     async def agent(self, aid: str) -> dict[str, str]:
-        return dict(await self.redis.hgetall(key("agent", aid=aid)))
+        return await self._fields(key("agent", aid=aid))
 
     async def session_events(self, sid: str) -> list[dict[str, str]]:
         """The session's own event stream, oldest first."""
-        return [ev for _id, ev in read_entries(await self.redis.xrange(key("session_events", sid=sid)))]
+        reply = cast(list[tuple[str, dict[str, str] | None]], await self.redis.xrange(key("session_events", sid=sid)))
+        return [ev for _id, ev in read_entries(reply)]
 
     async def notes(self, sid: str) -> list[dict[str, Any]]:
         return [json.loads(n) for n in await self.redis.lrange(key("notes", sid=sid), 0, -1)]
 
     async def booth_session(self, booth: str) -> str | None:
         """The open session of a booth, if any (a reloaded kiosk page resumes it)."""
-        sid: str | None = await self.redis.get(key("booth_session", booth=booth))
-        return sid
+        return cast(str | None, await self.redis.get(key("booth_session", booth=booth)))
 
     async def position(self, sid: str, default_aht_s: float) -> dict[str, Any]:
         """Queue position (1 = next), sessions ahead, eligible staff and estimated wait."""
-        s = await self.redis.hmget(key("session", sid=sid), ["state", "qkey", "region", "lang"])
+        s = cast(list[str | None], await self.redis.hmget(key("session", sid=sid), ["state", "qkey", "region", "lang"]))
         state, qkey, region, lang = s
         if state != "waiting" or not qkey:
             return {"state": state, "position": None, "ahead": None, "eta_s": None}
         async with self.redis.pipeline(transaction=False) as p:
             p.zrank(qkey, sid)
-            p.scard(key("staff", region=region, lang=lang))
+            # a waiting session was created with its region and language (sessions.lua)
+            p.scard(key("staff", region=cast(str, region), lang=cast(str, lang)))
             p.lrange(key("recent_handling"), 0, 19)
             rank, staff, recent = await p.execute()
         ahead = int(rank or 0)

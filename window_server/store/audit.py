@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -27,8 +28,17 @@ class AuditReport:
         return not (self.lost or self.double or self.problems)
 
 
+# The client decodes replies (``store.client``): redis-py types them ``bytes | str``, they are str.
 async def _scan(redis: Redis, pattern: str) -> list[str]:
-    return [k async for k in redis.scan_iter(match=pattern, count=1000)]
+    return [cast(str, k) async for k in redis.scan_iter(match=pattern, count=1000)]
+
+
+async def _members(redis: Redis, zkey: str) -> list[str]:
+    return cast(list[str], await redis.zrange(zkey, 0, -1))
+
+
+async def _hash(redis: Redis, hkey: str) -> dict[str, str]:
+    return cast(dict[str, str], await redis.hgetall(hkey))
 
 
 async def audit(redis: Redis) -> AuditReport:
@@ -36,14 +46,14 @@ async def audit(redis: Redis) -> AuditReport:
     report = AuditReport()
     queued: Counter[str] = Counter()
     for q in await _scan(redis, key("queue", region="*", lang="*")):
-        queued.update(await redis.zrange(q, 0, -1))
-    offers = set(await redis.zrange(key("offers"), 0, -1))
-    grace = set(await redis.zrange(key("grace"), 0, -1))
+        queued.update(await _members(redis, q))
+    offers = set(await _members(redis, key("offers")))
+    grace = set(await _members(redis, key("grace")))
     holding: Counter[str] = Counter()
     offered_to: Counter[str] = Counter()
     agents: dict[str, dict[str, str]] = {}
     for ak in await _scan(redis, key("agent", aid="*")):
-        a = await redis.hgetall(ak)
+        a = await _hash(redis, ak)
         agents[a["aid"]] = a
         if a.get("session"):
             holding[a["session"]] += 1
@@ -51,9 +61,9 @@ async def audit(redis: Redis) -> AuditReport:
             offered_to[a["offer"]] += 1
     report.agents = len(agents)
 
-    for sid in await redis.smembers(key("active")):
+    for sid in cast(set[str], await redis.smembers(key("active"))):
         report.sessions += 1
-        s = await redis.hgetall(key("session", sid=sid))
+        s = await _hash(redis, key("session", sid=sid))
         state = s.get("state", "")
         places = queued[sid] + holding[sid]
         if state == "waiting":
