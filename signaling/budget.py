@@ -39,14 +39,6 @@ class Limits:
     byte_burst: int
     max_strikes: int
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> Limits:
-        # a burst smaller than the largest message would refuse a message the size cap allows
-        return cls(frames_per_second=settings.frame_rate_per_second, frame_burst=settings.frame_burst,
-                   bytes_per_second=settings.byte_rate_per_second,
-                   byte_burst=max(settings.byte_burst, settings.max_message_bytes),
-                   max_strikes=settings.budget_strikes)
-
 
 class Budget:
     """Two token buckets (frames, bytes) and a strike count; ``now`` is injected (seconds)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import socketio
 
-from window_server.runtime.tasks import cancelled, pause
+from signaling.tasks import cancelled, pause
 
 log = logging.getLogger(__name__)
 

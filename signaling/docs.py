@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from signaling import protocol as P
+from window_server.domain.errors import CODES
 from window_server.domain.presence import SETTABLE, Presence
 from window_server.domain.session import (
     ENDED_STATES,
@@ -71,7 +72,7 @@ def events_markdown() -> str:
                f"namespace does not have answers `unknown_event`. A refused connection's `connect_error` "
                f"carries one of {connect}. The same codes answer over HTTP with the status shown.\n")
     out.append("| code | HTTP status | meaning |\n|---|---|---|")
-    out.extend(f"| `{c.code}` | {c.http_status} | {c.meaning} |" for c in sorted(P.CODES.values(), key=lambda c: c.code))
+    out.extend(f"| `{c.code}` | {c.http_status} | {c.meaning} |" for c in sorted(CODES.values(), key=lambda c: c.code))
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -296,7 +296,7 @@ EVENTS: Final[tuple[Event, ...]] = (
            F("missing", "array", "needs_supplement: material kinds still missing (补正清单), kept in the history",
              required=False, max_len=32)),
           ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition",
-                                      "unknown_session")),
+                                      "unknown_session", "unknown_matter")),
     Event("no_show", AGENT, Direction.C2S, "Nobody is at the booth (过号).",
           (SID, F("reason", "str", "optional", required=False, max_len=MAX_REASON, free_text=True, default="")),
           ack="{sid, state}", errors=("not_your_session", "illegal_transition", "unknown_session")),

@@ -6,9 +6,8 @@ import asyncio
 import functools
 import json
 import logging
-import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import engineio
@@ -18,18 +17,13 @@ from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from socketio import packet as sio_packet
 
-from signaling import agent, booth, dashboard, device
 from signaling.budget import Door, Limits, Verdict
 from signaling.bus import WatchedRedisManager, watch_bus
 from signaling.hub import RESERVED_EVENTS, Hub
-from window_server.runtime.tasks import cancelled, pause, stop_tasks
-from window_server.settings import Settings
+from signaling.settings import SignalingSettings
+from signaling.tasks import periodic, stop_tasks
 
 log = logging.getLogger(__name__)
-
-#: Packets queued for one socket before it counts as a slow consumer and is dropped.
-MAX_OUTBOUND = 1000
-
 
 class _PlainWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
     """engine.io's aiohttp websocket without permessage-deflate, every frame charged to its door.
@@ -88,6 +82,27 @@ class _EngineIO(engineio.AsyncServer):  # type: ignore[misc]
     called with the message ``"<origin> is not an accepted origin."`` for this case.
     """
 
+    #: Packets one socket may have queued; set by ``Server`` (``max_outbound_packets``).
+    max_outbound = 1000
+    #: Called with (eio_sid, queued) when a packet would pass the bound; set by ``Server``.
+    on_slow_consumer: Callable[[str, int], None] | None = None
+
+    async def send_packet(self, sid: str, pkt: Any) -> None:
+        """Queue a packet for a socket, unless its queue is full: then the client does not read.
+
+        Every emit, ack and connect answer passes here (python-socketio's ``_send_packet`` ->
+        ``eio.send`` -> ``send_packet``); the bound is checked at the moment a packet is queued,
+        and the slow consumer is dropped then, not at the next round of a poller.
+        """
+        sock = self.sockets.get(sid)
+        if sock is not None and not sock.closed:
+            queued = sock.queue.qsize()
+            if queued >= self.max_outbound:
+                if self.on_slow_consumer is not None:
+                    self.on_slow_consumer(sid, queued)
+                return
+        await super().send_packet(sid, pkt)
+
     def _bad_request(self, message: str | None = None) -> dict[str, Any]:
         if message is None or not message.endswith(" is not an accepted origin."):
             return dict(super()._bad_request(message))
@@ -102,11 +117,13 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
 
     hub: Hub | None = None
 
-    def __init__(self, *args: Any, limits: Limits, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limits: Limits, max_outbound: int = 1000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits
         self.doors: dict[str, Door] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[Any]] = set()
+        self.eio.max_outbound = max_outbound
+        self.eio.on_slow_consumer = self._slow_consumer
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return _EngineIO
@@ -179,20 +196,42 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             await self._send_packet(eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=ack_id,
                                                                data=[reply]))
 
-    def drop(self, eio_sid: str, why: str) -> None:
-        """Close an engine.io connection for ``why`` (the caller has logged it)."""
+    def drop(self, eio_sid: str, why: str, *, abort: bool = False) -> None:
+        """Close an engine.io connection for ``why`` (the caller has logged it).
+
+        ``abort``: a long-polling client is not sent a close packet (it does not read: the close
+        would wait on its queue forever); the socket ends at once.
+        """
         door = self.doors.get(eio_sid)
         if door is None or door.shut:
             return
         door.budget.refuse(why)
         door.warned = door.shut = True
-        self._close_eio(eio_sid, door)
+        self._close_eio(eio_sid, door, abort=abort)
 
-    def _close_eio(self, eio_sid: str, door: Door) -> None:
+    def _slow_consumer(self, eio_sid: str, queued: int) -> None:
+        door = self.doors.get(eio_sid)
+        if door is None or door.shut:
+            return
+        log.warning("dropping connection %s: %d packets queued, the client does not read", eio_sid, queued)
+        self.drop(eio_sid, "a slow consumer", abort=True)
+
+    def _close_eio(self, eio_sid: str, door: Door, *, abort: bool = False) -> None:
         """End an engine.io connection the normal way (disconnect handlers and hooks run)."""
         # a websocket is closed under its reader, which then ends the engine.io socket; engine.io's
         # own disconnect would only queue a close packet that a hostile client may never read
-        self.keep(door.transport.close() if door.transport is not None else self.eio.disconnect(eio_sid))
+        if door.transport is not None:
+            self.keep(door.transport.close())
+        elif abort:
+            self.keep(self._abort_eio(eio_sid))
+        else:
+            self.keep(self.eio.disconnect(eio_sid))
+
+    async def _abort_eio(self, eio_sid: str) -> None:
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is not None:
+            await sock.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
+            self.eio.sockets.pop(eio_sid, None)
 
     def keep(self, closing: Coroutine[Any, Any, Any]) -> None:
         """Run a connection's close as a task of its own, referenced until done."""
@@ -201,14 +240,14 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         task.add_done_callback(self._closing.discard)
 
 
-def create_server(settings: Settings) -> Server:
+def create_server(settings: SignalingSettings) -> Server:
     """The socket.io server with the node's budgets and the watched Redis manager."""
-    origins: Any = [o.strip() for o in settings.allowed_origins.split(",") if o.strip()] or None
     sio = Server(
-        limits=Limits.from_settings(settings),
+        limits=settings.limits,
+        max_outbound=settings.max_outbound_packets,
         async_mode="aiohttp",
         client_manager=WatchedRedisManager(settings.redis_url),
-        cors_allowed_origins=origins,  # None: only this server's own origin
+        cors_allowed_origins=list(settings.allowed_origins) or None,  # None: only this server's own origin
         max_http_buffer_size=settings.max_message_bytes,
         ping_interval=settings.ping_interval_seconds,
         ping_timeout=settings.ping_timeout_seconds,
@@ -221,49 +260,15 @@ def create_server(settings: Settings) -> Server:
     return sio
 
 
-def build_hub(
-    sio: Server, *, settings: Settings, queue: Any, redis: Any, secret: Callable[[], Awaitable[bytes]]
-) -> Hub:
-    hub = Hub(sio, settings=settings, queue=queue, redis=redis, secret=secret, node_id=secrets.token_hex(6))
-    for ns in (booth, agent, device, dashboard):
-        ns.register(hub)
-    sio.hub = hub
-    return hub
-
-
-async def _periodic(interval: float, fn: Callable[[], Any], what: str) -> None:
-    while True:
-        await pause(interval)
-        try:
-            await fn()
-        except Exception:  # a failed round must not stop the next one
-            if cancelled():  # a cancel swallowed inside asyncio.timeout (Python 3.11)
-                raise asyncio.CancelledError from None
-            log.exception("%s failed", what)
-
-
-def _drop_slow_consumers(sio: Server) -> Callable[[], Any]:
-    async def check() -> None:
-        for eio_sid, sock in list(sio.eio.sockets.items()):
-            if sock.queue.qsize() > MAX_OUTBOUND:
-                log.warning("dropping connection %s: %d packets queued, the client does not read",
-                            eio_sid, sock.queue.qsize())
-                await sio.eio.disconnect(eio_sid)
-
-    return check
-
-
-async def run_signaling(sio: Server, hub: Hub, settings: Settings) -> AsyncIterator[list[asyncio.Task[None]]]:
-    """Start the bus listener and the node's periodic tasks; on exit stop them all."""
+async def run_signaling(sio: Server, hub: Hub) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Start the bus listener, its watchdog and the revocation sweep; on exit stop them all."""
+    settings = hub.settings
     sio.manager_initialized = True
     sio.manager.initialize()
     tasks = [
         asyncio.create_task(watch_bus(sio.manager, interval=settings.bus_probe_seconds,
-                                    within=max(0.5, settings.bus_probe_seconds * 0.6)), name="bus-watchdog"),
-        asyncio.create_task(_periodic(max(1.0, settings.heartbeat_ttl_seconds / 4), hub.heartbeat_all,
-                                      "heartbeats"), name="heartbeats"),
-        asyncio.create_task(_periodic(1.0, _drop_slow_consumers(sio), "slow-consumer check"), name="outbound"),
-        asyncio.create_task(_periodic(settings.revocation_sweep_seconds, hub.sweep_revoked, "revocation sweep"),
+                                      within=max(0.5, settings.bus_probe_seconds * 0.6)), name="bus-watchdog"),
+        asyncio.create_task(periodic(settings.revocation_sweep_seconds, hub.sweep_revoked, "revocation sweep"),
                             name="revocations"),
     ]
     yield tasks

@@ -58,3 +58,89 @@ def test_the_package_map_matches_the_tree() -> None:
 
 def test_window_servers_top_level_is_the_composition_root_settings_and_cli() -> None:
     assert {p.name for p in (ROOT / "window_server").glob("*.py")} <= TOP_LEVEL
+
+
+# --- signaling is a transport; packages import each other without a circle ---------------------
+
+SERVER_PACKAGES = ("signaling", "agent_console", "citizen_client")
+
+
+def _package_of(module: str) -> str | None:
+    """The node a module belongs to in the dependency graph: ``signaling``, ``window_server.<package>``,
+    or a module of window_server's top level (``window_server.app``, ``.appkeys``, ``.settings``, …).
+
+    Imports under TYPE_CHECKING count too: a type is a dependency.
+    """
+    parts = module.split(".")
+    if parts[0] in SERVER_PACKAGES:
+        return parts[0]
+    if parts[0] == "window_server" and len(parts) > 1:
+        return f"window_server.{parts[1]}"  # a package, or a top-level module as a node of its own
+    return None
+
+
+def _package_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for top in ("signaling", "window_server", "agent_console", "citizen_client"):
+        for path in (ROOT / top).rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            here = _package_of(module)
+            if here is None:
+                continue
+            deps = {p for name in _imports(path) if (p := _package_of(name)) is not None and p != here}
+            graph.setdefault(here, set()).update(deps)
+    return graph
+
+
+def test_signaling_imports_nothing_from_window_server_but_the_domain() -> None:
+    bad = {}
+    for path in sorted((ROOT / "signaling").rglob("*.py")):
+        names = {n for n in _imports(path) if n.startswith("window_server")}
+        if wrong := {n for n in names if not (n == "window_server.domain" or n.startswith("window_server.domain."))}:
+            bad[path.relative_to(ROOT).as_posix()] = sorted(wrong)
+    assert bad == {}, "signaling is a transport: features register with it, it imports only the domain"
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one package (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_circle_between_packages() -> None:
+    graph = _package_graph()
+    assert "window_server.domain" in graph and "signaling" in graph
+    assert _cycles(graph) == []

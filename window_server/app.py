@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from signaling.server import build_hub, create_server, run_signaling
+from signaling.budget import Limits
+from signaling.hub import Hub
+from signaling.server import create_server, run_signaling
+from signaling.settings import SignalingSettings
+from signaling.tasks import periodic
+from window_server.accounts.revocation import ConnectGate
 from window_server.accounts.store import AccountStore, LoginPolicy
 from window_server.appkeys import (
     ACCOUNTS,
@@ -19,7 +25,9 @@ from window_server.appkeys import (
     DOCUMENTS,
     HUB,
     MATERIALS,
+    MATERIALS_LIVE,
     QUEUE,
+    QUEUE_LIVE,
     REDIS,
     SECURITY,
     SETTINGS,
@@ -28,6 +36,7 @@ from window_server.appkeys import (
     TASKS,
 )
 from window_server.dashboard import setup as dashboard_setup
+from window_server.dashboard.service import DASHBOARD
 from window_server.documents.pool import DocumentPool
 from window_server.documents.quality import QualityThresholds
 from window_server.domain.auth import ice_urls_problem, secret_problem
@@ -38,8 +47,11 @@ from window_server.http import health
 from window_server.http import kiosk as kiosk_http
 from window_server.http import materials as materials_http
 from window_server.http.errors import error_middleware
+from window_server.materials import handlers as materials_live
 from window_server.materials.service import MaterialService, UploadLimits
 from window_server.materials.store import MaterialStore
+from window_server.queue import live as queue_live
+from window_server.queue.live_store import LiveStore
 from window_server.queue.service import QueueService
 from window_server.queue.store import QueueStore, QueueTiming
 from window_server.queue.ticker import run_ticker
@@ -47,6 +59,7 @@ from window_server.runtime.catalogue import load_catalogue
 from window_server.runtime.tasks import stop_tasks
 from window_server.settings import Settings
 from window_server.store.blobs import FileBlobStore
+from window_server.store.claims import ConnectionClaims
 from window_server.store.client import make_redis
 from window_server.store.security_log import SecurityLog
 
@@ -71,6 +84,28 @@ def queue_timing(settings: Settings) -> QueueTiming:
     )
 
 
+def signaling_settings(settings: Settings) -> SignalingSettings:
+    """The numbers signaling runs on, from the node's settings."""
+    return SignalingSettings(
+        redis_url=settings.redis_url,
+        allowed_origins=tuple(o.strip() for o in settings.allowed_origins.split(",") if o.strip()),
+        max_message_bytes=settings.max_message_bytes,
+        ping_interval_seconds=settings.ping_interval_seconds,
+        ping_timeout_seconds=settings.ping_timeout_seconds,
+        auth_deadline_seconds=settings.auth_deadline_seconds,
+        rate_limit_per_second=settings.rate_limit_per_second,
+        rate_limit_burst=settings.rate_limit_burst,
+        # a burst smaller than the largest message would refuse a message the size cap allows
+        limits=Limits(frames_per_second=settings.frame_rate_per_second, frame_burst=settings.frame_burst,
+                      bytes_per_second=settings.byte_rate_per_second,
+                      byte_burst=max(settings.byte_burst, settings.max_message_bytes),
+                      max_strikes=settings.budget_strikes),
+        max_outbound_packets=settings.max_outbound_packets,
+        bus_probe_seconds=settings.bus_probe_seconds,
+        revocation_sweep_seconds=settings.revocation_sweep_seconds,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -91,11 +126,12 @@ def create_app(
     app.cleanup_ctx.append(lambda a: _accounts_ctx(a, clock))
     app.cleanup_ctx.append(lambda a: _queue_ctx(a, clock))
     app.cleanup_ctx.append(_materials_ctx)
-    sio = create_server(settings)
+    sio = create_server(signaling_settings(settings))
     sio.attach(app)
     app[SIO] = sio
-    app.cleanup_ctx.append(_signaling_ctx)
-    dashboard_setup.setup(app, clock)  # after signaling, which it pushes through
+    signaling_ctx_index = len(app.cleanup_ctx)
+    dashboard = dashboard_setup.setup(app, clock)  # its tasks' context runs after signaling's
+    app.cleanup_ctx.insert(signaling_ctx_index, lambda a: _signaling_ctx(a, dashboard))
     app.cleanup_ctx.append(_tasks_ctx)
     app.add_routes(health.routes)
     app.add_routes(auth_http.routes)
@@ -161,20 +197,37 @@ async def _queue_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncI
     yield
 
 
-async def _signaling_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The socket.io hub of this node, its bus listener and its periodic tasks."""
-    settings = app[SETTINGS]
-    hub = build_hub(app[SIO], settings=settings, queue=app[QUEUE], redis=app[REDIS],
-                    secret=app[ACCOUNTS].signing_key)
+async def _signaling_ctx(app: web.Application, dashboard: dashboard_setup.Parts) -> AsyncIterator[None]:
+    """The socket.io hub of this node with every feature's handlers, the bus and the periodic tasks.
+
+    The order is the dependency order: the hub (a transport), then the dashboard (which pushes
+    through it), then the queue (which marks the dashboard's rooms) and materials.
+    """
+    settings, redis = app[SETTINGS], app[REDIS]
+    views = LiveStore(redis, settings.default_aht_seconds)
+    hub = Hub(app[SIO], signaling_settings(settings), gate=ConnectGate(redis, demo=settings.demo),
+              claims=ConnectionClaims(redis), members=views.members, secret=app[ACCOUNTS].signing_key,
+              node_id=secrets.token_hex(6), on_error_ack=dashboard.prom.socketio_error)
     app[HUB] = hub
-    async for _tasks in run_signaling(app[SIO], hub, settings):
-        yield
+    app[DASHBOARD] = dashboard_setup.build(app, hub, dashboard)
+    pusher = app[DASHBOARD].pusher
+    live = queue_live.register(hub, app[QUEUE], views, dashboards=pusher.changed if pusher else None)
+    app[QUEUE_LIVE] = live
+    app[MATERIALS_LIVE] = materials_live.register(hub, app[QUEUE], app[MATERIALS].store, views.members)
+    heartbeats = asyncio.create_task(
+        periodic(max(1.0, settings.heartbeat_ttl_seconds / 4), live.heartbeat_all, "heartbeats"), name="heartbeats")
+    signaling = run_signaling(app[SIO], hub)
+    await anext(signaling)
+    yield
+    await stop_tasks([heartbeats])  # before the server shuts down under it
+    await anext(signaling, None)
 
 
 async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the node's background tasks; cancel and await every one on shutdown."""
     tasks = app[TASKS]
-    tasks.append(asyncio.create_task(run_ticker(app[STORE], app[HUB].push, recover=app[HUB].reassert), name="queue-ticker"))
+    live = app[QUEUE_LIVE]
+    tasks.append(asyncio.create_task(run_ticker(app[STORE], live.push, recover=live.reassert), name="queue-ticker"))
     yield
     await stop_tasks(tasks)
 

@@ -10,10 +10,11 @@ from redis.asyncio import Redis
 from signaling.hub import Hub
 from signaling.server import Server
 from window_server.accounts.store import AccountStore, DemoLogins
-from window_server.dashboard.service import Dashboard
 from window_server.documents.pool import DocumentPool
 from window_server.domain.catalogue import Catalogue
+from window_server.materials.handlers import MaterialsLive
 from window_server.materials.service import MaterialService
+from window_server.queue.live import QueueLive
 from window_server.queue.service import QueueService
 from window_server.queue.store import QueueStore
 from window_server.settings import Settings
@@ -32,8 +33,11 @@ DEMO_LOGINS = web.AppKey("demo_logins", DemoLogins)  # set only in demo mode, fo
 # signaling
 SIO = web.AppKey("sio", Server)
 HUB = web.AppKey("hub", Hub)
+QUEUE_LIVE = web.AppKey("queue_live", QueueLive)  # the queue's handlers and pushes on the hub
+MATERIALS_LIVE = web.AppKey("materials_live", MaterialsLive)  # tells the parties of new materials
 # --- materials ---
 DOCUMENTS = web.AppKey("documents", DocumentPool)  # the process pool that decodes and checks stills
 MATERIALS = web.AppKey("materials", MaterialService)
 # --- dashboards ---
-DASHBOARD = web.AppKey("dashboard", Dashboard)  # the consumer, the pusher, reads, /metrics
+# the dashboard's key (its consumer, pusher, reads, /metrics) is window_server.dashboard.service.DASHBOARD:
+# the feature imports these keys, so this module imports no feature that does

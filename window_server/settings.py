@@ -134,6 +134,7 @@ class Settings:
     # socket.io budgets
     allowed_origins: str = _setting("", "RW_ALLOWED_ORIGINS", "comma-separated browser origins allowed to open socket.io connections; empty: this server's own address")
     max_message_bytes: int = _setting(65_536, "RW_MAX_MESSAGE_BYTES", "largest socket.io message accepted", _positive)
+    max_outbound_packets: int = _setting(1000, "RW_MAX_OUTBOUND_PACKETS", "packets queued for one socket that it has not read; past this the client is a slow consumer and is dropped", _positive)
     rate_limit_per_second: float = _setting(20.0, "RW_RATE_LIMIT_PER_SECOND", "socket.io messages per second per connection", _positive)
     rate_limit_burst: int = _setting(40, "RW_RATE_LIMIT_BURST", "socket.io messages a connection may send in a burst", _positive)
     frame_rate_per_second: float = _setting(50.0, "RW_FRAME_RATE_PER_SECOND", "inbound frames of any kind (events, pings, garbage) per second per connection; frames over the budget are dropped and count as strikes", _positive)

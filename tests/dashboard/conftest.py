@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import RunningServer
-from tests.signaling.conftest import SECRET, Client, clients  # noqa: F401 - the fixture, shared
 from tests.queue.conftest import Clock
+from tests.signaling.conftest import SECRET, Client, clients  # noqa: F401 - the fixture, shared
 from window_server.app import create_app
-from window_server.appkeys import ACCOUNTS, CATALOGUE, DASHBOARD, QUEUE, STORE
-from window_server.dashboard.service import Dashboard
+from window_server.appkeys import ACCOUNTS, CATALOGUE, QUEUE, STORE
+from window_server.dashboard.service import DASHBOARD, Dashboard
 from window_server.domain.auth import Role
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.routing import region_contains

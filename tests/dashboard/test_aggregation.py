@@ -11,12 +11,12 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from signaling.dashboard import Viewers
 from tests.dashboard.conftest import DAY
 from tests.dashboard.test_api import samples
 from tests.dashboard.test_scripted_day import EXPECTED_DAY, play_the_day
 from tests.signaling.conftest import SECRET, token
 from window_server.dashboard.aggregator import GROUP, STREAM, Aggregator, bulk_load
+from window_server.dashboard.live import Viewers
 from window_server.dashboard.rules import is_wrap_end
 from window_server.domain.auth import Role
 from window_server.domain.metrics import PRESENCE

@@ -3,8 +3,8 @@ item 14: an empty ``note`` answered ``text_required``, which the protocol page d
 
 Found by static means, not by driving every error path: from each ``@hub.handle`` function, the
 codes it raises (``code="…"`` and the queue service's ``_text(…, required=True)`` codes), followed
-into the hub, the queue service, the stores and ``signaling/materials.py`` by the receiver of
-each call, and from a store's ``rw_*`` Redis function every ``fail('…'`` of it and of the local
+into the hub, the queue's live side, the queue service, the stores and the materials' live side
+by the receiver of each call, and from a store's ``rw_*`` Redis function every ``fail('…'`` of it and of the local
 Lua functions it calls. A code found there but missing from ``signaling/protocol.py`` fails here.
 
 Every code is registered once, in ``window_server/domain/errors.py`` (``CODES``): every ``fail()``
@@ -23,7 +23,10 @@ from signaling.docs import events_markdown
 from window_server.domain import errors
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLER_MODULES = ("signaling/agent.py", "signaling/booth.py", "signaling/device.py", "signaling/dashboard.py")
+#: Every module that registers socket.io handlers (the features register them with the hub).
+HANDLER_MODULES = ("window_server/queue/handlers_agent.py", "window_server/queue/handlers_booth.py",
+                   "window_server/queue/handlers_device.py", "window_server/materials/handlers.py",
+                   "window_server/dashboard/live.py")
 # Codes every event may answer: the door's (schema, size, rate) and the transport's own.
 GENERIC = {*P.GENERIC_ERRORS, "unknown_event"}
 # A code in fail()'s first argument: a literal ('code') or from the table Python hands the Lua (E.code,
@@ -94,31 +97,34 @@ class Lua:
 
 
 class Scanner:
-    """Follows calls by their receiver: hub.queue → QueueService, hub.store → QueueStore, …"""
+    """Follows calls by their receiver: live.queue → QueueService, hub → Hub, live → QueueLive, …"""
 
     def __init__(self) -> None:
         self.lua = Lua.load()
         self.where = {
             "QueueService": _class_methods("window_server/queue/service.py", "QueueService"),
             "QueueStore": _class_methods("window_server/queue/store.py", "QueueStore"),
+            "LiveStore": _class_methods("window_server/queue/live_store.py", "LiveStore"),
+            "QueueLive": _class_methods("window_server/queue/live.py", "QueueLive"),
             "MaterialStore": _class_methods("window_server/materials/store.py", "MaterialStore"),
+            "MaterialsLive": _class_methods("window_server/materials/handlers.py", "MaterialsLive"),
             "Hub": _class_methods("signaling/hub.py", "Hub"),
-            "materials": {n.name: n for n in _tree("signaling/materials.py").body
-                          if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)},
         }
         self.receivers = {  # (the class whose code it is, the receiver's text) -> the callee's class
-            **{(ctx, "hub.queue"): "QueueService" for ctx in self.where},
-            **{(ctx, "hub.store"): "QueueStore" for ctx in self.where},
-            **{(ctx, "hub"): "Hub" for ctx in self.where},
-            ("Hub", "self.store"): "QueueStore", ("Hub", "self.queue"): "QueueService", ("Hub", "self"): "Hub",
+            ("handler", "hub"): "Hub", ("handler", "live"): "QueueLive", ("handler", "live.queue"): "QueueService",
+            ("handler", "live.store"): "QueueStore", ("handler", "live.views"): "LiveStore",
+            ("Hub", "self"): "Hub",
+            ("QueueLive", "self"): "QueueLive", ("QueueLive", "self.queue"): "QueueService",
+            ("QueueLive", "self.store"): "QueueStore", ("QueueLive", "self.views"): "LiveStore",
             ("QueueService", "self.store"): "QueueStore", ("QueueService", "self"): "QueueService",
             ("QueueStore", "self"): "QueueStore", ("MaterialStore", "self.store"): "QueueStore",
-            ("handler", "materials"): "materials", ("materials", "materials"): "MaterialStore",
+            ("MaterialsLive", "self"): "MaterialsLive", ("MaterialsLive", "self.store"): "MaterialStore",
+            ("MaterialsLive", "self.queue"): "QueueService", ("MaterialsLive", "self.queue.store"): "QueueStore",
+            ("handler", "materials"): "MaterialsLive",
         }
-        for ctx in ("handler", "materials", "QueueService", "Hub"):
-            self.receivers.setdefault((ctx, "hub.queue"), "QueueService")
-            self.receivers.setdefault((ctx, "hub.store"), "QueueStore")
-            self.receivers.setdefault((ctx, "hub"), "Hub")
+        #: Injected callables, as the composition root wires them: (class, the call's text) -> method.
+        self.injected = {("Hub", "self.members"): ("LiveStore", "members"),
+                         ("MaterialsLive", "self.members"): ("LiveStore", "members")}
 
     def codes(self, fn: ast.AST, ctx: str, seen: set[tuple[str, str]]) -> set[str]:
         out: set[str] = set()
@@ -137,13 +143,10 @@ class Scanner:
             if not isinstance(f, ast.Attribute):
                 continue
             receiver = ast.unparse(f.value)
-            if isinstance(f.value, ast.Call) and ast.unparse(f.value.func) == "MaterialStore":
-                target = "MaterialStore"
-            else:
-                target = self.receivers.get((ctx, receiver), "")
-            callee = self.where.get(target, {}).get(f.attr)
-            if callee is not None and (target, f.attr) not in seen:
-                seen.add((target, f.attr))
+            target, name = self.injected.get((ctx, ast.unparse(f)), (self.receivers.get((ctx, receiver), ""), f.attr))
+            callee = self.where.get(target, {}).get(name)
+            if callee is not None and (target, name) not in seen:
+                seen.add((target, name))
                 out |= self.codes(callee, target, seen)
         return out
 

@@ -19,7 +19,7 @@ import pytest
 from signaling import protocol as P
 from tests import tokens
 from window_server.app import create_app
-from window_server.appkeys import HUB, STORE
+from window_server.appkeys import HUB, QUEUE_LIVE, REDIS, STORE
 from window_server.domain.auth import Role
 from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.settings import Settings
@@ -122,7 +122,7 @@ async def test_connected_calls_survive_a_redis_outage_longer_than_the_heartbeat_
     seen: list[tuple[str, str, str]] = []
     for _ in range((TTL + GRACE + 10) // 10):
         clock.t += 10
-        await hub.heartbeat_all()
+        await srv.app[QUEUE_LIVE].heartbeat_all()
         await store.tick()
         seen.append(await states())
     # the connected call went on all along; the party that left was lost one TTL after Redis
@@ -155,16 +155,16 @@ async def test_reassert_writes_back_what_the_outage_cost_the_connected_parties(
               for role, subject in (("booth", "bth-1"), ("agent", "spec-1"))}
     mine = {"booth": f"{hub.node_id}:{booth.sio.get_sid(P.BOOTH)}",
             "agent": f"{hub.node_id}:{agent.sio.get_sid(P.AGENT)}"}
-    assert {role: await hub.redis.get(k) for role, k in claims.items()} == mine
-    await hub.redis.delete(*claims.values())
+    assert {role: await srv.app[REDIS].get(k) for role, k in claims.items()} == mine
+    await srv.app[REDIS].delete(*claims.values())
     await store.media(sid, "booth", "lost")
     await store.logout("spec-1")  # as if its heartbeat had been judged lost
     s = await store.session(sid)
     assert (s["state"], s["lost_booth"], s["lost_agent"]) == ("reconnecting", "1", "1")
 
-    await hub.reassert()
+    await srv.app[QUEUE_LIVE].reassert()
 
-    assert {role: await hub.redis.get(k) for role, k in claims.items()} == mine
+    assert {role: await srv.app[REDIS].get(k) for role, k in claims.items()} == mine
     s = await store.session(sid)
     assert (s["state"], s["lost_booth"], s["lost_agent"]) == ("in_service", "", "")
     assert (await store.agent("spec-1"))["status"] == "in_service"
@@ -178,10 +178,9 @@ async def test_reassert_leaves_a_newer_socket_its_claim(
     demo: dict[str, str],
 ) -> None:
     srv = await start_server(app=create_app(make_settings(secret=SECRET), clock=Clock()))
-    hub = srv.app[HUB]
     booth = clients(P.BOOTH)
     await booth.connect(srv.url, token(Role.BOOTH, "bth-1", demo["intake_centre"], P.BOOTH))
     claim = key("connection", role="booth", subject="bth-1")
-    await hub.redis.set(claim, "othernode:newer-socket")  # the booth reconnected elsewhere meanwhile
-    await hub.reassert()
-    assert await hub.redis.get(claim) == "othernode:newer-socket"
+    await srv.app[REDIS].set(claim, "othernode:newer-socket")  # the booth reconnected elsewhere meanwhile
+    await srv.app[QUEUE_LIVE].reassert()
+    assert await srv.app[REDIS].get(claim) == "othernode:newer-socket"

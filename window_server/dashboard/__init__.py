@@ -5,5 +5,5 @@
 imports); ``queries`` reads aggregates and the queue's live structures; ``routes`` and ``pages``
 are the HTTP shell; ``prom`` the Prometheus exposition; ``setup`` wires it all into the app and
 owns its tasks; ``history`` makes synthetic history for the tests and the benchmark. The live
-pushes live in ``signaling/dashboard.py``. See ``docs/dashboard.md``.
+pushes live in ``window_server/dashboard/live.py``. See ``docs/dashboard.md``.
 """

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from window_server.appkeys import CATALOGUE, DASHBOARD, SETTINGS
+from window_server.appkeys import CATALOGUE, SETTINGS
 from window_server.dashboard.pages import render
 from window_server.dashboard.prom import CONTENT_TYPE
 from window_server.dashboard.queries import Queries
@@ -33,7 +33,7 @@ from window_server.dashboard.rules import (
     parse_day,
     review_status,
 )
-from window_server.dashboard.service import fold_config
+from window_server.dashboard.service import DASHBOARD, fold_config
 from window_server.domain.auth import Principal, Role, can_manage_centre, visible_centres
 from window_server.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from window_server.http.auth import client_address, json_object, require_user, text_field

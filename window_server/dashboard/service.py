@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 from window_server.dashboard.aggregator import Aggregator
 from window_server.dashboard.prom import Prom
 from window_server.dashboard.queries import Queries
@@ -17,7 +19,7 @@ from window_server.domain.errors import InvalidInput
 from window_server.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from signaling.dashboard import DashboardPusher
+    from window_server.dashboard.live import DashboardPusher, Viewers
 
 DEFAULT_DEADLINES = "deadlines.toml"
 
@@ -58,4 +60,10 @@ class Dashboard:
     prom: Prom
     policy: ReviewPolicy
     pusher: DashboardPusher | None = None  # live pushes (None when the app has no signaling)
+    viewers: Viewers | None = None  # which rooms have a page open, chain-wide
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+#: The dashboard's long-lived parts in the app (its own key: window_server/appkeys.py imports no feature
+#: that imports it back).
+DASHBOARD = web.AppKey("dashboard", Dashboard)

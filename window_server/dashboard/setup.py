@@ -1,4 +1,4 @@
-"""Wire the dashboard into an app: routes, assets, the consumer and the pusher (their lifetime)."""
+"""Wire the dashboard into an app: routes, assets, its live side on the hub, its tasks (their lifetime)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,22 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from signaling.dashboard import DashboardPusher, Viewers
-from window_server.appkeys import CATALOGUE, DASHBOARD, HUB, REDIS, SETTINGS
+from signaling.hub import Hub
+from window_server.appkeys import CATALOGUE, REDIS, SETTINGS
+from window_server.dashboard import live as dashboard_live
 from window_server.dashboard.aggregator import Aggregator, Folder
+from window_server.dashboard.live import DashboardPusher, Viewers
 from window_server.dashboard.pages import TEMPLATES, templates
 from window_server.dashboard.prom import Prom, http_errors_middleware
 from window_server.dashboard.queries import Queries
 from window_server.dashboard.routes import routes
 from window_server.dashboard.rules import ReviewPolicy
-from window_server.dashboard.service import Dashboard, fold_config, load_review_policy
+from window_server.dashboard.service import DASHBOARD, Dashboard, fold_config, load_review_policy
 from window_server.http.pages import package_dir, serve_assets
 from window_server.runtime.tasks import stop_tasks
 
@@ -28,19 +31,33 @@ log = logging.getLogger(__name__)
 metrics_middleware = http_errors_middleware(lambda app: app[DASHBOARD].prom if DASHBOARD in app else None)
 
 
-def setup(app: web.Application, clock: Callable[[], float]) -> None:
-    """Add the dashboard's routes and assets; its resources start with the app (after signaling)."""
+@dataclass(frozen=True)
+class Parts:
+    """What the dashboard has before the app starts: its review policy, its metrics, the clock."""
+
+    policy: ReviewPolicy
+    prom: Prom
+    clock: Callable[[], float]
+
+
+def setup(app: web.Application, clock: Callable[[], float]) -> Parts:
+    """Add the dashboard's routes and assets and the context that runs its tasks; return its parts.
+
+    The composition root hands the parts to ``build`` once the hub exists (the hub counts error
+    acks into ``prom``; the queue's pushes mark the dashboard's rooms through the pusher).
+    """
     policy = load_review_policy(app[SETTINGS].review_deadlines_file)  # a bad file fails at start
     app[TEMPLATES] = templates()
     app.add_routes(routes)
     serve_assets(app, "dashboard", package_dir("window_server.dashboard", "static"))
-    app.cleanup_ctx.append(lambda a: _dashboard_ctx(a, policy, clock))
+    app.cleanup_ctx.append(_dashboard_ctx)
+    return Parts(policy=policy, prom=Prom(tuple(c.id for c in app[CATALOGUE].centres)), clock=clock)
 
 
-async def _dashboard_ctx(app: web.Application, policy: ReviewPolicy, clock: Callable[[], float]) -> AsyncIterator[None]:
-    """The node's dashboard consumer and pusher; cancelled and awaited on shutdown."""
-    settings, catalogue, redis, hub = app[SETTINGS], app[CATALOGUE], app[REDIS], app[HUB]
-    prom = Prom(tuple(c.id for c in catalogue.centres))
+def build(app: web.Application, hub: Hub, parts: Parts) -> Dashboard:
+    """The node's dashboard reads, consumer and pusher, its /dashboard hooks registered on the hub."""
+    settings, catalogue, redis = app[SETTINGS], app[CATALOGUE], app[REDIS]
+    policy, prom, clock = parts.policy, parts.prom, parts.clock
     live = Queries(redis, catalogue, settings, policy, clock)
     viewers = Viewers(redis, hub.node_id)
     pusher = DashboardPusher(hub, live.read_live, live.live_view, settings.dashboard_push_seconds,
@@ -50,18 +67,19 @@ async def _dashboard_ctx(app: web.Application, policy: ReviewPolicy, clock: Call
     block_ms = max(50, min(1000, int(settings.redis_timeout * 500)))
     aggregator = Aggregator(redis, folder, consumer=f"{socket.gethostname()}-{hub.node_id}",
                             on_change=pusher.changed, on_events=prom.count_events, block_ms=block_ms)
-    hub.dashboard_changed = pusher.changed
-    hub.dashboard_viewers = viewers
-    hub.error_ack = prom.socketio_error
-    dashboard = Dashboard(queries=Queries(redis, catalogue, settings, policy, clock), live=live,
-                          aggregator=aggregator, prom=prom, policy=policy, pusher=pusher)
-    app[DASHBOARD] = dashboard
+    dashboard_live.register(hub, viewers, pusher.changed)
+    return Dashboard(queries=Queries(redis, catalogue, settings, policy, clock), live=live,
+                     aggregator=aggregator, prom=prom, policy=policy, pusher=pusher, viewers=viewers)
+
+
+async def _dashboard_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The node's dashboard consumer, pusher and viewer lease; cancelled and awaited on shutdown."""
+    dashboard = app[DASHBOARD]
+    assert dashboard.pusher is not None and dashboard.viewers is not None
     dashboard.tasks += [
-        asyncio.create_task(aggregator.run(), name="dashboard-consumer"),
-        asyncio.create_task(pusher.run(), name="dashboard-pusher"),
-        asyncio.create_task(viewers.run(), name="dashboard-viewers"),
+        asyncio.create_task(dashboard.aggregator.run(), name="dashboard-consumer"),
+        asyncio.create_task(dashboard.pusher.run(), name="dashboard-pusher"),
+        asyncio.create_task(dashboard.viewers.run(), name="dashboard-viewers"),
     ]
     yield
-    hub.dashboard_changed = None
-    hub.dashboard_viewers = None
     await stop_tasks(dashboard.tasks)

@@ -8,11 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from signaling.errors import translate
 from window_server.appkeys import REDIS, SECURITY
-from window_server.domain.errors import RemoteWindowError
 from window_server.http.client import WHO, client_address
 from window_server.store.security_log import ANONYMOUS, Refusal
 
@@ -72,8 +70,6 @@ async def _audit(request: web.Request, resp: web.StreamResponse) -> None:
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except RemoteWindowError as exc:
-        return error_response(exc.http_status, exc.code, exc.message, exc.field)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -85,9 +81,11 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return resp
     except json.JSONDecodeError as exc:
         return error_response(400, "invalid_json", f"the request body is not valid JSON: {exc.msg}")
-    except (RedisConnectionError, RedisTimeoutError, ConnectionError):
-        log.warning("redis unavailable while serving %s %s", request.method, request.path)
-        return error_response(503, "unavailable", "the queue store does not answer; try again shortly")
-    except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
+    except Exception as exc:  # noqa: BLE001 - the one translator, shared with socket.io (signaling/errors.py)
+        answer = translate(exc)
+        if answer.unexpected:
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+        elif answer.error.code == "unavailable":
+            log.warning("redis unavailable while serving %s %s", request.method, request.path)
+        err = answer.error
+        return error_response(err.http_status, err.code, err.message, err.field)

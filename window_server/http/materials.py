@@ -15,8 +15,7 @@ import re
 
 from aiohttp import web
 
-from signaling import materials as notify
-from window_server.appkeys import ACCOUNTS, HUB, MATERIALS, REDIS
+from window_server.appkeys import ACCOUNTS, MATERIALS, MATERIALS_LIVE, REDIS
 from window_server.documents.sniff import check_magic
 from window_server.domain.auth import InvalidToken, Principal, Role
 from window_server.domain.errors import InvalidInput, NotFound, TooLarge, UnsupportedMedia
@@ -99,7 +98,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         async with service.body_slot():  # bounds the bodies held in memory at once
             data = await read_capped(request, service.limits.max_bytes)
             added = await service.upload(principal, parties, kind=kind, camera=camera, request=req, data=data)
-    await notify.material_added(request.app[HUB], added.material, booth=added.booth, agent=added.agent)
+    await request.app[MATERIALS_LIVE].added(added.material, booth=added.booth, agent=added.agent)
     return web.json_response({"material": added.material}, status=201, headers=_PRIVATE)
 
 
@@ -144,5 +143,5 @@ async def id_merge(request: web.Request) -> web.StreamResponse:
             raise InvalidInput(f"{name} must be a material id", field=name)
     assert isinstance(front, str) and isinstance(back, str)
     added = await request.app[MATERIALS].merge_id_card(principal, sid, front, back)
-    await notify.material_added(request.app[HUB], added.material, booth=added.booth, agent=added.agent)
+    await request.app[MATERIALS_LIVE].added(added.material, booth=added.booth, agent=added.agent)
     return web.json_response({"material": added.material}, status=201, headers=_PRIVATE)

@@ -42,12 +42,12 @@ def _text(value: Any, field: str, limit: int, *, required: bool = False) -> str:
         value = ""
     if not isinstance(value, str):
         raise errors.InvalidInput(f"{field} must be text", field=field)
-    value = value.strip()
-    if required and not value:
+    text: str = value.strip()
+    if required and not text:
         raise errors.InvalidInput(f"{field} is required", code=f"{field}_required", field=field)
-    if len(value) > limit:
+    if len(text) > limit:
         raise errors.InvalidInput(f"{field} is longer than {limit} characters", field=field)
-    return value
+    return text
 
 
 class QueueService:
@@ -149,3 +149,51 @@ class QueueService:
 
     async def note(self, aid: str, sid: str, text: Any) -> Result:
         return await self.store.annotate(aid, sid, "note", text=_text(text, "text", MAX_NOTE, required=True))
+
+    # --- the live handlers' changes (thin: the rule is the Lua's; one way in for every change) ----
+
+    async def presence(self, aid: str, status: str) -> Result:
+        """A specialist sets their presence (available, away, …)."""
+        return await self.store.presence(aid, status)
+
+    async def heartbeat(self, aid: str) -> Result:
+        return await self.store.heartbeat(aid)
+
+    async def logout(self, aid: str) -> Result:
+        return await self.store.logout(aid)
+
+    async def accept(self, aid: str, sid: str) -> Result:
+        return await self.store.accept(aid, sid)
+
+    async def decline(self, aid: str, sid: str, reason: str = "") -> Result:
+        return await self.store.decline(aid, sid, reason)
+
+    async def no_show(self, aid: str, sid: str, reason: str = "") -> Result:
+        return await self.store.no_show(aid, sid, reason)
+
+    async def media(self, sid: str, party: str, what: str, *, by: str) -> Result:
+        """A party's media is ``lost`` or ``back`` (its socket went or came)."""
+        return await self.store.media(sid, party, what, by=by)
+
+    async def identity(self, aid: str, sid: str, check: dict[str, Any]) -> Result:
+        """Record the specialist's identity check on the session (``check`` carries ``at`` and ``by``)."""
+        return await self.store.annotate(aid, sid, "identity", data=check, now=check["at"], event={
+            "method": check["method"], "result": check["result"], "material_id": check["material_id"]})
+
+    async def record_missing(self, aid: str, sid: str, kinds: list[Any]) -> Result:
+        """Keep a needs_supplement outcome's list of missing materials in the history (a note)."""
+        s = await self.store.session(sid)
+        if not s:
+            raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
+        matter = self.matter(s.get("matter", ""))
+        names = []
+        for kind in kinds:
+            if not isinstance(kind, str):
+                raise errors.InvalidInput("complete: missing must list material kinds", field="missing")
+            try:
+                names.append(matter.material(kind).name_zh)
+            except errors.NotFound:
+                raise errors.InvalidInput(f"complete: matter {matter.code} has no material {kind[:64]!r}",
+                                          field="missing") from None
+        return await self.store.annotate(aid, sid, "note", text="需补正材料 / missing: " + "；".join(names),
+                                         event={"missing": ",".join(kinds)})

@@ -1,44 +1,8 @@
-"""Helpers for the node's long-running background tasks."""
+"""The node's background-task helpers; their one home is ``signaling/tasks.py`` (signaling imports
+nothing from window_server but the domain), re-exported here for the server's packages."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from signaling.tasks import cancelled, pause, periodic, stop_tasks
 
-log = logging.getLogger(__name__)
-
-
-def cancelled() -> bool:
-    """Whether the current task is being cancelled.
-
-    Libraries sometimes swallow a CancelledError (on Python 3.11 a cancel that lands inside
-    ``asyncio.timeout`` can come out as TimeoutError); a loop that checks this before it
-    sleeps still stops when its owner cancels it.
-    """
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def pause(seconds: float) -> None:
-    """Sleep between rounds of a background loop, honouring a cancel that was swallowed."""
-    if cancelled():
-        raise asyncio.CancelledError
-    await asyncio.sleep(seconds)
-
-
-async def stop_tasks(tasks: list[asyncio.Task[None]], within: float = 5.0) -> None:
-    """Cancel background tasks and wait for them, at most ``within`` seconds in all.
-
-    A task that does not finish in time (a library swallowed the cancel while it awaited
-    something that never comes) is logged by name and left behind, so a shutdown never hangs.
-    """
-    for task in tasks:
-        task.cancel()
-    if not tasks:
-        return
-    _done, stuck = await asyncio.wait(tasks, timeout=within)
-    for task in stuck:
-        log.warning("background task %s did not stop within %.0f s; left behind", task.get_name(), within)
-    for task in _done:
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("background task %s ended with %r", task.get_name(), task.exception())
+__all__ = ["cancelled", "pause", "periodic", "stop_tasks"]

@@ -135,7 +135,10 @@ local function widen(sid, now, cfg, wide, enq)
   if wide ~= '1' and now - tonumber(enq or hget(k, 'enq')) >= cfg.widen_ms then
     redis.call('HSET', k, 'wide', '1')
     annotate(sid, 'widen', 'router', 'partner centres may now serve', now)
-    effect({kind = 'widen', sid = sid, booth = hget(k, 'booth')})
+    -- what the node needs to push the queue's positions again, so it does not re-read the session
+    local f = redis.call('HMGET', k, 'booth', 'region', 'lang', 'qkey')
+    effect({kind = 'widen', sid = sid, booth = f[1] or '', region = f[2] or '', lang = f[3] or '',
+            queued = (f[4] and f[4] ~= '') and '1' or ''})
     wide = '1'
   end
   return wide

@@ -1,4 +1,4 @@
-"""/dashboard: managers and team leads watch their scope live.
+"""/dashboard over socket.io: managers and team leads watch their scope live.
 
 A chain manager's socket joins the room ``chain``; a manager's or team lead's joins
 ``centre:<their centre>`` and nothing else, so a push to a room carries only that scope's
@@ -28,8 +28,8 @@ from redis.exceptions import RedisError
 
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
+from signaling.tasks import cancelled, pause
 from window_server.domain.auth import Role
-from window_server.runtime.tasks import cancelled, pause
 from window_server.store.keys import key
 
 log = logging.getLogger(__name__)
@@ -46,23 +46,21 @@ def scope_of(room: str) -> str:
     return "chain" if room == CHAIN_ROOM else room.removeprefix("centre:")
 
 
-def register(hub: Hub) -> None:
+def register(hub: Hub, viewers: Viewers, changed: Callable[[Iterable[str]], None]) -> None:
+    """Register the /dashboard hooks: a page joins its scope's room and gets figures at the next flush."""
+
     async def on_connect(conn: Conn) -> None:
         chain = conn.principal.role is Role.CHAIN_MANAGER
         room = CHAIN_ROOM if chain else f"centre:{conn.principal.centre}"
         await hub.enter(conn, room)
-        if hub.dashboard_viewers is not None:  # registered before its first flush reads anything
-            await hub.dashboard_viewers.joined(room)
-        if hub.dashboard_changed is not None:  # a fresh page gets figures at the next flush
-            hub.dashboard_changed(() if chain else (conn.principal.centre,))
+        await viewers.joined(room)  # registered before its first flush reads anything
+        changed(() if chain else (conn.principal.centre,))  # a fresh page gets figures at the next flush
 
     async def on_disconnect(conn: Conn) -> None:
-        if hub.dashboard_viewers is not None:
-            for room in conn.rooms:
-                await hub.dashboard_viewers.left(room)
+        for room in conn.rooms:
+            await viewers.left(room)
 
-    hub.on_connect[P.DASHBOARD] = on_connect
-    hub.on_disconnect[P.DASHBOARD] = on_disconnect
+    hub.hooks(P.DASHBOARD, connect=on_connect, disconnect=on_disconnect)
 
 
 class Viewers:

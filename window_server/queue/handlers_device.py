@@ -1,18 +1,22 @@
-"""/device: the booth's device agent (高拍仪). Capabilities, the preview's signaling, captures."""
+"""/device: the booth's device agent (高拍仪). Capabilities and the preview's signaling.
+
+Its captures are the materials feature's (``window_server/materials/handlers.py``).
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from signaling import materials
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
 from window_server.domain.session import HELD_STATES
-from window_server.store.keys import key
+
+if TYPE_CHECKING:  # live.py registers this module
+    from window_server.queue.live import QueueLive
 
 _CAMERA_KEYS = {"id", "role", "preview", "still"}
+_HELD = frozenset(x.value for x in HELD_STATES)
 
 
 def _cameras(raw: list[Any]) -> list[dict[str, Any]]:
@@ -29,37 +33,30 @@ def _cameras(raw: list[Any]) -> list[dict[str, Any]]:
     return cams
 
 
-def register(hub: Hub) -> None:
+def register(hub: Hub, live: QueueLive) -> None:
     async def on_connect(conn: Conn) -> None:
         await hub.enter(conn, f"device:{conn.subject}")
         await hub.claim(conn, "device")
 
     async def on_disconnect(conn: Conn) -> None:
         if await hub.release(conn, "device"):
-            await hub.redis.hset(key("device", booth=conn.subject), "online", "0")
+            await live.views.device_offline(conn.subject)
 
-    hub.on_connect[P.DEVICE] = on_connect
-    hub.on_disconnect[P.DEVICE] = on_disconnect
+    hub.hooks(P.DEVICE, connect=on_connect, disconnect=on_disconnect)
 
     @hub.handle(P.DEVICE, "register")
     async def register_device(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         cams = _cameras(p["cameras"])
-        await hub.redis.hset(key("device", booth=conn.subject), mapping={
-            "cameras": json.dumps(cams), "version": p["version"], "online": "1"})
-        sid = await hub.store.booth_session(conn.subject)
+        await live.views.device_online(conn.subject, cams, p["version"])
+        sid = await live.store.booth_session(conn.subject)
         session = None
         if sid:
-            s = await hub.store.session(sid)
+            s = await live.store.session(sid)
             session = {"sid": sid, "state": s.get("state"), "agent": s.get("agent", "")}
-            if s.get("state") in {x.value for x in HELD_STATES} and s.get("agent"):
+            if s.get("state") in _HELD and s.get("agent"):
                 await hub.emit("device_ready", {"sid": sid, "cameras": cams}, P.AGENT, f"agent:{s['agent']}")
         return {"session": session}
 
     @hub.handle(P.DEVICE, "signal")
     async def signal(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         return await hub.relay(conn, p, "device")
-
-
-    @hub.handle(P.DEVICE, "capture_result")
-    async def capture_result(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        return await materials.capture_result(hub, conn, p)
