@@ -61,6 +61,7 @@ from window_server.app import queue_timing
 from window_server.dashboard.aggregator import Folder, bulk_load
 from window_server.dashboard.history import synthetic_sessions
 from window_server.dashboard.service import fold_config, load_review_policy
+from window_server.dashboard.store import DashboardStore
 from window_server.domain.auth import Principal, Role, sign_connect_token
 from window_server.queue.service import QueueService
 from window_server.queue.store import QueueStore
@@ -323,12 +324,12 @@ async def main(seconds: float, rate: float, dashboards: int) -> None:
                 first, last = today - timedelta(days=HISTORY_DAYS), today - timedelta(days=1)
                 now_ms = int(time.time() * 1000)
                 t = time.perf_counter()
-                await bulk_load(redis, folder, synthetic_sessions(catalogue, 1_000, first_day=first, days=HISTORY_DAYS,
+                await bulk_load(DashboardStore(redis), folder, synthetic_sessions(catalogue, 1_000, first_day=first, days=HISTORY_DAYS,
                                                                   tz=tz, seed=1, prefix="A"), now_ms=now_ms)
                 small = await time_api(http, url, first, last, 30)
                 print(f"history 1,000 sessions (folded in {time.perf_counter() - t:.1f} s): api round {small:.1f} ms")
                 t = time.perf_counter()
-                await bulk_load(redis, folder, synthetic_sessions(catalogue, 99_000, first_day=first, days=HISTORY_DAYS,
+                await bulk_load(DashboardStore(redis), folder, synthetic_sessions(catalogue, 99_000, first_day=first, days=HISTORY_DAYS,
                                                                   tz=tz, seed=2, prefix="B"), now_ms=now_ms)
                 large = await time_api(http, url, first, last, 30)
                 memory = (await redis.info("memory"))["used_memory_human"]

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from redis.commands import AsyncCoreCommands, AsyncRedisModuleCommands
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = ROOT / "window_server" / "domain"
@@ -144,3 +145,50 @@ def test_no_import_circle_between_packages() -> None:
     graph = _package_graph()
     assert "window_server.domain" in graph and "signaling" in graph
     assert _cycles(graph) == []
+
+
+# --- Redis is spoken only by the stores -------------------------------------------------------
+
+#: A call of one of these on a receiver that names Redis sends a command (or a script, or a pipeline).
+REDIS_COMMANDS = frozenset(
+    n for cls in (AsyncCoreCommands, AsyncRedisModuleCommands) for n in dir(cls) if not n.startswith("_")
+) | {"pipeline", "pubsub", "transaction", "execute_command", "lock"}
+#: Who may: the shared stores, each feature's own store module, the queue store's group commit,
+#: and the accounts' Redis side of connect (the revocation gate).
+REDIS_ALLOWED = ("window_server/store/", "window_server/queue/batch.py", "window_server/accounts/revocation.py")
+
+
+def _redis_calls(source: str) -> list[str]:
+    """``line: receiver.command`` for each call of a Redis command on a receiver named for Redis.
+
+    A static check: ``self.redis.hget(…)``, ``redis.pipeline()``, ``app[REDIS].ping()`` are found; a
+    pipeline's own calls are not, but the pipeline is opened on a client named for Redis.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REDIS_COMMANDS:
+            receiver = ast.unparse(node.func.value)
+            if re.search("redis", receiver, re.I):
+                found.append(f"{node.lineno}: {receiver}.{node.func.attr}")
+    return found
+
+
+def _may_call_redis(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return rel.startswith(REDIS_ALLOWED) or name == "store.py" or name.endswith("_store.py")
+
+
+def test_the_redis_scan_finds_commands() -> None:
+    source = "async def f(self, request):\n    await self.redis.hget('k', 'f')\n    await request.app[REDIS].ping()\n" \
+             "    d.get('k')\n    await self.store.session('s')\n"
+    assert _redis_calls(source) == ["2: self.redis.hget", "3: request.app[REDIS].ping"]
+
+
+def test_no_redis_command_outside_the_stores() -> None:
+    bad = {}
+    for top in ("window_server", "signaling"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if not _may_call_redis(rel) and (calls := _redis_calls(path.read_text())):
+                bad[rel] = calls
+    assert bad == {}, "Redis is spoken by store/ and each feature's own store module only"

@@ -15,9 +15,10 @@ from tests.dashboard.conftest import DAY
 from tests.dashboard.test_api import samples
 from tests.dashboard.test_scripted_day import EXPECTED_DAY, play_the_day
 from tests.signaling.conftest import SECRET, token
-from window_server.dashboard.aggregator import GROUP, STREAM, Aggregator, bulk_load
+from window_server.dashboard.aggregator import Aggregator, bulk_load
 from window_server.dashboard.live import Viewers
 from window_server.dashboard.rules import is_wrap_end
+from window_server.dashboard.store import GROUP, STREAM, DashboardStore
 from window_server.domain.auth import Role
 from window_server.domain.metrics import PRESENCE
 from window_server.runtime.redis_server import free_port
@@ -65,8 +66,8 @@ async def test_shuffled_batches_duplicates_and_two_consumers_fold_to_the_same_ag
         await clear(redis)
         shuffled = entries + rng.sample(entries, len(entries) // 3)  # a third delivered twice
         rng.shuffle(shuffled)
-        first = Aggregator(redis, d.dashboard.aggregator.folder, consumer=f"t{trial}-a")
-        second = Aggregator(redis, d.dashboard.aggregator.folder, consumer=f"t{trial}-b")
+        first = Aggregator(DashboardStore(redis), d.dashboard.aggregator.folder, consumer=f"t{trial}-a")
+        second = Aggregator(DashboardStore(redis), d.dashboard.aggregator.folder, consumer=f"t{trial}-b")
         i = 0
         while i < len(shuffled):  # two consumers take turns with batches of random size
             n = rng.randint(1, 7)
@@ -89,7 +90,7 @@ async def test_the_bulk_path_writes_what_the_consumer_wrote(dash_factory: Any) -
             sessions[ev["sid"]].append((entry_id, ev))
     assert any(is_wrap_end(e) for evs in sessions.values() for _, e in evs)
     await clear(redis)
-    n = await bulk_load(redis, d.dashboard.aggregator.folder, sessions.items(), now_ms=d.store.now_ms())
+    n = await bulk_load(DashboardStore(redis), d.dashboard.aggregator.folder, sessions.items(), now_ms=d.store.now_ms())
     assert n == 7
     bulk = await snapshot(redis)
     assert counters(bulk) == counters(in_order)
@@ -111,7 +112,7 @@ async def test_a_dead_consumers_pending_entries_are_claimed(dash_factory: Any) -
     assert dead and dead[0][1]
     pending = await redis.xpending(STREAM, GROUP)
     assert pending["pending"] == len(dead[0][1])
-    survivor = Aggregator(redis, d.dashboard.aggregator.folder, consumer="survivor")
+    survivor = Aggregator(DashboardStore(redis), d.dashboard.aggregator.folder, consumer="survivor")
     await survivor.claim(min_idle_ms=0)  # idle time is Redis' own clock: take anything pending
     assert (await redis.xpending(STREAM, GROUP))["pending"] == 0
     await d.login("chief", Role.CHAIN_MANAGER)
@@ -171,7 +172,7 @@ async def test_nothing_is_read_for_dashboards_nobody_watches(dash_factory: Any, 
 
 async def test_viewers_are_counted_per_room_across_nodes_with_a_lease(redis: Redis) -> None:
     now = [1000.0]
-    one, two = (Viewers(redis, node, lease_s=30, clock=lambda: now[0]) for node in ("n1", "n2"))
+    one, two = (Viewers(DashboardStore(redis), node, lease_s=30, clock=lambda: now[0]) for node in ("n1", "n2"))
     await asyncio.gather(one.joined("chain"), one.joined("centre:x"), one.joined("centre:x"))
     await two.joined("centre:y")
     assert await one.watched() == await two.watched() == {"chain", "centre:x", "centre:y"}
@@ -187,7 +188,7 @@ async def test_viewers_are_counted_per_room_across_nodes_with_a_lease(redis: Red
 
 async def test_a_page_refused_because_redis_is_gone_is_not_counted() -> None:
     gone = make_redis(f"redis://127.0.0.1:{free_port()}/0", timeout=1)  # nothing listens there
-    viewers = Viewers(gone, "n1")
+    viewers = Viewers(DashboardStore(gone), "n1")
     with pytest.raises((RedisError, OSError)):
         await viewers.joined("chain")
     assert not viewers.local

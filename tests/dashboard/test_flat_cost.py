@@ -18,6 +18,7 @@ from window_server.appkeys import CATALOGUE
 from window_server.dashboard.aggregator import bulk_load
 from window_server.dashboard.history import synthetic_sessions
 from window_server.dashboard.queries import REVIEW_PAGE, Queries
+from window_server.dashboard.store import DashboardStore
 from window_server.domain.auth import Role
 
 FIRST = date(2026, 1, 31)  # thirty days of history before the scripted day (2 March)
@@ -64,7 +65,7 @@ async def commands_per_request(d: Dash, sent: list[str]) -> dict[str, int]:
 async def seed(d: Dash, n: int, *, seed: int) -> None:
     sessions = synthetic_sessions(d.srv.app[CATALOGUE], n, first_day=FIRST, days=DAYS, tz=TZ, seed=seed,
                                   prefix=f"H{seed}-")
-    await bulk_load(d.store.redis, d.dashboard.aggregator.folder, sessions, now_ms=d.store.now_ms())
+    await bulk_load(DashboardStore(d.store.redis), d.dashboard.aggregator.folder, sessions, now_ms=d.store.now_ms())
 
 
 async def test_commands_per_request_do_not_grow_with_history(dash_factory: Any, redis_url: str) -> None:
@@ -72,7 +73,7 @@ async def test_commands_per_request_do_not_grow_with_history(dash_factory: Any, 
     await d.login("chief", Role.CHAIN_MANAGER)
     client, sent = counting_client(redis_url)
     q = d.dashboard.queries
-    d.dashboard.queries = Queries(client, q.catalogue, q.settings, q.policy, q.clock)
+    d.dashboard.queries = Queries(DashboardStore(client), q.catalogue, q.settings, q.policy, q.clock)
     try:
         await seed(d, 1_000, seed=1)
         small = await commands_per_request(d, sent)

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from window_server.dashboard.rules import (
     BAD_LEVELS,
@@ -52,6 +51,7 @@ from window_server.dashboard.rules import (
     review_fields,
     scopes,
 )
+from window_server.dashboard.store import GROUP, STREAM, DashboardStore
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.metrics import PRESENCE
 from window_server.runtime.tasks import cancelled, pause
@@ -60,8 +60,6 @@ from window_server.store.keys import key
 
 log = logging.getLogger(__name__)
 
-GROUP = "rw-dashboard"
-STREAM = key("events")
 #: A session's record lives this long after its last change (sessions end within hours).
 RECORD_TTL_MS = 14 * DAY_MS
 #: A session first seen this long after its enqueue was counted before its record expired.
@@ -71,61 +69,6 @@ CLAIM_IDLE_MS = 30_000
 CLAIM_EVERY_S = 10.0
 MAX_ATTEMPTS = 8
 SESSION_EVENTS_CAP = 2000
-
-# The one write of a batch. ARGV[1] is the plan (JSON); KEYS: the stream, the presence index
-# and the state counts. Nothing is written unless every record is still the one read.
-_VADD = """
--- Add a vector of counts ("n,n,…") to a hash field; a vector back at all zeros is removed.
-local function vadd(k, f, delta)
-  local a = {}
-  local cur = redis.call('HGET', k, f)
-  if cur then for x in string.gmatch(cur, '[^,]+') do a[#a + 1] = tonumber(x) end end
-  local i = 0
-  for x in string.gmatch(delta, '[^,]+') do i = i + 1; a[i] = (a[i] or 0) + tonumber(x) end
-  local n = #a
-  while n > 0 and a[n] == 0 do a[n] = nil; n = n - 1 end
-  if n == 0 then redis.call('HDEL', k, f); return end
-  local parts = {}
-  for j = 1, n do parts[j] = string.format('%d', a[j]) end
-  redis.call('HSET', k, f, table.concat(parts, ','))
-end
-"""
-
-_APPLY = _VADD + """
-local plan = cjson.decode(ARGV[2])
-for _, c in ipairs(plan.cas) do
-  local cur = redis.call('GET', c[1])
-  if (cur or '') ~= c[2] then return 0 end
-end
-for _, s in ipairs(plan.set) do redis.call('SET', s[1], s[2], 'PX', s[3]) end
--- a count back at zero is removed: the hashes hold only what is there
-for _, h in ipairs(plan.incr) do vadd(h[1], h[2], h[3]) end
-for _, z in ipairs(plan.zadd) do redis.call('ZADD', z[1], z[2], z[3]) end
-for _, h in ipairs(plan.hset) do redis.call('HSET', h[1], unpack(h[2])) end
-for _, s in ipairs(plan.state) do
-  if redis.call('HINCRBY', KEYS[3], s[1], s[2]) == 0 then redis.call('HDEL', KEYS[3], s[1]) end
-end
-local function split(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq)
-end
-for _, p in ipairs(plan.pres) do
-  local cur = redis.call('HGET', KEYS[2], p[1])
-  local newer = true
-  if cur then
-    local ok, old = pcall(cjson.decode, cur)
-    if ok and old.id then
-      local am, as = split(p[2])
-      local bm, bs = split(old.id)
-      newer = am > bm or (am == bm and as > bs)
-    end
-  end
-  if newer then redis.call('HSET', KEYS[2], p[1], p[3]) end
-end
-if #plan.ack > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(plan.ack)) end
-return 1
-"""
-
 
 @dataclass
 class Plan:
@@ -269,7 +212,7 @@ class Aggregator:
 
     def __init__(
         self,
-        redis: Redis,
+        store: DashboardStore,
         folder: Folder,
         *,
         consumer: str,
@@ -278,25 +221,20 @@ class Aggregator:
         block_ms: int = 1000,
         batch: int = 100,
     ) -> None:
-        self.redis = redis
+        self.store = store
         self.folder = folder
         self.consumer = consumer
         self.on_change = on_change
         self.on_events = on_events
         self.block_ms = block_ms
         self.batch = batch
-        self._apply = redis.register_script(_APPLY)
         self._progress = asyncio.Condition()
         self._group_ready = False
 
     async def ensure_group(self) -> None:
         """Create the group at the start of the log (a new deployment folds all history)."""
-        try:
-            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        if await self.store.create_group():
             log.info("dashboard: consumer group %s created on %s", GROUP, STREAM)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
         self._group_ready = True
 
     async def run(self) -> None:
@@ -313,12 +251,11 @@ class Aggregator:
                 if loop.time() >= claim_at:
                     claim_at = loop.time() + CLAIM_EVERY_S
                     await self.claim()
-                reply = await self.redis.xreadgroup(GROUP, self.consumer, {STREAM: ">"}, count=self.batch,
-                                                    block=self.block_ms)
+                entries = await self.store.read_group(self.consumer, self.batch, self.block_ms)
                 if failing:
                     log.info("dashboard consumer: Redis answers again")
                     failing = False
-                for _stream, entries in reply or []:
+                if entries:
                     await self.process(entries)
             except (RedisError, OSError) as exc:
                 if cancelled():
@@ -339,12 +276,11 @@ class Aggregator:
         """Fold entries another consumer took and never acknowledged (it died)."""
         start = "0-0"
         while True:
-            reply = await self.redis.xautoclaim(STREAM, GROUP, self.consumer, min_idle_ms, start, count=self.batch)
-            nxt, entries = reply[0], reply[1]
+            nxt, entries = await self.store.autoclaim(self.consumer, min_idle_ms, start, self.batch)
             if entries:
                 log.info("dashboard consumer: claimed %d pending entries", len(entries))
                 await self.process(entries)
-            if nxt in ("0-0", b"0-0") or not entries:
+            if nxt == "0-0" or not entries:
                 return
             start = nxt
 
@@ -365,19 +301,12 @@ class Aggregator:
         for _attempt in range(MAX_ATTEMPTS):
             plan = Plan(ack=[i for i, _ in entries])
             if ordered:
-                async with self.redis.pipeline(transaction=False) as p:
-                    for sid in ordered:
-                        p.get(key("dash_record", sid=sid))
-                        p.xrange(key("session_events", sid=sid), "-", "+", count=SESSION_EVENTS_CAP)
-                    replies = await p.execute()
-                for n, sid in enumerate(ordered):
-                    stored, stream = replies[2 * n], read_entries(replies[2 * n + 1])
-                    self.folder.session(plan, sid, stored, stream, wraps.get(sid, ()))
+                replies = await self.store.records_and_streams(ordered, SESSION_EVENTS_CAP)
+                for sid, (stored, stream) in zip(ordered, replies, strict=True):
+                    self.folder.session(plan, sid, stored, read_entries(stream), wraps.get(sid, ()))
             for entry_id, ev in presence:
                 self.folder.presence(plan, entry_id, ev)
-            done = await self._apply(keys=[STREAM, key("dash_presence"), key("dash_states")],
-                                     args=[GROUP, plan.to_json()])
-            if int(done):
+            if await self.store.apply(plan.to_json()):
                 break
         else:
             log.warning("dashboard consumer: %d entries kept meeting concurrent writes; left pending",
@@ -392,11 +321,7 @@ class Aggregator:
 
     async def group_info(self) -> dict[str, Any] | None:
         """The group's XINFO GROUPS entry (None before it exists)."""
-        try:
-            groups = await self.redis.xinfo_groups(STREAM)
-        except ResponseError:  # no stream yet
-            return None
-        return next((dict(g) for g in groups if g["name"] == GROUP), None)
+        return await self.store.group_info()
 
     async def drained(self) -> None:
         """Wait until the group has delivered and acknowledged every entry of the log.
@@ -404,9 +329,9 @@ class Aggregator:
         Callers bound the wait with ``asyncio.timeout`` (tests, the benchmark).
         """
         while True:
-            info = await self.redis.xinfo_stream(STREAM)
-            g = await self.group_info()
-            if g and g["pending"] == 0 and g["last-delivered-id"] == info["last-generated-id"]:
+            last = await self.store.last_generated_id()
+            g = await self.store.group_info()
+            if g and g["pending"] == 0 and g["last-delivered-id"] == last:
                 return
             async with self._progress:
                 try:
@@ -416,13 +341,8 @@ class Aggregator:
                     pass
 
 
-_BULK_VADD = _VADD + """
-for i = 1, #ARGV, 2 do vadd(KEYS[1], ARGV[i], ARGV[i + 1]) end
-"""
-
-
 async def bulk_load(
-    redis: Redis,
+    store: DashboardStore,
     folder: Folder,
     sessions: Iterable[tuple[str, Sequence[tuple[str, dict[str, str]]]]],
     *,
@@ -451,7 +371,6 @@ async def bulk_load(
     members: dict[str, dict[str, float]] = defaultdict(dict)
     for k, score, member in plan.zadd:
         members[k][member] = float(score)
-    vadd = redis.register_script(_BULK_VADD)
     calls: list[tuple[str, Any]] = []
     for k, args in counters.items():
         calls += [("vadd", (k, args[i:i + per_call])) for i in range(0, len(args), per_call)]
@@ -461,19 +380,5 @@ async def bulk_load(
     calls += [("set", (k, v, int(px))) for k, v, px in plan.sets]
     calls += [("hset", (k, dict(zip(flat[::2], flat[1::2], strict=True)))) for k, flat in plan.hset]
     calls += [("state", (s, v)) for s, v in plan.state.items() if v]
-    step = max(1, pipeline_calls)
-    for start in range(0, len(calls), step):  # pipelines of bounded size: no reply waits too long
-        async with redis.pipeline(transaction=False) as p:
-            for name, a in calls[start:start + step]:
-                if name == "vadd":
-                    await vadd(keys=[a[0]], args=a[1], client=p)
-                elif name == "zadd":
-                    p.zadd(a[0], a[1])
-                elif name == "set":
-                    p.set(a[0], a[1], px=a[2])
-                elif name == "hset":
-                    p.hset(a[0], mapping=a[1])
-                else:
-                    p.hincrby(key("dash_states"), a[0], a[1])
-            await p.execute()
+    await store.bulk_write(calls, pipeline_calls)
     return n

@@ -23,14 +23,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from signaling.tasks import cancelled, pause
+from window_server.dashboard.store import DashboardStore
 from window_server.domain.auth import Role
-from window_server.store.keys import key
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +70,9 @@ class Viewers:
     lease that runs out (until then its rooms are only read for nothing).
     """
 
-    def __init__(self, redis: Redis, node_id: str, lease_s: float = 30.0,
+    def __init__(self, store: DashboardStore, node_id: str, lease_s: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self.redis = redis
+        self.store = store
         self.node_id = node_id
         self.clock = clock  # wall time: a lease is about a node being alive, not the queue's clock
         self.lease_s = lease_s
@@ -102,14 +101,14 @@ class Viewers:
         async with self._write:
             if self.local:
                 entry = {"rooms": sorted(self.local), "until": self.clock() + self.lease_s}
-                await self.redis.hset(key("dash_viewers"), self.node_id, json.dumps(entry))
+                await self.store.set_viewer(self.node_id, json.dumps(entry))
             else:
-                await self.redis.hdel(key("dash_viewers"), self.node_id)
+                await self.store.drop_viewers(self.node_id)
 
     async def watched(self) -> set[str]:
         """The rooms some node has a page open in, by leases still running."""
         now, rooms, expired = self.clock(), set(), []
-        for node, raw in (await self.redis.hgetall(key("dash_viewers"))).items():
+        for node, raw in (await self.store.viewers()).items():
             try:
                 entry = json.loads(raw)
                 live = float(entry["until"]) > now
@@ -120,7 +119,7 @@ class Viewers:
             else:
                 expired.append(node)
         if expired:
-            await self.redis.hdel(key("dash_viewers"), *expired)
+            await self.store.drop_viewers(*expired)
         return rooms
 
     async def run(self) -> None:

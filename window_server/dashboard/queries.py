@@ -17,8 +17,6 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from redis.asyncio import Redis
-
 from window_server.dashboard.rules import (
     CHAIN,
     LAYOUT,
@@ -36,13 +34,11 @@ from window_server.dashboard.rules import (
     regroup,
     review_status,
 )
+from window_server.dashboard.store import DashboardStore
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.errors import Conflict, NotFound
-from window_server.domain.routing import Tier
-from window_server.domain.session import State
-from window_server.queue.service import LANGUAGES
+from window_server.domain.session import LANGUAGES, State
 from window_server.settings import Settings
-from window_server.store.keys import key
 
 log = logging.getLogger(__name__)
 
@@ -53,40 +49,6 @@ _SESSION_FIELDS = ["ticket", "intake_centre", "matter", "region", "lang", "enq",
 TOP_WAITING = 10
 EXPORT_CHUNK = 500
 REVIEW_PAGE = 200
-
-# Record one follow-up step of a bad review atomically: each step once, in order; the deadline
-# indexes follow; the step goes into the chain log and the session's own history.
-_REVIEW_STEP = """
-local r = KEYS[1]
-local step, prev, by, now, note = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if redis.call('EXISTS', r) == 0 then return 'not_found' end
-local done = redis.call('HGET', r, 'done_' .. step)
-if done and done ~= '' then return 'already_recorded' end
-if prev ~= '' then
-  local p = redis.call('HGET', r, 'done_' .. prev)
-  if not p or p == '' then return 'out_of_order' end
-end
-redis.call('HSET', r, 'done_' .. step, now, 'by_' .. step, by, 'note_' .. step, note)
-local nxt = nil
-for _, s in ipairs({'called_back', 'rectified', 'replied'}) do
-  local d = redis.call('HGET', r, 'done_' .. s)
-  if not d or d == '' then
-    local due = tonumber(redis.call('HGET', r, 'due_' .. s))
-    if nxt == nil or due < nxt then nxt = due end
-  end
-end
-for i = 5, #KEYS do
-  if nxt then redis.call('ZADD', KEYS[i], nxt, redis.call('HGET', r, 'sid'))
-  else redis.call('ZREM', KEYS[i], redis.call('HGET', r, 'sid')) end
-end
-local state = redis.call('HGET', KEYS[4], 'state') or ''
-local sid = redis.call('HGET', r, 'sid')
-local e = cjson.encode({sid = sid, act = 'review_' .. step, from = state, to = state, by = by, why = note, ts = now})
-local id = redis.call('XADD', KEYS[2], '*', 'e', e)
-redis.call('XADD', KEYS[3], id, 'e', e)
-return 'ok'
-"""
-
 
 @dataclass
 class LiveSnapshot:
@@ -114,13 +76,13 @@ class Queries:
 
     def __init__(
         self,
-        redis: Redis,
+        store: DashboardStore,
         catalogue: Catalogue,
         settings: Settings,
         policy: ReviewPolicy,
         clock: Callable[[], float],
     ) -> None:
-        self.redis = redis
+        self.store = store
         self.catalogue = catalogue
         self.settings = settings
         self.policy = policy
@@ -129,7 +91,6 @@ class Queries:
         self.centre_ids = tuple(c.id for c in catalogue.centres)
         self.regions = tuple(sorted({m.home_region for m in catalogue.matters}))
         self.queues = tuple((r, lang) for r in self.regions for lang in LANGUAGES)
-        self._review_step = redis.register_script(_REVIEW_STEP)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -144,46 +105,22 @@ class Queries:
         now = self.now_ms()
         day = local_day(now, self.tz)
         scopes = (CHAIN, *self.centre_ids)
-        async with self.redis.pipeline(transaction=False) as p:
-            for region, lang in self.queues:
-                p.zrange(key("queue", region=region, lang=lang), 0, -1, withscores=True)
-            p.zrange(key("offers"), 0, -1)
-            p.zrange(key("transfer_deadlines"), 0, -1)
-            p.hgetall(key("dash_presence"))
-            p.hgetall(key("dash_states"))
-            for scope in scopes:
-                p.hgetall(key("dash_agg", layout=LAYOUT, day=day, scope=scope, dim=Dim.TOTAL.value))
-                p.zcard(key("dash_reviews_open", scope=scope))
-                p.zcount(key("dash_reviews_open", scope=scope), "-inf", now)
-            for region, lang in self.queues:
-                p.zcard(key("available", region=region, tier=Tier.OWN.value, lang=lang))
-                p.zcard(key("available", region=region, tier=Tier.PARTNER.value, lang=lang))
-                p.scard(key("staff", region=region, lang=lang))
-            r = await p.execute()
+        r = await self.store.live(self.queues, scopes, layout=LAYOUT, day=day, dim=Dim.TOTAL.value, now=now)
         snap = LiveSnapshot(as_of=now)
-        nq = len(self.queues)
-        queued = [sid for members in r[:nq] for sid, _score in members]
-        offered, transfers = r[nq], r[nq + 1]
-        for aid, raw in r[nq + 2].items():
+        for aid, raw in r.presence.items():
             try:
                 snap.agents[aid] = json.loads(raw)
             except ValueError:
                 continue
-        snap.states = {s: _int(v) for s, v in r[nq + 3].items()}
-        i = nq + 4
-        for scope in scopes:
-            snap.today[scope] = by_group([r[i]]).get("", {})
-            snap.reviews[scope] = {"open": _int(r[i + 1]), "overdue": _int(r[i + 2])}
-            i += 3
-        for region, lang in self.queues:
-            snap.pools[(region, lang)] = {"own": _int(r[i]), "partner": _int(r[i + 1]), "staff": _int(r[i + 2])}
-            i += 3
-        sids = list(dict.fromkeys([*queued, *offered, *transfers]))
+        snap.states = {s: _int(v) for s, v in r.states.items()}
+        for scope, total, (open_, overdue) in zip(scopes, r.totals, r.reviews, strict=True):
+            snap.today[scope] = by_group([total]).get("", {})
+            snap.reviews[scope] = {"open": open_, "overdue": overdue}
+        for queue, (own, partner, staff) in zip(self.queues, r.pools, strict=True):
+            snap.pools[queue] = {"own": own, "partner": partner, "staff": staff}
+        sids = list(dict.fromkeys([*r.queued, *r.offered, *r.transfers]))
         if sids:
-            async with self.redis.pipeline(transaction=False) as p:
-                for sid in sids:
-                    p.hmget(key("session", sid=sid), _SESSION_FIELDS)
-                rows = await p.execute()
+            rows = await self.store.sessions(sids, _SESSION_FIELDS)
             for sid, values in zip(sids, rows, strict=True):
                 s = dict(zip(_SESSION_FIELDS, values, strict=True))
                 state = s.get("state") or ""
@@ -196,9 +133,9 @@ class Queries:
                         "waited_s": max(0, now - enq) / 1000, "priority": s.get("priority") or "",
                         "wide": s.get("wide") == "1",
                     })
-                elif state == State.TRANSFERRING and s.get("xfer"):
+                elif state == State.TRANSFERRING and (xfer := s.get("xfer")):
                     try:
-                        x = json.loads(s["xfer"])
+                        x = json.loads(xfer)
                     except ValueError:
                         continue
                     from_centre = snap.agents.get(x.get("from", ""), {}).get("centre", "")
@@ -300,19 +237,12 @@ class Queries:
     async def kpis(self, scope: str, days: list[str], group: str) -> dict[str, Any]:
         """KPIs of the sessions enqueued on ``days`` in ``scope``, in total and per group."""
         dim = Dim.PAIR.value if group in ("intake", "serving") else group
-        async with self.redis.pipeline(transaction=False) as p:
-            for d in days:
-                p.hgetall(key("dash_agg", layout=LAYOUT, day=d, scope=scope, dim=Dim.TOTAL.value))
-            if group == "centre":
-                for c in self.visible(scope):
-                    for d in days:
-                        p.hgetall(key("dash_agg", layout=LAYOUT, day=d, scope=c, dim=Dim.TOTAL.value))
-            elif group != Dim.TOTAL:
-                for d in days:
-                    p.hgetall(key("dash_agg", layout=LAYOUT, day=d, scope=scope, dim=dim))
-            p.zcard(key("dash_reviews_open", scope=scope))
-            p.zcount(key("dash_reviews_open", scope=scope), "-inf", self.now_ms())
-            r = await p.execute()
+        cells = [(d, scope, Dim.TOTAL.value) for d in days]
+        if group == "centre":
+            cells += [(d, c, Dim.TOTAL.value) for c in self.visible(scope) for d in days]
+        elif group != Dim.TOTAL:
+            cells += [(d, scope, dim) for d in days]
+        r, (open_, overdue) = await self.store.aggregates(cells, LAYOUT, reviews_of=scope, now=self.now_ms())
         n = len(days)
         total = by_group(r[:n]).get("", {})
         groups: list[dict[str, Any]] = []
@@ -330,15 +260,13 @@ class Queries:
             "group": group,
             "total": kpis(total),
             "groups": groups,
-            "reviews": {"open": _int(r[-2]), "overdue": _int(r[-1])},
+            "reviews": {"open": open_, "overdue": overdue},
         }
 
     async def series(self, scope: str, day: str) -> dict[str, Any]:
         """Per 15 minutes of one day: tickets, service level, ASA, and sessions waiting."""
-        async with self.redis.pipeline(transaction=False) as p:
-            p.hgetall(key("dash_agg", layout=LAYOUT, day=day, scope=scope, dim=Dim.QUARTER.value))
-            p.hgetall(key("dash_agg", layout=LAYOUT, day=day, scope=scope, dim=Dim.WAITING.value))
-            q, wq = await p.execute()
+        (q, wq), _ = await self.store.aggregates(
+            [(day, scope, Dim.QUARTER.value), (day, scope, Dim.WAITING.value)], LAYOUT)
         per = by_group([q])
         moves = by_group([wq], WAITING_NAMES)
         labels = buckets()
@@ -362,22 +290,13 @@ class Queries:
 
     async def reviews(self, scope: str, status: str, limit: int = REVIEW_PAGE) -> list[dict[str, Any]]:
         """Bad reviews of a scope: open ones by next deadline, or all by rating time (newest first)."""
-        if status == "all":
-            sids = await self.redis.zrevrange(key("dash_reviews", scope=scope), 0, limit - 1)
-        else:
-            hi = self.now_ms() if status == "overdue" else "+inf"
-            sids = await self.redis.zrangebyscore(key("dash_reviews_open", scope=scope), "-inf", hi, 0, limit)
+        sids = await self.store.review_ids(scope, status, self.now_ms(), limit)
         if not sids:
             return []
-        async with self.redis.pipeline(transaction=False) as p:
-            for sid in sids:
-                p.hgetall(key("dash_review", sid=sid))
-                p.hget(key("session", sid=sid), "rating_comment")
-            r = await p.execute()
+        r = await self.store.reviews_with_comments(sids)
         now = self.now_ms()
         out = []
-        for i, sid in enumerate(sids):
-            rev, comment = r[2 * i], r[2 * i + 1]
+        for sid, (rev, comment) in zip(sids, r, strict=True):
             if not rev:
                 continue
             st = review_status(rev, now)
@@ -390,7 +309,7 @@ class Queries:
         return out
 
     async def review(self, sid: str) -> dict[str, str]:
-        rev: dict[str, str] = await self.redis.hgetall(key("dash_review", sid=sid))
+        rev = await self.store.review(sid)
         if not rev:
             raise NotFound(f"no bad review of session {sid}", code="unknown_review", field="sid")
         return rev
@@ -400,11 +319,8 @@ class Queries:
         rev = await self.review(sid)
         check_step(rev, step)
         prev = STEPS[STEPS.index(step) - 1] if STEPS.index(step) else ""
-        scopes = dict.fromkeys([CHAIN, rev.get("intake", ""), rev.get("serving", "")])
-        keys = [key("dash_review", sid=sid), key("events"), key("session_events", sid=sid), key("session", sid=sid),
-                *(key("dash_reviews_open", scope=s) for s in scopes if s)]
-        now = self.now_ms()
-        answer = await self._review_step(keys=keys, args=[step, prev, by, str(now), mask_digits(note)])
+        scopes = [s for s in dict.fromkeys([CHAIN, rev.get("intake", ""), rev.get("serving", "")]) if s]
+        answer = await self.store.record_step(sid, scopes, step, prev, by, self.now_ms(), mask_digits(note))
         if answer == "not_found":
             raise NotFound(f"no bad review of session {sid}", code="unknown_review", field="sid")
         if answer in ("already_recorded", "out_of_order"):
@@ -418,10 +334,9 @@ class Queries:
     async def session_ids(self, scope: str, days: list[str], index: str) -> AsyncIterator[list[str]]:
         """The sessions (or rated sessions) of a scope and days, in chunks."""
         for d in days:
-            k = key(index, day=d, scope=scope)
             start = 0
             while True:
-                chunk = await self.redis.zrange(k, start, start + EXPORT_CHUNK - 1)
+                chunk = await self.store.index_chunk(index, d, scope, start, EXPORT_CHUNK)
                 if not chunk:
                     break
                 yield chunk
@@ -429,16 +344,9 @@ class Queries:
 
     async def session_rows(self, sids: list[str]) -> list[tuple[str, dict[str, str], dict[str, Any] | None]]:
         """Each session's stored fields and its folded record (None once expired)."""
-        async with self.redis.pipeline(transaction=False) as p:
-            for sid in sids:
-                p.hgetall(key("session", sid=sid))
-                p.get(key("dash_record", sid=sid))
-                p.hgetall(key("dash_review", sid=sid))
-            r = await p.execute()
-        out = []
-        for i, sid in enumerate(sids):
-            s, rec, rev = r[3 * i], r[3 * i + 1], r[3 * i + 2]
-            record = json.loads(rec) if rec else None
+        out: list[tuple[str, dict[str, str], dict[str, Any] | None]] = []
+        for sid, (s, rec, rev) in zip(sids, await self.store.export_rows(sids), strict=True):
+            record: dict[str, Any] | None = json.loads(rec) if rec else None
             if record is not None:
                 record["review"] = rev or None
             elif rev:
@@ -448,7 +356,7 @@ class Queries:
 
     async def agent_centres(self) -> dict[str, str]:
         """Specialist → centre, from the presence index (for exports of expired records)."""
-        raw = await self.redis.hgetall(key("dash_presence"))
+        raw = await self.store.presence()
         out = {}
         for aid, v in raw.items():
             try:

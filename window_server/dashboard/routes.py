@@ -36,7 +36,8 @@ from window_server.dashboard.rules import (
 from window_server.dashboard.service import DASHBOARD, fold_config
 from window_server.domain.auth import Principal, Role, can_manage_centre, visible_centres
 from window_server.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from window_server.http.auth import client_address, json_object, require_user, text_field
+from window_server.http.auth import json_object, require_user, text_field
+from window_server.http.client import client_address
 
 log = logging.getLogger(__name__)
 

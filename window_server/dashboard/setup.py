@@ -22,6 +22,7 @@ from window_server.dashboard.queries import Queries
 from window_server.dashboard.routes import routes
 from window_server.dashboard.rules import ReviewPolicy
 from window_server.dashboard.service import DASHBOARD, Dashboard, fold_config, load_review_policy
+from window_server.dashboard.store import DashboardStore
 from window_server.http.pages import package_dir, serve_assets
 from window_server.runtime.tasks import stop_tasks
 
@@ -58,17 +59,18 @@ def build(app: web.Application, hub: Hub, parts: Parts) -> Dashboard:
     """The node's dashboard reads, consumer and pusher, its /dashboard hooks registered on the hub."""
     settings, catalogue, redis = app[SETTINGS], app[CATALOGUE], app[REDIS]
     policy, prom, clock = parts.policy, parts.prom, parts.clock
-    live = Queries(redis, catalogue, settings, policy, clock)
-    viewers = Viewers(redis, hub.node_id)
+    store = DashboardStore(redis)
+    live = Queries(store, catalogue, settings, policy, clock)
+    viewers = Viewers(store, hub.node_id)
     pusher = DashboardPusher(hub, live.read_live, live.live_view, settings.dashboard_push_seconds,
                              viewers=viewers, on_read=prom.push_reads.inc)
     folder = Folder(fold_config(settings), ZoneInfo(settings.timezone), policy, catalogue)
     # BLOCK must end well within the client's socket timeout, or the read would count as failed.
     block_ms = max(50, min(1000, int(settings.redis_timeout * 500)))
-    aggregator = Aggregator(redis, folder, consumer=f"{socket.gethostname()}-{hub.node_id}",
+    aggregator = Aggregator(store, folder, consumer=f"{socket.gethostname()}-{hub.node_id}",
                             on_change=pusher.changed, on_events=prom.count_events, block_ms=block_ms)
     dashboard_live.register(hub, viewers, pusher.changed)
-    return Dashboard(queries=Queries(redis, catalogue, settings, policy, clock), live=live,
+    return Dashboard(queries=Queries(store, catalogue, settings, policy, clock), live=live,
                      aggregator=aggregator, prom=prom, policy=policy, pusher=pusher, viewers=viewers)
 
 

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from window_server.appkeys import REDIS, SETTINGS
 from window_server.http.errors import error_response
+from window_server.store.client import ping
 
 routes = web.RouteTableDef()
 
@@ -25,7 +26,7 @@ async def readyz(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     try:
         async with asyncio.timeout(settings.redis_timeout):
-            await request.app[REDIS].ping()
+            await ping(request.app[REDIS])
     except (RedisError, OSError, TimeoutError):
         return error_response(503, "redis_unavailable", "Redis does not answer")
     return web.json_response({"status": "ready"})

@@ -15,13 +15,12 @@ import re
 
 from aiohttp import web
 
-from window_server.appkeys import ACCOUNTS, MATERIALS, MATERIALS_LIVE, REDIS
+from window_server.appkeys import ACCOUNTS, MATERIALS, MATERIALS_LIVE, STORE
 from window_server.documents.sniff import check_magic
 from window_server.domain.auth import InvalidToken, Principal, Role
 from window_server.domain.errors import InvalidInput, NotFound, TooLarge, UnsupportedMedia
 from window_server.http.auth import json_object, require_user
 from window_server.http.client import WHO
-from window_server.store.keys import key
 
 routes = web.RouteTableDef()
 
@@ -58,8 +57,8 @@ async def caller(request: web.Request, sid: str) -> Principal:
     if not booth_id:  # without X-Booth the token must be the session's own booth's
         # An unknown session has no booth: its token check fails like a wrong token's (401),
         # so the answer does not tell which session numbers exist.
-        booth_id = await request.app[REDIS].hget(key("session", sid=sid), "booth") or ""
-    booth = await request.app[ACCOUNTS].verify_booth(str(booth_id), token.strip())
+        booth_id = await request.app[STORE].session_field(sid, "booth") or ""
+    booth = await request.app[ACCOUNTS].verify_booth(booth_id, token.strip())
     request[WHO] = f"booth:{booth.booth}"  # named in the security trail if this request is refused
     return Principal(role=Role.DEVICE, subject=booth.booth, centre=booth.centre, name=booth.name)
 

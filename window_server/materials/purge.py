@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from window_server.cli import running_embedded_redis
@@ -39,7 +38,6 @@ from window_server.runtime.redis_server import EmbeddedRedis, RedisServerError
 from window_server.settings import SettingsError, build_settings
 from window_server.store.blobs import FileBlobStore
 from window_server.store.client import make_redis
-from window_server.store.keys import key
 
 log = logging.getLogger(__name__)
 
@@ -56,35 +54,22 @@ class PurgeReport:
     kept_sessions: int = 0
 
 
-async def _closed_sessions(redis: Redis) -> list[str]:
-    """Every session whose hash exists (the session numbers, sorted)."""
-    pattern = key("session", sid="*")
-    prefix = pattern[:-1]
-    sids = set()
-    async for k in redis.scan_iter(match=pattern, count=500, _type="HASH"):
-        rest = k[len(prefix):]
-        if ":" not in rest:  # rw:s:<sid>, not one of its side keys
-            sids.add(rest)
-    return sorted(sids)
-
-
 async def purge_materials(
     store: MaterialStore, blobs: FileBlobStore, *, now_ms: int, retention_days: float, dry_run: bool = False
 ) -> PurgeReport:
     """Delete the materials and free text of sessions that closed more than ``retention_days`` ago."""
-    redis: Redis = store.redis
+    sessions = store.store  # the session hashes and the active set are the queue's
     report = PurgeReport()
     cutoff = now_ms - int(retention_days * DAY_MS)
-    active = set(await redis.smembers(key("active")))
+    active = await sessions.active_sessions()
     ended = {s.value for s in ENDED_STATES}
     keep: set[str] = set()
     expired: dict[str, set[str]] = {}
-    for sid in await _closed_sessions(redis):
-        state, purged, *times = await redis.hmget(key("session", sid=sid), ["state", "purged", "ended", "updated",
-                                                                            "created"])
+    for sid in await sessions.session_ids():
+        state, purged, *times = await sessions.session_fields(sid, ["state", "purged", "ended", "updated", "created"])
         last = max((int(x) for x in times if x), default=now_ms)
         shas: set[str] = set()
-        for raw in (await redis.hgetall(key("materials", sid=sid))).values():
+        for raw in (await store.records(sid)).values():
             m = json.loads(raw)
             shas.update(x for x in (m.get("sha256"), m.get("corrected_sha256"), m.get("thumb_sha256")) if x)
         if sid in active or state not in ended or last > cutoff:
@@ -101,7 +86,7 @@ async def purge_materials(
             for sha in shas - keep:
                 report.blobs += await blobs.delete(sha)
         else:
-            report.materials += await redis.hlen(key("materials", sid=sid))
+            report.materials += await store.count(sid)
             report.blobs += len(shas - keep)
     referenced = keep | {sha for shas in expired.values() for sha in shas}
     now_s = now_ms / 1000

@@ -28,7 +28,6 @@ from window_server.domain.auth import Principal
 from window_server.domain.catalogue import Catalogue
 from window_server.materials.store import MaterialStore, new_material_id
 from window_server.store.blobs import BlobStore
-from window_server.store.keys import key
 
 log = logging.getLogger(__name__)
 
@@ -93,25 +92,22 @@ class MaterialService:
 
     async def parties(self, sid: str) -> M.SessionParties:
         """Who belongs to the session (raise ``unknown_session``)."""
-        redis = self.store.redis
+        sessions = self.store.store
         fields = ["state", "booth", "agent", "served", "intake_centre"]
-        state, booth, agent, served_raw, intake = await redis.hmget(key("session", sid=sid), fields)
+        state, booth, agent, served_raw, intake = await sessions.session_fields(sid, fields)
         if state is None:
             raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
         served = tuple(json.loads(served_raw or "[]"))
         centres: list[str] = []
         if served:
-            async with redis.pipeline(transaction=False) as p:
-                for aid in served:
-                    p.hget(key("agent", aid=aid), "centre")
-                centres = [c for c in await p.execute() if c]
+            centres = [c for c in await sessions.agents_field(list(served), "centre") if c]
         return M.SessionParties(
             sid=sid, state=str(state), booth=str(booth or ""), agent=str(agent or ""), served=served,
             intake_centre=str(intake or ""), serving_centres=tuple(dict.fromkeys(map(str, centres))),
         )
 
     async def matter_of(self, sid: str) -> str:
-        return str(await self.store.redis.hget(key("session", sid=sid), "matter") or "")
+        return await self.store.store.session_field(sid, "matter") or ""
 
     # --- uploads ---------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -100,6 +100,14 @@ class MaterialStore:
         out = [_with_review(json.loads(raw), reviews.get(mid)) for mid, raw in records.items()]
         out.sort(key=lambda m: (m.get("at", 0), m["id"]))
         return out
+
+    async def records(self, sid: str) -> dict[str, str]:
+        """The session's material records as stored: id -> JSON (no verdicts)."""
+        return cast(dict[str, str], await self.redis.hgetall(key("materials", sid=sid)))
+
+    async def count(self, sid: str) -> int:
+        """How many material records the session holds."""
+        return int(await self.redis.hlen(key("materials", sid=sid)))
 
     async def capture_request(self, sid: str, request_id: str) -> dict[str, Any] | None:
         raw = await self.redis.hget(key("captures", sid=sid), request_id)

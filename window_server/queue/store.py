@@ -346,8 +346,38 @@ class QueueStore:
         """The stored fields of one session ({} if unknown)."""
         return await self._fields(key("session", sid=sid))
 
+    async def session_fields(self, sid: str, fields: list[str]) -> list[str | None]:
+        """Some fields of one session (None for each if unknown)."""
+        return cast(list[str | None], await self.redis.hmget(key("session", sid=sid), fields))
+
+    async def session_field(self, sid: str, name: str) -> str | None:
+        """One field of one session."""
+        return cast(str | None, await self.redis.hget(key("session", sid=sid), name))
+
+    async def session_ids(self) -> list[str]:
+        """Every session whose hash exists (the session numbers, sorted): a SCAN, for batch jobs."""
+        pattern = key("session", sid="*")
+        prefix = pattern[:-1]
+        sids = set()
+        async for k in self.redis.scan_iter(match=pattern, count=500, _type="HASH"):
+            rest = cast(str, k)[len(prefix):]
+            if ":" not in rest:  # rw:s:<sid>, not one of its side keys
+                sids.add(rest)
+        return sorted(sids)
+
+    async def active_sessions(self) -> set[str]:
+        """The sessions still open or awaiting a rating (the active set)."""
+        return cast(set[str], await self.redis.smembers(key("active")))
+
     async def agent(self, aid: str) -> dict[str, str]:
         return await self._fields(key("agent", aid=aid))
+
+    async def agents_field(self, aids: list[str], name: str) -> list[str | None]:
+        """One field of each specialist, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as p:
+            for aid in aids:
+                p.hget(key("agent", aid=aid), name)
+            return cast(list[str | None], await p.execute())
 
     async def session_events(self, sid: str) -> list[dict[str, str]]:
         """The session's own event stream, oldest first."""

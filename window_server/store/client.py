@@ -17,3 +17,8 @@ def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> 
         health_check_interval=30,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its sockets
+
+
+async def ping(redis: Redis) -> None:
+    """PING: raise unless Redis answers (the readiness probe)."""
+    await redis.ping()
