@@ -13,6 +13,7 @@ from pathlib import Path
 
 from window_server.domain.routing import agent_pool
 from window_server.materials.store import MaterialStore, new_material_id
+from window_server.queue.live_store import LiveStore
 from window_server.queue.store import QueueStore
 from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.store.audit import audit
@@ -60,7 +61,7 @@ async def test_acknowledged_changes_survive_redis_being_killed(tmp_path: Path) -
 
         before = {sid: await store.session(sid) for sid in (rated, moved, *waiting)}
         queue = await redis.zrange(key("queue", region=SUZHOU, lang="zh"), 0, -1)
-        positions = [(await store.position(sid, 300))["position"] for sid in waiting]
+        positions = [(await LiveStore(redis, 300).position(sid))["position"] for sid in waiting]
         events = await redis.xlen(key("events"))
         verdict = await redis.hget(key("material_verdicts", sid=moved), material)
         await redis.aclose()
@@ -74,7 +75,7 @@ async def test_acknowledged_changes_survive_redis_being_killed(tmp_path: Path) -
         assert after[rated]["state"] == "rated" and after[rated]["rating"] == "2"
         assert after[moved]["agent"] == "a3" and json.loads(after[moved]["transfers"])[0]["result"] == "transfer_accept"
         assert await redis.zrange(key("queue", region=SUZHOU, lang="zh"), 0, -1) == queue == waiting
-        assert [(await store.position(sid, 300))["position"] for sid in waiting] == positions == [1, 2, 3]
+        assert [(await LiveStore(redis, 300).position(sid))["position"] for sid in waiting] == positions == [1, 2, 3]
         assert await redis.xlen(key("events")) == events
         assert json.loads(await redis.hget(key("material_verdicts", sid=moved), material) or "{}")["verdict"] == \
             json.loads(verdict or "{}")["verdict"] == "rejected"

@@ -1,13 +1,4 @@
-"""Routing policy: who is offered which waiting session, and in what order.
-
-- Eligibility: a session for a matter of home region R may go to an available specialist
-  whose centre serves R and who speaks the session's language.
-- Widening: for the first ``widen_ms`` only the region's own centres (those located inside R);
-  after that every partner centre authorised for R as well.
-- Order among waiting sessions: returned sessions (their specialist was lost) first, then the
-  priority lane, then longest wait. Ties by session id.
-- Choice among specialists: longest idle first. Ties by specialist id.
-- A specialist who declined a session is not offered it again for ``decline_memory_ms``.
+"""Routing: the tables and pure helpers around the policy of who is offered which waiting session.
 
 The policy's one home is the Redis functions (``window_server/queue/lua/routing.lua``): pairing has to
 be atomic with the writes it causes. This module holds what Python hands them (lanes, tiers,

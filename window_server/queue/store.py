@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from window_server.domain import errors
 from window_server.domain.presence import BUSY_STATUSES, MISSES_BEFORE_AWAY, Presence
-from window_server.domain.routing import LANE_SPAN, Lane, PoolEntry, Tier, estimate_wait_s
+from window_server.domain.routing import LANE_SPAN, Lane, PoolEntry, Tier
 from window_server.domain.session import (
     ENDED_STATES,
     FINAL_STATES,
@@ -391,19 +391,3 @@ class QueueStore:
         """The open session of a booth, if any (a reloaded kiosk page resumes it)."""
         return cast(str | None, await self.redis.get(key("booth_session", booth=booth)))
 
-    async def position(self, sid: str, default_aht_s: float) -> dict[str, Any]:
-        """Queue position (1 = next), sessions ahead, eligible staff and estimated wait."""
-        s = cast(list[str | None], await self.redis.hmget(key("session", sid=sid), ["state", "qkey", "region", "lang"]))
-        state, qkey, region, lang = s
-        if state != "waiting" or not qkey:
-            return {"state": state, "position": None, "ahead": None, "eta_s": None}
-        async with self.redis.pipeline(transaction=False) as p:
-            p.zrank(qkey, sid)
-            # a waiting session was created with its region and language (sessions.lua)
-            p.scard(key("staff", region=cast(str, region), lang=cast(str, lang)))
-            p.lrange(key("recent_handling"), 0, 19)
-            rank, staff, recent = await p.execute()
-        ahead = int(rank or 0)
-        aht = (sum(int(x) for x in recent) / len(recent) / 1000) if recent else default_aht_s
-        eta = estimate_wait_s(aht, ahead, int(staff))
-        return {"state": state, "position": ahead + 1, "ahead": ahead, "staff": staff, "eta_s": eta}
