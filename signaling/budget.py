@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from window_server.domain.ratelimit import TokenBucket
+
 log = logging.getLogger(__name__)
 
 #: engine.io packet types a client may send (open, close, ping, pong, message, upgrade, noop)
@@ -45,7 +47,8 @@ class Budget:
 
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
-        self.frames, self.bytes, self.stamp = float(limits.frame_burst), float(limits.byte_burst), now
+        self.frames = TokenBucket(limits.frames_per_second, limits.frame_burst, now)
+        self.bytes = TokenBucket(limits.bytes_per_second, limits.byte_burst, now)
         self.strikes = 0
         self.closed_for: str | None = None
 
@@ -55,13 +58,9 @@ class Budget:
             return Verdict.CLOSE
         if nbytes > self.limits.byte_burst:
             return self.refuse(f"a frame of {nbytes} bytes, more than the byte burst")
-        elapsed = max(0.0, now - self.stamp)
-        self.stamp = now
-        self.frames = min(float(self.limits.frame_burst), self.frames + elapsed * self.limits.frames_per_second)
-        self.bytes = min(float(self.limits.byte_burst), self.bytes + elapsed * self.limits.bytes_per_second)
-        if self.frames >= 1 and self.bytes >= nbytes:
-            self.frames -= 1
-            self.bytes -= nbytes
+        if self.frames.level(now) >= 1 and self.bytes.level(now) >= nbytes:  # both, or neither
+            self.frames.spend(1)
+            self.bytes.spend(nbytes)
             return Verdict.ADMIT
         return self.strike("over the frame or byte budget")
 

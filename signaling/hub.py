@@ -36,6 +36,7 @@ from window_server.domain.auth import (
     may_open,
     read_connect_token,
 )
+from window_server.domain.ratelimit import TokenBucket
 from window_server.domain.session import HELD_STATES
 
 if TYPE_CHECKING:  # signaling/server.py builds the hub's server
@@ -80,23 +81,6 @@ class Claims(Protocol):
 
 #: Who belongs to a session: ``{state, agent, booth}``; raises NotFound (unknown_session).
 Members = Callable[[str], Awaitable[Mapping[str, str]]]
-
-
-class TokenBucket:
-    """A per-connection message budget: ``rate`` per second, bursts up to ``burst``."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 @dataclass
@@ -221,7 +205,7 @@ class Hub:
             if not may_open(principal.role, namespace):
                 raise _refuse("forbidden", f"{principal.role} may not open {namespace}")
             conn = Conn(sid, namespace, principal,
-                        TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst),
+                        TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst, time.monotonic()),
                         gen=grant.gen, login=grant.login)
             self.conns[(namespace, sid)] = conn
             self.forget_eio(self.sio.manager.eio_sid_from_sid(sid, namespace))
@@ -281,7 +265,7 @@ class Hub:
         conn = self.conns.get((namespace, sid))
         if conn is None:
             return _err("unauthenticated", "this socket is not authenticated")
-        if not conn.bucket.take():
+        if not conn.bucket.take(time.monotonic()):
             self._strike(conn, "rate limit exceeded repeatedly")
             return _err("rate_limited", "too many messages; slow down")
         handler = self.handlers[namespace].get(event)

@@ -20,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from window_server.domain.ratelimit import TokenBucket
 from window_server.store.events import FIELD
 from window_server.store.keys import key
 
@@ -57,18 +58,18 @@ class LogBudget:
         self.rate = per_minute / 60.0
         self.max_clients = max_clients
         self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float, int]] = OrderedDict()  # tokens, at, suppressed
+        self._buckets: OrderedDict[str, tuple[TokenBucket, int]] = OrderedDict()  # bucket, suppressed
 
     def take(self, client: str) -> tuple[bool, int]:
         """(may log now, lines suppressed for this client since its last logged one)."""
         now = self.clock()
-        tokens, at, suppressed = self._buckets.pop(client, (float(self.burst), now, 0))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[client] = (tokens - 1.0, now, 0)
+        known = self._buckets.pop(client, None)
+        bucket, suppressed = known if known is not None else (TokenBucket(self.rate, self.burst, now), 0)
+        if bucket.take(now):
+            self._buckets[client] = (bucket, 0)
             allowed, count = True, suppressed
         else:
-            self._buckets[client] = (tokens, now, suppressed + 1)
+            self._buckets[client] = (bucket, suppressed + 1)
             allowed, count = False, suppressed + 1
         while len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)
