@@ -212,6 +212,13 @@ VERDICT_OUT = (
 )
 RELAY_ERRORS = ("not_member", "unknown_session")
 
+RECORDING_STATUS = (
+    SID,
+    F("state", "str", "recording | failed | stopped", choices=("recording", "failed", "stopped")),
+    F("segment", "int", "the segment that started (recording)", required=False),
+    F("error", "str", "why chunks are no longer stored (failed)", required=False),
+)
+
 EVENTS: Final[tuple[Event, ...]] = (
     # --- /booth: the kiosk page ----------------------------------------------------------------
     Event("request_service", BOOTH, Direction.C2S,
@@ -390,6 +397,13 @@ EVENTS: Final[tuple[Event, ...]] = (
           (SID, REQUEST_ID, F("material_id", "str", "the material the upload answered with", required=False,
                               max_len=32), CAPTURE_ERROR),
           ack="{}", errors=("not_member", "unknown_request", "unknown_material", "unknown_session")),
+    Event("recording_status", AGENT, Direction.S2C,
+          "The session's recording changed: a segment started (recording), chunks can no longer be stored "
+          "(failed: show 录制异常; you decide whether to go on), or it stopped. See docs/recording.md.",
+          RECORDING_STATUS),
+    Event("recording_status", BOOTH, Direction.S2C,
+          "The same for the booth: failed means the server stopped acknowledging the kiosk's chunks.",
+          RECORDING_STATUS),
     Event("material_added", BOOTH, Direction.S2C,
           "A still of this booth's session was stored and checked: show the advice (wait, or what to fix).",
           (SID, F("material", "object", "{id, kind, verdict, reasons}: the automatic check"),

@@ -7,18 +7,22 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from signaling.budget import Limits
 from signaling.hub import Hub
+from signaling.protocol import AGENT as AGENT_NS
+from signaling.protocol import BOOTH as BOOTH_NS
 from signaling.server import create_server, run_signaling
 from signaling.settings import SignalingSettings
 from signaling.tasks import periodic
 from window_server.accounts.revocation import ConnectGate
 from window_server.accounts.store import AccountStore, LoginPolicy
 from window_server.appkeys import (
+    ACCESS,
     ACCOUNTS,
     CATALOGUE,
     DEMO_LOGINS,
@@ -28,6 +32,7 @@ from window_server.appkeys import (
     MATERIALS_LIVE,
     QUEUE,
     QUEUE_LIVE,
+    RECORDING,
     REDIS,
     SECURITY,
     SETTINGS,
@@ -46,6 +51,7 @@ from window_server.http import console as console_http
 from window_server.http import health
 from window_server.http import kiosk as kiosk_http
 from window_server.http import materials as materials_http
+from window_server.http import recording as recording_http
 from window_server.http.errors import error_middleware
 from window_server.materials import handlers as materials_live
 from window_server.materials.service import MaterialService, UploadLimits
@@ -55,9 +61,12 @@ from window_server.queue.live_store import LiveStore
 from window_server.queue.service import QueueService
 from window_server.queue.store import QueueStore, QueueTiming
 from window_server.queue.ticker import run_ticker
+from window_server.recording.service import RecordingService
+from window_server.recording.store import RecordingStore
 from window_server.runtime.catalogue import load_catalogue
 from window_server.runtime.tasks import stop_tasks
 from window_server.settings import Settings
+from window_server.store.access_log import AccessLog
 from window_server.store.blobs import FileBlobStore
 from window_server.store.claims import ConnectionClaims
 from window_server.store.client import make_redis
@@ -81,6 +90,7 @@ def queue_timing(settings: Settings) -> QueueTiming:
         transfer_ms=ms(settings.transfer_timeout_seconds),
         heartbeat_ttl_ms=ms(settings.heartbeat_ttl_seconds),
         rating_ms=ms(settings.rating_window_hours * 3600),
+        seal_grace_ms=ms(settings.seal_grace_seconds),
     )
 
 
@@ -126,6 +136,7 @@ def create_app(
     app.cleanup_ctx.append(lambda a: _accounts_ctx(a, clock))
     app.cleanup_ctx.append(lambda a: _queue_ctx(a, clock))
     app.cleanup_ctx.append(_materials_ctx)
+    app.cleanup_ctx.append(lambda a: _recording_ctx(a, clock))
     sio = create_server(signaling_settings(settings))
     sio.attach(app)
     app[SIO] = sio
@@ -136,6 +147,7 @@ def create_app(
     app.add_routes(health.routes)
     app.add_routes(auth_http.routes)
     app.add_routes(materials_http.routes)
+    app.add_routes(recording_http.routes)
     kiosk_http.setup(app)
     console_http.setup(app)
     return app
@@ -258,3 +270,27 @@ async def _materials_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await pool.close()
+
+
+# --- recording and evidence -----------------------------------------------------------------------
+
+
+async def _recording_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncIterator[None]:
+    """The recording service (chunks under data_dir/recordings) and the access log."""
+    settings = app[SETTINGS]
+
+    async def notify(sid: str, payload: dict[str, Any], booth: str, agent: str) -> None:
+        hub = app.get(HUB)
+        if hub is None:
+            return
+        body = {"sid": sid, **payload}
+        if agent:
+            await hub.emit("recording_status", body, AGENT_NS, f"agent:{agent}")
+        if booth:
+            await hub.emit("recording_status", body, BOOTH_NS, f"booth:{booth}")
+
+    app[ACCESS] = AccessLog(app[REDIS], clock)
+    app[RECORDING] = RecordingService(
+        store=RecordingStore(app[REDIS]), sessions=app[STORE], blobs=FileBlobStore(settings.data_dir / "recordings"),
+        parties=app[MATERIALS].parties, notify=notify)
+    yield

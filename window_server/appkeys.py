@@ -17,7 +17,9 @@ from window_server.materials.service import MaterialService
 from window_server.queue.live import QueueLive
 from window_server.queue.service import QueueService
 from window_server.queue.store import QueueStore
+from window_server.recording.service import RecordingService
 from window_server.settings import Settings
+from window_server.store.access_log import AccessLog
 from window_server.store.security_log import SecurityLog
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -38,6 +40,9 @@ MATERIALS_LIVE = web.AppKey("materials_live", MaterialsLive)  # tells the partie
 # --- materials ---
 DOCUMENTS = web.AppKey("documents", DocumentPool)  # the process pool that decodes and checks stills
 MATERIALS = web.AppKey("materials", MaterialService)
+# --- recording and evidence ---
+RECORDING = web.AppKey("recording", RecordingService)
+ACCESS = web.AppKey("access", AccessLog)  # every view or download of a recording, still or package
 # --- dashboards ---
 # the dashboard's key (its consumer, pusher, reads, /metrics) is window_server.dashboard.service.DASHBOARD:
 # the feature imports these keys, so this module imports no feature that does

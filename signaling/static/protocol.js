@@ -59,6 +59,7 @@ export const PROTOCOL = Object.freeze({
         "capture_result",
         "material_added",
         "material_verdict",
+        "recording_status",
         "screen_share_reply"
       ],
       "send": [
@@ -84,6 +85,7 @@ export const PROTOCOL = Object.freeze({
         "queue_position",
         "signal",
         "screen_share_request",
+        "recording_status",
         "material_added",
         "material_verdict"
       ],

@@ -65,7 +65,9 @@ async def kiosk_page(request: web.Request) -> web.StreamResponse:
     booth = request.match_info["booth"]
     if not is_booth_id(booth):
         raise web.HTTPNotFound(text="no such booth page")
-    html = request.app[TEMPLATES].get_template("kiosk.html").render(booth=booth, demo=request.app[SETTINGS].demo)
+    html = request.app[TEMPLATES].get_template("kiosk.html").render(
+        booth=booth, demo=request.app[SETTINGS].demo,
+        recording_retention_days=round(request.app[SETTINGS].recording_retention_days))
     return page(html, CSP)
 
 

@@ -56,6 +56,7 @@ class QueueTiming:
     transfer_ms: int = 120_000
     heartbeat_ttl_ms: int = 30_000
     rating_ms: int = 86_400_000  # a completed session may be rated this long, then it closes
+    seal_grace_ms: int = 30_000  # after a session ends, its evidence is sealed this much later
 
 
 @dataclass

@@ -56,6 +56,22 @@ KEYS: dict[str, str] = {
     # --- materials: the records themselves are in "materials" above ---
     "material_verdicts": "rw:s:{sid}:verdicts",  # HASH material id -> JSON {verdict, reason, by, at}
     "captures": "rw:s:{sid}:captures",  # HASH capture request id -> JSON {kind, camera, by, at}
+    # --- recording and evidence (docs/recording.md) ---
+    "recording": "rw:s:{sid}:rec",  # HASH: the session's recording: state, segments, error, finalized
+    "rec_segment": "rw:s:{sid}:rec:{n}",  # HASH: one segment: "meta" JSON and "c:<seq>" chunk JSON
+    "rec_by_agent": "rw:rec:agent:{aid}",  # ZSET sid -> segment start ms: recordings a specialist took part in
+    "rec_by_centre": "rw:rec:centre:{centre}",  # ZSET sid -> first segment ms: recordings of a centre's sessions
+    "rec_incomplete": "rw:rec:incomplete",  # ZSET sid -> finalized ms: recordings incomplete or failed
+    "chain": "rw:s:{sid}:chain",  # LIST of JSON entries: the session's evidence hash chain
+    "chain_head": "rw:s:{sid}:chainhead",  # STRING "<count>:<sha256 of the last entry>"
+    "seal_due": "rw:t:seal",  # ZSET sid -> ms: ended sessions whose evidence is to be sealed
+    "seals": "rw:seals",  # LIST of JSON: the chain-wide append-only seal log (seals and purges)
+    "seals_head": "rw:seals:head",  # STRING "<count>:<sha256 of the last seal log entry>"
+    "seal_of": "rw:seals:sid",  # HASH sid -> index in rw:seals of its seal
+    "holds": "rw:holds",  # HASH sid -> JSON {by, at, reason}: legal holds set by a manager
+    "access": "rw:access",  # STREAM: every view or download of a recording, still or package (and refusals)
+    "session_access": "rw:s:{sid}:access",  # STREAM: the same, of one session
+    "user_access": "rw:access:u:{who}",  # STREAM: the same, of one person (username or booth:<id>)
     # --- dashboards: aggregates folded from rw:events (docs/dashboard.md) ---
     "dash_agg": "rw:dash:agg:{layout}:{day}:{scope}:{dim}",  # HASH group -> "n,n,…" counts; scope chain|centre
     "dash_record": "rw:dash:rec:{sid}",  # STRING JSON: a session's folded facts, with a TTL

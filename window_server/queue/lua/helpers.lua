@@ -36,6 +36,7 @@ local function fail(code, msg, state)
 end
 
 local FX -- effects of the current call, returned to the caller
+local CFG -- the caller's timings of the current call (QueueTiming)
 local PROFILES -- specialists' profiles read during the current call
 local CENTRES -- specialists' centres read during the current call (without their profiles)
 local PENDING -- pool joins of the current call not yet written (aid -> idle since)
@@ -157,7 +158,10 @@ local function transition(sid, act, by, why, now, extra, known)
   local ev = {sid = sid, act = act, from = from, to = to, by = by or '', why = why or '', ts = now}
   if extra then for f, v in pairs(extra) do ev[f] = v end end
   emit(ev, sid)
-  if FINAL[to] then redis.call('SREM', K.active, sid) end
+  if FINAL[to] then
+    redis.call('SREM', K.active, sid)
+    redis.call('ZADD', K.seal_due, num(now + CFG.seal_grace_ms), sid) -- evidence/sealer.py seals it
+  end
   -- what signaling/hub.py pushes, and to whom (the log above has the rest); ``from`` and ``by``
   -- are for queue/store.py's log line only
   local fx = {kind = 'session', sid = sid, state = to, act = act, booth = s.booth, centre = s.intake_centre,

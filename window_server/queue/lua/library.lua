@@ -9,7 +9,8 @@ local function run(fn, raw, cfg)
   if KP == nil then compile_keys() end
   FX, PROFILES, CENTRES, PENDING, STATUS = {}, {}, {}, {}, {}
   local input = cjson.decode(raw)
-  local ok, res = pcall(fn, input, input.now, decoded(cfg))
+  CFG = decoded(cfg)
+  local ok, res = pcall(fn, input, input.now, CFG)
   flush_pools() -- a failed call has written nothing (checks come first), or what it wrote stands
   if ok then return cjson.encode({ok = res or {}, fx = FX}) end
   if type(res) == 'table' and res.code then

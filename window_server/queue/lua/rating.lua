@@ -14,6 +14,7 @@ local function close_rating(sid, now)
   local k = key('session', sid)
   if hget(k, 'state') ~= S.COMPLETED then return end
   redis.call('SREM', K.active, sid)
+  redis.call('ZADD', K.seal_due, num(now + CFG.seal_grace_ms), sid)
   local booth = hget(k, 'booth') or ''
   if booth ~= '' and redis.call('GET', key('booth_session', booth)) == sid then
     redis.call('DEL', key('booth_session', booth))
