@@ -121,3 +121,14 @@ async def test_no_segment_without_a_held_session(env: Env) -> None:
     status, body = await _post(env, "/recording/segments", {"mime": "video/webm", "width": 640, "height": 360},
                                env.booth_headers())
     assert (status, body["error"]["code"]) == (409, "illegal_transition")
+
+
+async def test_still_and_pdf_views_are_in_the_access_log_refusals_too(env: Env) -> None:
+    stranger = env.cookie(await env.staff("spec-acc-x", Role.SPECIALIST, env.demo["home_centre"]))
+    status, body, _ = await env.get("/materials/m0000000000000000/thumb", env.cookie(env.agent_cookie))
+    assert status == 404  # no such material: a refusal, logged
+    status, body, _ = await env.get("/materials.pdf", stranger)
+    assert status == 403
+    log = await env.app[ACCESS].by_session(env.sid)
+    assert [(e["who"], e["action"], e["allowed"], e["code"]) for e in reversed(log)] == [
+        (env.agent, "still", False, "unknown_material"), ("spec-acc-x", "pdf", False, "not_member")]

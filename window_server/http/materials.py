@@ -19,6 +19,7 @@ from window_server.appkeys import ACCOUNTS, MATERIALS, MATERIALS_LIVE, STORE
 from window_server.documents.sniff import check_magic
 from window_server.domain.auth import InvalidToken, Principal, Role
 from window_server.domain.errors import InvalidInput, NotFound, TooLarge, UnsupportedMedia
+from window_server.http.access import logged
 from window_server.http.auth import json_object, require_user
 from window_server.http.client import WHO
 
@@ -114,9 +115,9 @@ async def list_materials(request: web.Request) -> web.StreamResponse:
 async def variant(request: web.Request) -> web.StreamResponse:
     """One image: original, corrected or thumb (the view is recorded before it is sent)."""
     sid = _sid(request)
-    principal = await caller(request, sid)
-    blob = await request.app[MATERIALS].variant(
-        principal, sid, request.match_info["material_id"], request.match_info["variant"])
+    material_id, which = request.match_info["material_id"], request.match_info["variant"]
+    blob = await logged(request, sid, "still", f"{material_id[:32]}/{which[:16]}", lambda: caller(request, sid),
+                        lambda p: request.app[MATERIALS].variant(p, sid, material_id, which))
     return web.Response(body=blob.data, content_type=blob.content_type, headers=_PRIVATE)
 
 
@@ -124,8 +125,8 @@ async def variant(request: web.Request) -> web.StreamResponse:
 async def materials_pdf(request: web.Request) -> web.StreamResponse:
     """The accepted materials' corrected pages in one PDF (the view is recorded)."""
     sid = _sid(request)
-    principal = await caller(request, sid)
-    pdf = await request.app[MATERIALS].pdf(principal, sid)
+    pdf = await logged(request, sid, "pdf", "materials.pdf", lambda: caller(request, sid),
+                       lambda p: request.app[MATERIALS].pdf(p, sid))
     headers = {**_PRIVATE, "Content-Disposition": f'inline; filename="{sid}-materials.pdf"'}
     return web.Response(body=pdf, content_type="application/pdf", headers=headers)
 
