@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
+from tests.service import seal_key_file
 from tests.tokens import use_redis
 from window_server.app import create_app
 from window_server.runtime.redis_server import EmbeddedRedis
@@ -108,6 +109,7 @@ def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "port": 0,
             "demo": False,
+            "evidence_key": str(seal_key_file()),
         }
         base.update(overrides)
         return build_settings({}, **base)

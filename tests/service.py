@@ -8,17 +8,30 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from window_server.evidence.keys import write_new_key
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def seal_key_file() -> Path:
+    """One Ed25519 seal key for the test run (RW_DEMO=false requires RW_EVIDENCE_KEY)."""
+    path = Path(tempfile.gettempdir()) / f"rw-test-seal-key-{os.getuid()}.pem"
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another test process made it first
+            write_new_key(path)
+    return path
 
 
 def service_env(**extra: str) -> dict[str, str]:
     """This process's environment without any Remote Window setting, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RW_") and k != "REDIS_URL"}
     env["RW_DEMO_DEVICE_AGENT"] = "false"  # one test turns it on; others would fight over its port
+    env["RW_EVIDENCE_KEY"] = str(seal_key_file())
     env.update(extra)
     return env
 

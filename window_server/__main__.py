@@ -22,6 +22,7 @@ from window_server.app import create_app
 from window_server.appkeys import DEMO_LOGINS
 from window_server.cli import demo_banner
 from window_server.cli import main as accounts_main
+from window_server.evidence.keys import load_seal_key
 from window_server.runtime.redis_server import EmbeddedRedis, RedisServerError, die_with_parent
 from window_server.settings import (
     Settings,
@@ -152,6 +153,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         from window_server.materials.purge import main as purge_main
 
         return purge_main(argv[1:])
+    if argv[:1] == ["purge-recordings"]:  # retention of recordings
+        from window_server.recording.purge import main as purge_recordings_main
+
+        return purge_recordings_main(argv[1:])
+    if argv[:1] == ["evidence"]:  # sealed evidence: export, verify, the seal log, seal now
+        from redis.asyncio import Redis
+
+        from window_server.domain.errors import NotFound
+        from window_server.domain.materials import SessionParties
+        from window_server.evidence.cli import main as evidence_main
+        from window_server.evidence.sealer import Finalize, MaterialsReader
+        from window_server.materials.store import MaterialStore
+        from window_server.queue.store import QueueStore
+        from window_server.recording.service import RecordingService
+        from window_server.recording.store import RecordingStore
+        from window_server.store.blobs import FileBlobStore
+
+        async def no_parties(sid: str) -> SessionParties:  # finalize never asks who the parties are
+            raise NotFound(f"no parties of session {sid} here")
+
+        def sources(redis: Redis, s: Settings, sessions: QueueStore) -> tuple[MaterialsReader, Finalize]:
+            """What sealing needs of features that import evidence (it may not import them)."""
+            recording = RecordingService(store=RecordingStore(redis), sessions=sessions,
+                                         blobs=FileBlobStore(s.data_dir / "recordings"), parties=no_parties)
+            return MaterialStore(sessions), recording.finalize
+
+        return evidence_main(argv[1:], sources)
     if argv[:1] == ["settings"]:  # the settings table for docs/operations.md
         print(settings_markdown())
         return 0
@@ -160,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _ns, cli = parse_cli(argv)
     try:
         settings = build_settings(os.environ, cli)
+        load_seal_key(settings)  # outside demo mode without RW_EVIDENCE_KEY: refuse to start
     except SettingsError as exc:
         return fail(str(exc), 2)
     configure_logging(settings.log_level)

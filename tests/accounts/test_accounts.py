@@ -13,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
+from tests.service import seal_key_file
 from window_server.accounts.store import (
     DEMO_PASSWORD,
     AccountStore,
@@ -333,6 +334,7 @@ async def test_seeding_leaves_an_operators_changes_alone(redis: Redis) -> None:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RW_") and k != "REDIS_URL"}
+    env["RW_EVIDENCE_KEY"] = str(seal_key_file())  # RW_DEMO=false requires a seal key
     env.update(extra)
     return env
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from signaling import protocol as P
 from signaling.docs import BEGIN, END, events_markdown, protocol_js
+from tests.service import seal_key_file
 from window_server.app import create_app
 from window_server.appkeys import ACCOUNTS, HUB
 from window_server.settings import build_settings
@@ -26,7 +27,8 @@ def test_browser_constants_are_generated_from_protocol_py() -> None:
 
 
 def _app_routes() -> set[str]:
-    app = create_app(build_settings({}, redis_url="redis://127.0.0.1:1/0", demo=False))
+    app = create_app(build_settings({}, redis_url="redis://127.0.0.1:1/0", demo=False,
+                                     evidence_key=str(seal_key_file())))
     routes = set()
     for resource in app.router.resources():
         info = resource.get_info()

@@ -167,6 +167,8 @@ _REGISTRY: Final = (
     _C("rating_closed", Conflict,
        "the session can no longer be rated (RW_RATING_WINDOW_HOURS after it was completed)"),
     _C("invalid_rating", InvalidInput, "a rating is a whole number from 1 to 5"),
+    # recording and evidence (HTTP)
+    _C("evidence_unsealed", Conflict, "the session's evidence is not sealed yet (RW_SEAL_GRACE_SECONDS after it ends)"),
     # materials
     _C("unknown_material", NotFound, "no such material in that session", field="material_id"),
     _C("unknown_request", NotFound, "no such capture request in that session", field="request_id"),
