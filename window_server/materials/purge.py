@@ -11,6 +11,11 @@ event ``materials_purged`` is added. A blob still named by a kept material (the 
 another session) stays. Blobs named by no record at all (an upload whose record was refused
 after its files were written) are deleted once they are a day old.
 
+A session under a hold (a manager's legal hold, or an open bad-review follow-up) is kept, and
+reported. Each purge is logged in the seal log first (``what: still, pdf, notes``): the session's
+evidence package then verifies with the stills, the materials PDF and the notes absent as
+purged, and the evidence store's copies of the PDF and the notes go too.
+
 Run it daily (cron or a systemd timer). Which Redis: as for ``users``/``booths``.
 Exit status: 0 done, 1 Redis unreachable, 2 bad usage.
 """
@@ -32,10 +37,13 @@ from redis.exceptions import RedisError
 
 from window_server.cli import running_embedded_redis
 from window_server.domain.session import ENDED_STATES
+from window_server.evidence.sealer import Sealer
 from window_server.materials.store import MaterialStore
 from window_server.queue.store import QueueStore, QueueTiming
+from window_server.recording.holds_store import HoldsStore
+from window_server.recording.purge import purge_logger
 from window_server.runtime.redis_server import EmbeddedRedis, RedisServerError
-from window_server.settings import SettingsError, build_settings
+from window_server.settings import Settings, SettingsError, build_settings
 from window_server.store.blobs import FileBlobStore
 from window_server.store.client import make_redis
 
@@ -43,6 +51,8 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 ORPHAN_GRACE_S = 86_400.0
+#: What the seal log says a purge deleted: the chain's kinds (evidence/verify.py excuses their absence).
+WHAT = ("still", "pdf", "notes")
 
 
 @dataclass
@@ -52,13 +62,19 @@ class PurgeReport:
     blobs: int = 0
     orphans: int = 0
     kept_sessions: int = 0
+    held: dict[str, str] = field(default_factory=dict)  # sid -> "legal hold" | "open bad review"
 
 
 async def purge_materials(
-    store: MaterialStore, blobs: FileBlobStore, *, now_ms: int, retention_days: float, dry_run: bool = False
+    store: MaterialStore, blobs: FileBlobStore, *, now_ms: int, retention_days: float, dry_run: bool = False,
+    sealer: Sealer | None = None,
 ) -> PurgeReport:
-    """Delete the materials and free text of sessions that closed more than ``retention_days`` ago."""
+    """Delete the materials and free text of sessions that closed more than ``retention_days`` ago.
+
+    Sessions under a hold are kept. With ``sealer`` each purge is logged in the seal log first.
+    """
     sessions = store.store  # the session hashes and the active set are the queue's
+    holds = HoldsStore(store.redis)
     report = PurgeReport()
     cutoff = now_ms - int(retention_days * DAY_MS)
     active = await sessions.active_sessions()
@@ -78,10 +94,17 @@ async def purge_materials(
                 report.kept_sessions += 1
         elif not purged or shas:  # purged once already and nothing new: nothing to do
             expired[sid] = shas
+    report.held = await holds.holds(list(expired))
+    for sid in report.held:
+        keep |= expired.pop(sid)
+        report.kept_sessions += 1
     for sid, shas in expired.items():
         report.sessions.append(sid)
         if not dry_run:
-            res = await store.purge(sid, why=f"retention: {retention_days:g} days after the session ended")
+            why = f"retention: {retention_days:g} days after the session ended"
+            if sealer is not None:
+                await sealer.record_purge(sid, WHAT, by="system", why=why, now=now_ms)
+            res = await store.purge(sid, why=why)
             report.materials += int(res.ok.get("count", 0))
             for sha in shas - keep:
                 report.blobs += await blobs.delete(sha)
@@ -104,19 +127,23 @@ async def purge_materials(
     return report
 
 
-async def _run(url: str, data_dir: Path, days: float, dry_run: bool) -> int:
+async def _run(url: str, settings: Settings, days: float, dry_run: bool) -> int:
+    data_dir = Path(settings.data_dir)
     redis = make_redis(url, timeout=10)
     try:
         store = QueueStore(redis, QueueTiming(), time.time)
         await store.load()
+        sealer = None if dry_run else purge_logger(redis, settings, store)
         report = await purge_materials(MaterialStore(store), FileBlobStore(data_dir / "materials"),
-                                       now_ms=store.now_ms(), retention_days=days, dry_run=dry_run)
+                                       now_ms=store.now_ms(), retention_days=days, dry_run=dry_run, sealer=sealer)
     finally:
         await redis.aclose()
     verb = "would delete" if dry_run else "deleted"
     sys.stdout.write(f"{verb} {report.materials} materials of {len(report.sessions)} sessions ended over "
                      f"{days:g} days ago ({report.blobs} files) and {report.orphans} unreferenced files; "
                      f"kept the materials of {report.kept_sessions} sessions\n")
+    for sid, why in sorted(report.held.items()):
+        sys.stdout.write(f"  held past retention: {sid} ({why})\n")
     return 0
 
 
@@ -141,8 +168,8 @@ def main(argv: Sequence[str]) -> int:
         if not url:
             embedded = EmbeddedRedis(settings.redis_dir)
             url = embedded.start()
-        return asyncio.run(_run(url, Path(settings.data_dir), days, ns.dry_run))
-    except SettingsError as exc:
+        return asyncio.run(_run(url, settings, days, ns.dry_run))
+    except SettingsError as exc:  # the seal key (EvidenceKeyError) too
         sys.stderr.write(f"purge-materials: error: {exc}\n")
         return 2
     except (RedisError, RedisServerError, OSError) as exc:
