@@ -18,6 +18,7 @@ import { reloadDetail, onSessionState } from "./session.js";
 import { restartCall, startPreview, onDeviceReady, onSignal, toggleMute, toggleCamera, toggleShare, askShare, updateStats } from "./calls.js";
 import { recordIdentity, addNote, openTransfer, submitTransfer, openComplete, updateCompleteForm, submitComplete, noShow } from "./actions.js";
 import { connStatus, renderAll, renderSide, tick } from "./render.js";
+import { bindPlayback, openPlayback } from "./playback.js";
 
 // --- boot -------------------------------------------------------------------------------------
 
@@ -86,6 +87,7 @@ const KEYS = {
   i: () => S.sess && $("#id-method").focus(),
   e: () => openComplete(),
   m: () => S.sess && toggleMute(),
+  p: () => openPlayback(),
 };
 
 function onKey(ev) {
@@ -146,6 +148,7 @@ function bindUi() {
   });
   for (const b of $$(".js-cancel")) b.addEventListener("click", () => b.closest("dialog").close());
   materials.bind();
+  bindPlayback();
   document.addEventListener("keydown", onKey);
   onLang(() => {
     renderAll();

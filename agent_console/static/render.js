@@ -110,6 +110,7 @@ export function renderWork() {
   const st = $("#s-state");
   st.className = `state st-${sess.state}`;
   st.textContent = t(`state.${sess.state}`);
+  renderRecording();
   let banner = sess.banner;
   if (!banner && sess.state === STATE.TRANSFERRING && sess.xfer) {
     banner = { kind: "info", text: t("xfer.waiting", { to: sess.xfer.to, mode: t(`xfer.${sess.xfer.mode}_short`) }) };
@@ -126,6 +127,24 @@ export function renderWork() {
   $("#cap-status").className = dev ? "ok-text" : "muted";
   materials.renderToolbar();
   materials.renderStills();
+}
+
+/** ● 录制中 while the booth's recording is acknowledged; a red 录制异常 banner with the error when it failed. */
+export function renderRecording() {
+  const rec = S.sess && S.sess.rec;
+  show($("#s-rec"), !!rec && rec.state === "recording");
+  const failed = !!rec && rec.state === "failed";
+  const b = $("#rec-banner");
+  show(b, failed);
+  b.textContent = failed ? t("rec_failed", { error: recordingError(rec.error) }) : "";
+}
+
+/** The error of recording_status: a code we have words for, else the server's message. */
+function recordingError(e) {
+  if (!e) return t("rec_failed_unknown");
+  const code = typeof e === "string" ? e : e.code;
+  if (code && has(`rec_err_${code}`)) return t(`rec_err_${code}`);
+  return (typeof e === "string" ? e : e.message || e.code) || t("rec_failed_unknown");
 }
 
 export function renderMedia() {

@@ -8,7 +8,7 @@ import { toast } from "./feedback.js";
 import { HELD, S, sock, materials } from "./state.js";
 import { clearOffer } from "./queue.js";
 import { livePeer, ensureCall, restartCall, startPreview, stopShare } from "./calls.js";
-import { matterOf, renderAll, renderWork } from "./render.js";
+import { matterOf, renderAll, renderWork, renderRecording } from "./render.js";
 
 const ENDS = { complete: "ended.completed", no_show: "ended.no_show", interrupt: "ended.interrupted",
   requeue: "ended.requeue", leave: "ended.abandoned" };
@@ -154,3 +154,21 @@ export async function reloadRating(sid) {
     /* not allowed any more: no rating to show */
   }
 }
+
+/**
+ * recording_status {sid, state: "recording" | "failed" | "stopped", segment?, error?}: the booth's
+ * recording of my session (docs/recording.md). It only informs: with 录制异常 the specialist
+ * decides whether to carry on. A console that opens mid-session hears it when the booth starts
+ * the next segment, which its new call connection causes.
+ */
+export function onRecordingStatus(d) {
+  if (!S.sess || !d || d.sid !== S.sess.sid) return;
+  const seen = S.sess.rec;
+  // An earlier segment's end after the next one began (pushes from two nodes may cross).
+  if (d.state === "stopped" && seen && seen.segment !== null && d.segment !== undefined && d.segment < seen.segment) return;
+  S.sess.rec = { state: d.state, segment: d.segment ?? (seen ? seen.segment : null), error: d.error || null };
+  renderRecording();
+}
+
+// Registered with the session's other handlers' module so the console's boot needs no change.
+sock.on("recording_status", onRecordingStatus);

@@ -14,7 +14,7 @@ export class Calls {
     this.onState = onState; // (name, connectionState)
     this.onLocal = onLocal; // (MediaStream | null, failed)
     this.onShareEnded = onShareEnded;
-    this.pcs = new Map(); // name -> {pc, sid, pending: [], sharing: MediaStream | null}
+    this.pcs = new Map(); // name -> {pc, sid, pending: [], sharing: MediaStream | null, remote: MediaStream | null}
     this.local = null;
     this.localPromise = null;
   }
@@ -83,7 +83,7 @@ export class Calls {
   make(name, sid) {
     this.close(name);
     const pc = new RTCPeerConnection({ iceServers: this.iceServers() });
-    const entry = { pc, sid, pending: [], sharing: null };
+    const entry = { pc, sid, pending: [], sharing: null, remote: null };
     this.pcs.set(name, entry);
     pc.onicecandidate = (ev) => {
       if (!ev.candidate || this.pcs.get(name) !== entry) return;
@@ -92,7 +92,12 @@ export class Calls {
     };
     pc.ontrack = (ev) => {
       if (this.pcs.get(name) !== entry) return;
-      this.onRemote(name, ev.streams[0] || new MediaStream([ev.track]));
+      // One stream per connection, audio and video together (the recorder mixes and draws it),
+      // also when the other side's tracks come without a stream id.
+      const stream = ev.streams[0] || entry.remote || new MediaStream();
+      if (!stream.getTracks().includes(ev.track)) stream.addTrack(ev.track);
+      entry.remote = stream;
+      this.onRemote(name, stream);
     };
     pc.onconnectionstatechange = () => {
       if (this.pcs.get(name) === entry) this.onState(name, pc.connectionState);

@@ -10,7 +10,7 @@ import { say } from "./speech.js";
 import { BOOTH, TOKEN_KEY, S } from "./state.js";
 import { go, reset, dismissed, banner, showToast, ask, closeModal } from "./screens.js";
 import { centreName, renderWaiting, verdictClass, materialName, renderMaterials } from "./views.js";
-import { calls, device } from "./media.js";
+import { calls, device, recorder } from "./media.js";
 
 const SESSION_SCREENS = new Set(["waiting", "service"]);
 
@@ -176,7 +176,14 @@ export function bindSocket() {
     }
   });
 
-  socket.on("session_state", (d) => onSession(d));
+  socket.on("session_state", (d) => {
+    onSession(d);
+    recorder.sync(); // a session no longer held stops its recording at once
+  });
+  // The server's word on the recording (a disk that stopped taking chunks): the indicator goes off.
+  socket.on("recording_status", (d) => {
+    if (S.session && d?.sid === S.session.sid) recorder.onStatus(d);
+  });
   socket.on("queue_position", (d) => {
     if (!S.session || d.sid !== S.session.sid) return;
     Object.assign(S.session, { position: d.position, ahead: d.ahead, eta_s: d.eta_s, wide: d.wide });

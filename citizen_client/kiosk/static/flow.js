@@ -57,7 +57,9 @@ export function bindFlow() {
   });
   $("#matter-back").addEventListener("click", () => go("region"));
   $("#priority-back").addEventListener("click", () => go("matter"));
-  $("#consent-no").addEventListener("click", () => go("priority"));
+  // No recording, no video service: the hall's counter serves the citizen instead (no ticket).
+  $("#consent-no").addEventListener("click", () => go("declined"));
+  $("#declined-home").addEventListener("click", () => reset());
   $("#ended-home").addEventListener("click", () => reset());
   $("#matter-search").addEventListener("input", () => renderMatters());
   for (const tab of $$("#matter-tabs .tab")) {

@@ -1,12 +1,14 @@
-// The service screen's media: the call with the specialist (and screen shares both ways) and
-// the document camera's view from the device agent.
+// The service screen's media: the call with the specialist (and screen shares both ways), the
+// document camera's view from the device agent, and the session's recording with its indicator.
 
 import { $, $$ } from "../shared/dom.js";
+import { PROTOCOL } from "../protocol/protocol.js";
 import { t } from "./i18n.js";
 import { say } from "./speech.js";
 import { Calls } from "./calls.js";
 import { DeviceView } from "./device.js";
-import { DEVICE_PORT, S } from "./state.js";
+import { Recorder } from "./recorder.js";
+import { BOOTH, DEVICE_PORT, TOKEN_KEY, S, RECORD } from "./state.js";
 import { bannerKey, banner, showToast } from "./screens.js";
 import { request } from "./connection.js";
 
@@ -16,6 +18,7 @@ export const calls = new Calls({
   onLocal: (stream, failed) => {
     $("#self-video").srcObject = stream;
     if (failed && S.screen === "service") showToast(t("service_no_camera"));
+    recorder.sync();
   },
   onRemote: (name, stream) => {
     if (name === "call") {
@@ -27,10 +30,12 @@ export const calls = new Calls({
       $("#shared-pane").hidden = !stream || own;
       $("#stage").classList.toggle("sharing", Boolean(stream) && !own);
     }
+    recorder.sync();
   },
   onState: (name, state) => {
     document.body.dataset[`pc_${name}`] = state;
     if (name !== "call") return;
+    recorder.sync();
     if (state === "connected") {
       if (["service_media_lost", "service_connecting"].includes(bannerKey)) banner("");
       const who = `${S.session?.sid}:${S.session?.agent}`;
@@ -46,6 +51,48 @@ export const calls = new Calls({
     $("#btn-share-stop").hidden = true;
   },
 });
+
+const HELD = new Set(PROTOCOL.sessions.held);
+
+/** What the recorder records: the call with the specialist, the booth's own camera, any share. */
+function recordingSources() {
+  const s = S.session;
+  const call = calls.pcs.get("call");
+  const screen = calls.pcs.get("screen");
+  return {
+    sid: s?.sid || null,
+    held: Boolean(s && HELD.has(s.state)),
+    call: call ? { key: call, stream: call.remote, connected: call.pc.connectionState === "connected" } : null,
+    local: calls.local,
+    share: screen ? screen.sharing || screen.remote : null,
+    sharer: screen?.sharing ? "booth" : "specialist",
+  };
+}
+
+// Burned into the recording, for whoever watches it later: staff, in Chinese and English.
+function recordingLabels() {
+  return {
+    specialist: `专员 Specialist  ${S.session?.agent || ""}`.trim(),
+    citizen: `市民 Citizen  ${BOOTH}`,
+    sharedBy: (who) => (who === "booth" ? "本机共享的屏幕 Booth's screen" : "专员共享的屏幕 Specialist's screen"),
+  };
+}
+
+/** ● 录制中 while the recorder runs and the server acknowledges what it sends. */
+function showRecording(snap) {
+  const badge = $("#rec-badge");
+  if (badge) badge.hidden = !snap.healthy;
+  document.body.dataset.recording = snap.healthy ? "on" : snap.state;
+}
+
+export const recorder = new Recorder({
+  auth: () => ({ Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ""}`, "X-Booth": BOOTH }),
+  sources: RECORD ? recordingSources : () => ({ held: false }), // ?record=0: a benchmark's baseline only
+  labels: recordingLabels,
+  onChange: showRecording,
+});
+// For tests and a hall technician's console: a read-only picture of the recorder.
+Object.defineProperty(window, "__rwRecorder", { get: () => recorder.snapshot(), configurable: false });
 
 export const device = new DeviceView(DEVICE_PORT, { img: $("#doc-img"), off: $("#doc-off") });
 

@@ -15,6 +15,7 @@ export const SCREENS = {
   matter: { step: 2, say: "say_matter", idle: IDLE_CHOOSING_S },
   priority: { step: 3, say: "say_priority", idle: IDLE_CHOOSING_S },
   consent: { step: 4, say: "say_consent", idle: IDLE_CHOOSING_S },
+  declined: { say: "say_declined", idle: IDLE_CHOOSING_S },
   waiting: {},
   service: {},
   ended: { idle: IDLE_CHOOSING_S },

@@ -18,6 +18,9 @@ if (params.has("token") || params.has("device")) {
 const IDLE_S = Number(params.get("idle")) || 0; // seconds; tests shorten the idle timeouts
 export const IDLE_CHOOSING_S = IDLE_S || 90; // nobody touched a choosing screen for this long: start over
 export const IDLE_RECEIPT_S = IDLE_S || 45; // the receipt stays this long
+// ?record=0 turns the call recording off: only bench/recording_bench.py's baseline uses it (a kiosk
+// in a hall always records; the citizen agreed to it before taking a ticket)
+export const RECORD = params.get("record") !== "0";
 export const DEVICE_PORT = Number(localStorage.getItem(PORT_KEY)) || 8765;
 
 export const S = {

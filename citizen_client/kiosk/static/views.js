@@ -96,11 +96,18 @@ export function priorityLabel(p) {
   return t(`priority_${p || "none"}`);
 }
 
+/** Days a recording is kept (RW_RECORDING_RETENTION_DAYS, rendered into the page by the server). */
+export function retentionDays() {
+  const days = Number(document.body.dataset.recordingRetentionDays);
+  return Number.isFinite(days) && days > 0 ? Math.round(days) : 180;
+}
+
 export function renderConsent() {
   const m = matterOf(S.matter);
   const parts = [nameOf(regionOf(S.region)), nameOf(m)];
   if (S.priority) parts.push(priorityLabel(S.priority));
   $("#consent-summary").textContent = parts.join(" · ");
+  $("#consent-keep").textContent = t("consent_keep", { days: retentionDays() });
 }
 
 export function renderWaiting() {

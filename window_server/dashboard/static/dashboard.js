@@ -7,6 +7,7 @@ import { drawSeries, resetCharts } from "./charts.js";
 import { $, h as el } from "../shared/dom.js";
 import { PRESENCE, PROTOCOL, STATE } from "../protocol/protocol.js";
 import { apply, currentLang, dateTime, duration, levelLabel, percent, setLang, setTimeZone, t } from "./i18n.js";
+import { initRecordings, recordingsScope, rerenderRecordings } from "./recordings.js";
 
 // Every presence status, in the domain's order but offline last (the tiles read left to right).
 const STATUSES = [...PROTOCOL.presence.statuses.filter((s) => s !== PRESENCE.OFFLINE), PRESENCE.OFFLINE];
@@ -371,6 +372,7 @@ function setScope(scope) {
   state.group = scope === "chain" ? "centre" : "matter";
   $("#group").value = state.group;
   refreshAll();
+  recordingsScope(scope);
 }
 
 function renderControls() {
@@ -397,6 +399,7 @@ function rerender() {
   if (state.groups) renderGroups(state.groups);
   if (state.series) drawSeries(state.series);
   renderReviews(state.reviews);
+  rerenderRecordings();
   setText("#conn", t(state.connected ? "connected" : "disconnected"));
 }
 
@@ -472,6 +475,7 @@ async function main() {
     await post("/api/logout").catch(() => {});
     location.reload();
   });
+  initRecordings({ scope: state.scope, centreName, timeZone: state.meta.timezone });
   await refreshAll();
   connect();
   document.body.dataset.ready = "1";
