@@ -48,11 +48,14 @@ from window_server.domain.auth import ice_urls_problem, secret_problem
 from window_server.domain.catalogue import Catalogue
 from window_server.http import auth as auth_http
 from window_server.http import console as console_http
+from window_server.http import evidence as evidence_http
 from window_server.http import health
 from window_server.http import kiosk as kiosk_http
 from window_server.http import materials as materials_http
+from window_server.http import oversight as oversight_http
 from window_server.http import recording as recording_http
 from window_server.http.errors import error_middleware
+from window_server.http.evidence import EVIDENCE
 from window_server.materials import handlers as materials_live
 from window_server.materials.service import MaterialService, UploadLimits
 from window_server.materials.store import MaterialStore
@@ -61,6 +64,7 @@ from window_server.queue.live_store import LiveStore
 from window_server.queue.service import QueueService
 from window_server.queue.store import QueueStore, QueueTiming
 from window_server.queue.ticker import run_ticker
+from window_server.recording.purge import recording_purge, run_purge
 from window_server.recording.service import RecordingService
 from window_server.recording.store import RecordingStore
 from window_server.runtime.catalogue import load_catalogue
@@ -137,6 +141,7 @@ def create_app(
     app.cleanup_ctx.append(lambda a: _queue_ctx(a, clock))
     app.cleanup_ctx.append(_materials_ctx)
     app.cleanup_ctx.append(lambda a: _recording_ctx(a, clock))
+    evidence_http.setup(app)  # the seal key (refused without one outside demo mode), the sealer, the routes
     sio = create_server(signaling_settings(settings))
     sio.attach(app)
     app[SIO] = sio
@@ -148,6 +153,7 @@ def create_app(
     app.add_routes(auth_http.routes)
     app.add_routes(materials_http.routes)
     app.add_routes(recording_http.routes)
+    app.add_routes(oversight_http.routes)
     kiosk_http.setup(app)
     console_http.setup(app)
     return app
@@ -240,6 +246,11 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = app[TASKS]
     live = app[QUEUE_LIVE]
     tasks.append(asyncio.create_task(run_ticker(app[STORE], live.push, recover=live.reassert), name="queue-ticker"))
+    settings = app[SETTINGS]
+    purge = recording_purge(app[REDIS], app[STORE], settings.data_dir, app[EVIDENCE].sealer)
+    tasks.append(asyncio.create_task(run_purge(purge, interval_s=settings.purge_interval_hours * 3600,
+                                               retention_days=settings.recording_retention_days),
+                                     name="recording-purge"))
     yield
     await stop_tasks(tasks)
 

@@ -160,8 +160,10 @@ class Settings:
     document_timeout_seconds: float = _setting(20.0, "RW_DOCUMENT_TIMEOUT_SECONDS", "seconds a still may wait for and spend in the document workers before the request fails with 503 unavailable", _positive)
     material_retention_days: float = _setting(180.0, "RW_MATERIAL_RETENTION_DAYS", "days stills and their records are kept after their session ended; python -m window_server purge-materials deletes older ones (the events stay)", _positive)
     recording_retention_days: float = _setting(180.0, "RW_RECORDING_RETENTION_DAYS", "days a session's recording is kept after the session ended, unless the session is under a hold (an open bad-review follow-up or a legal hold); the purge then deletes it and logs the purge in the seal log (docs/recording.md)", _positive)
+    purge_interval_hours: float = _setting(24.0, "RW_PURGE_INTERVAL_HOURS", "hours between the purges of recordings past RW_RECORDING_RETENTION_DAYS that every node runs (the first a minute after start; sessions under a hold are kept; python -m window_server purge-recordings runs one now)", _positive)
     recording_chunk_max_bytes: int = _setting(8_388_608, "RW_RECORDING_CHUNK_MAX_BYTES", "largest recording chunk an upload may send (bytes, 8 MiB: a few seconds of video at several Mbit/s); a larger one is refused with 413 too_large", _positive)
     seal_grace_seconds: float = _setting(30.0, "RW_SEAL_GRACE_SECONDS", "seconds after a session's end (rated, abandoned, interrupted, rating window closed) before its evidence is sealed, so the last recording chunks in flight still land", _non_negative)
+    seal_interval_seconds: float = _setting(2.0, "RW_SEAL_INTERVAL_SECONDS", "how often each node looks for ended sessions whose evidence is due to be sealed", _positive)
     evidence_key: str = _setting("", "RW_EVIDENCE_KEY", "file holding the Ed25519 private key (PEM, PKCS#8) that signs evidence seals; empty in demo mode: one is generated under data_dir and kept; required when RW_DEMO=false")
 
     @property

@@ -2,7 +2,7 @@
 
 ``logged`` runs the part of a handler that authenticates the caller and decides, and writes one
 access-log entry before anything is sent: granted, or refused with the answer's code (401, 403,
-404). If the entry cannot be written the request fails and nothing is served.
+404, 409…). If the entry cannot be written the request fails and nothing is served.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ async def logged(
     try:
         principal = await who()
         result = await serve(principal)
-    except (errors.Unauthenticated, errors.Forbidden, errors.NotFound) as exc:
+    except errors.RemoteWindowError as exc:  # a refusal of any kind (401, 403, 404, 409…)
         await _write(request, sid, action, item, principal, allowed=False, code=exc.code)
         raise
     await _write(request, sid, action, item, principal, allowed=True)

@@ -45,6 +45,11 @@ def remux(chunk_files: Sequence[Path], out: Path) -> Path:
                 packet.stream = mapping[packet.stream.index]
                 dst.mux(packet)
         os.replace(tmp, out)
+        prefix = out.name.rsplit("-", 1)[0] + "-"
+        for old in out.parent.glob(prefix + "*.webm"):  # remuxes of the segment made before its last chunk
+            if old != out:
+                with contextlib.suppress(OSError):
+                    old.unlink()
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

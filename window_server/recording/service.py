@@ -253,6 +253,8 @@ class RecordingService:
             pairs = await self.store.listed("rec_incomplete", limit * 4)
         elif principal.role in (Role.SPECIALIST,) or (principal.role == Role.TEAM_LEAD and not centre):
             pairs = await self.store.listed("rec_by_agent", limit, aid=principal.subject)
+        elif principal.role == Role.CHAIN_MANAGER and not centre:
+            pairs = await self.store.listed("rec_all", limit)
         else:
             want = centre or principal.centre
             if not can_manage_centre(principal, want):

@@ -91,7 +91,7 @@ class RecordingStore:
                             agents: list[str], centres: list[str]) -> dict[str, Any]:
         """Open segment n+1 (closing an open one); reply ``{ok: meta}`` or ``{err, state?}``."""
         keys = [key("recording", sid=sid), key("session", sid=sid), key("seal_of")]
-        indexes = [key("rec_by_agent", aid=a) for a in agents if a] + [
+        indexes = [key("rec_all")] + [key("rec_by_agent", aid=a) for a in agents if a] + [
             key("rec_by_centre", centre=c) for c in centres if c]
         args: list[str | int] = [key("rec_segment", sid=sid, n=""), sid, json.dumps({s: True for s in held}),
                 json.dumps(meta, ensure_ascii=False), now, *indexes]

@@ -61,6 +61,7 @@ KEYS: dict[str, str] = {
     "rec_segment": "rw:s:{sid}:rec:{n}",  # HASH: one segment: "meta" JSON and "c:<seq>" chunk JSON
     "rec_by_agent": "rw:rec:agent:{aid}",  # ZSET sid -> segment start ms: recordings a specialist took part in
     "rec_by_centre": "rw:rec:centre:{centre}",  # ZSET sid -> first segment ms: recordings of a centre's sessions
+    "rec_all": "rw:rec:all",  # ZSET sid -> first segment ms: every recording (chain managers' list)
     "rec_incomplete": "rw:rec:incomplete",  # ZSET sid -> finalized ms: recordings incomplete or failed
     "chain": "rw:s:{sid}:chain",  # LIST of JSON entries: the session's evidence hash chain
     "chain_head": "rw:s:{sid}:chainhead",  # STRING "<count>:<sha256 of the last entry>"
