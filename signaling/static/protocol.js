@@ -8,6 +8,7 @@ export const PROTOCOL = Object.freeze({
     "centre_not_authorised",
     "consent_required",
     "cross_origin",
+    "evidence_unsealed",
     "forbidden",
     "identity_required",
     "illegal_transition",
