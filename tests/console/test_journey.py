@@ -9,7 +9,9 @@ ticket → offer → accept → media both ways (framesDecoded > 0 on both sides
 camera's preview → capture ID front and a form page → one rejected with a reason and captured
 again → identity check → warm transfer to another centre's specialist who sees the history →
 that specialist's browser closes mid-session (reconnecting) and comes back on signing in again,
-nothing captured lost → complete → rating 5 → receipt. Screenshots of every step.
+nothing captured lost → complete → rating 5 → receipt → (issue 16) the kiosk's recording has a
+segment per call leg with who was present, it is sealed, and its evidence package, downloaded from
+the other node, verifies. Screenshots of every step.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from citizen_client.agent import AgentConfig, DeviceAgent
 from citizen_client.camera import open_camera
 from citizen_client.control import start_control
 from tests.service import ROOT, service_env
+from window_server.evidence.keys import parse_public_key
+from window_server.evidence.verify import verify_package
 from window_server.store.events import read_entries
 from window_server.store.keys import key
 
@@ -75,7 +79,7 @@ async def node(redis_url: str, data_dir: Path) -> AsyncIterator[str]:
     deployment too (docs/console.md). The node's document workers (a multiprocessing
     forkserver) inherit its stdout; stopping the whole group is what lets the pipe close.
     """
-    env = service_env(REDIS_URL=redis_url, RW_DEMO="true", RW_LOG_LEVEL="WARNING")
+    env = service_env(REDIS_URL=redis_url, RW_DEMO="true", RW_LOG_LEVEL="WARNING", RW_SEAL_GRACE_SECONDS="1")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "window_server", "--port", "0", "--data-dir", str(data_dir),
         env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
@@ -299,6 +303,24 @@ async def test_the_whole_journey_across_two_nodes(
             await third.page.wait_for_selector("#wrap-rating:has-text('非常满意')")
             await third.shot("rated")
             assert not kiosk.errors, kiosk.errors
+
+            # --- one recording, a segment per call leg; sealed, and its package verifies ----------
+            await session_act(redis, sid, "sealed", within=90)
+            resp = await first.page.request.get(f"{url2}/api/sessions/{sid}/recording")
+            assert resp.status == 200, await resp.text()
+            recording = (await resp.json())["recording"]
+            # the home specialist; the partner after the transfer; the partner again after her browser
+            # came back (a reconnect is a new call, so a new segment: the gap between them is on the timeline)
+            assert [[p["id"] for p in seg["present"] if p["role"] == "specialist"] for seg in recording["segments"]] == [
+                [f"spec-{journey.home}"], [f"spec-{journey.partner}"], [f"spec-{journey.partner}"]]
+            assert all(seg["chunks"] > 0 for seg in recording["segments"]), recording
+            assert recording["state"] == "complete", recording
+            package = await first.page.request.get(f"{url1}/api/sessions/{sid}/evidence")  # the other node
+            assert package.status == 200, await package.text()
+            (tmp_path / "evidence.zip").write_bytes(await package.body())
+            pem = await (await first.page.request.get(f"{url1}/api/evidence/public-key")).body()
+            report = verify_package(tmp_path / "evidence.zip", parse_public_key(pem))
+            assert report.lines()[0] == "OK", report.lines()
         finally:
             async with asyncio.timeout(30):
                 await kctx.close()

@@ -31,7 +31,7 @@ from window_server.store.keys import key
 PURGES_FIELD = "purges:{sid}"  # in the ``seal_of`` hash
 
 _SEAL = CAS_APPEND_LUA + """
-local chain, head, seals, seals_head, seal_of = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local chain, head, seals, seals_head, seal_of, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local sid, chain_expected, log_expected, entry, log_new_head, seq = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local sealed = redis.call('HGET', seal_of, sid)
 if sealed then return cjson.encode({sealed = tonumber(sealed)}) end
@@ -47,6 +47,10 @@ for i = 7, #ARGV, 3 do cas_append(chain, head, ARGV[i], ARGV[i + 1], ARGV[i + 2]
 redis.call('RPUSH', seals, entry)
 redis.call('SET', seals_head, log_new_head)
 redis.call('HSET', seal_of, sid, seq)
+-- the session's own history says so (the sealed events.jsonl is what came before this)
+local sealed_at = cjson.decode(entry).at
+redis.call('XADD', events, '*', 'e', cjson.encode({sid = sid, act = 'sealed', by = 'system', ts = sealed_at,
+                                                   seq = tonumber(seq)}))
 return cjson.encode({ok = tonumber(seq)})
 """
 
@@ -105,7 +109,8 @@ class SealStore:
         Reply ``{ok: seq}``; ``{sealed: seq}`` when the session has a seal already (nothing
         written); ``{retry: "chain"|"log"}`` when a head moved since it was read.
         """
-        keys = [key("chain", sid=sid), key("chain_head", sid=sid), key("seals"), key("seals_head"), key("seal_of")]
+        keys = [key("chain", sid=sid), key("chain_head", sid=sid), key("seals"), key("seals_head"), key("seal_of"),
+                key("session_events", sid=sid)]
         args: list[str | int] = [sid, chain_expected, log_expected, entry, log_new_head, seq]
         for triple in chain_entries:
             args.extend(triple)
