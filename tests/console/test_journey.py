@@ -72,14 +72,15 @@ KIOSK_FRAMES = """async (within) => {
 
 
 @contextlib.asynccontextmanager
-async def node(redis_url: str, data_dir: Path) -> AsyncIterator[str]:
+async def node(redis_url: str, data_dir: Path, **settings: str) -> AsyncIterator[str]:
     """A real ``python -m window_server`` process in demo mode, in its own process group.
 
     Both nodes share one data directory: the stills' blob store is shared storage in a real
     deployment too (docs/console.md). The node's document workers (a multiprocessing
     forkserver) inherit its stdout; stopping the whole group is what lets the pipe close.
     """
-    env = service_env(REDIS_URL=redis_url, RW_DEMO="true", RW_LOG_LEVEL="WARNING", RW_SEAL_GRACE_SECONDS="1")
+    env = service_env(**{"REDIS_URL": redis_url, "RW_DEMO": "true", "RW_LOG_LEVEL": "WARNING",
+                         "RW_SEAL_GRACE_SECONDS": "1", **settings})
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "window_server", "--port", "0", "--data-dir", str(data_dir),
         env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,

@@ -11,64 +11,19 @@ serves the segment, remuxed from the chunks node 1 stored, and PyAV reads it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import re
-import signal
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 from playwright.async_api import Browser, Page
-
-from tests.service import ROOT, service_env
+from redis.asyncio import Redis
 
 from .conftest import VIEWPORT, Console, Journey
+from .test_journey import node, session_act
 
 MAX_LOST_MS = 10_000  # issue 16: a booth that dies loses at most this much of the recording
-
-
-@contextlib.asynccontextmanager
-async def node(redis_url: str, data_dir: Path, **env: str) -> AsyncIterator[str]:
-    """A demo-mode ``python -m window_server`` in its own process group (test_journey's, with ``env``)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "window_server", "--port", "0", "--data-dir", str(data_dir),
-        env=service_env(REDIS_URL=redis_url, RW_DEMO="true", RW_LOG_LEVEL="WARNING", **env), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(60):
-            while not (m := re.search(r"running at (http://\S+)", (await proc.stdout.readline()).decode())):
-                assert proc.returncode is None, "the node exited before announcing its URL"
-        yield m.group(1)
-    finally:
-        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await proc.wait()
-                    break
-
-
-# The recording as the specialist's console sees it, once it is finalized: Playwright calls this
-# every 250 ms (it does not await a promise), so each call starts one fetch and reads the last one.
-FINALIZED = """([sid, want]) => {
-  const w = (window.__recPoll ||= { busy: false, last: null });
-  if (!w.busy) {
-    w.busy = true;
-    fetch(`/api/sessions/${sid}/recording`, { cache: "no-store" })
-      .then((r) => (r.ok ? r.json() : null))
-      .then((body) => { w.last = body; }, () => {})
-      .finally(() => { w.busy = false; });
-  }
-  return w.last && w.last.recording.state === want ? w.last.recording : null;
-}"""
 
 
 def streams_of(path: Path) -> tuple[int, int, float]:
@@ -90,7 +45,7 @@ def streams_of(path: Path) -> tuple[int, int, float]:
 
 @pytest.mark.timeout(240)
 async def test_a_booth_killed_mid_call_leaves_an_incomplete_recording_another_node_plays(
-    redis_url: str, tmp_path: Path, browser: Browser, consoles: Any, journey: Journey, catalogue: Any,
+    redis_url: str, redis: Redis, tmp_path: Path, browser: Browser, consoles: Any, journey: Journey, catalogue: Any,
 ) -> None:
     region = catalogue.matter(journey.matter).home_region
     env = {"RW_SEAL_GRACE_SECONDS": "1", "RW_RECONNECT_GRACE_SECONDS": "2"}
@@ -132,8 +87,11 @@ async def test_a_booth_killed_mid_call_leaves_an_incomplete_recording_another_no
 
         # reconnecting → interrupted (RW_RECONNECT_GRACE_SECONDS) → sealed (RW_SEAL_GRACE_SECONDS):
         # the recording is finalized as incomplete, its gap at the end of the one segment.
-        handle = await spec.page.wait_for_function(FINALIZED, arg=[sid, "incomplete"], polling=250, timeout=60000)
-        rec = await handle.json_value()
+        await session_act(redis, sid, "sealed", within=90)
+        resp = await spec.page.request.get(f"{url1}/api/sessions/{sid}/recording")
+        assert resp.status == 200, await resp.text()
+        rec = (await resp.json())["recording"]
+        assert rec["state"] == "incomplete", rec
         [seg] = rec["segments"]
         assert seg["chunks"] >= 2 and not seg["complete"], seg
         tail = seg["gaps"][-1]
