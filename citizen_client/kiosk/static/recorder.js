@@ -19,7 +19,9 @@ import { Composite, H, W } from "./composite.js";
 const TIMESLICE_MS = 4000;
 const VIDEO_BPS = 1_000_000;
 const AUDIO_BPS = 32_000;
-const MIMES = ["video/webm;codecs=vp8,opus", "video/webm"];
+// VP9 first: on the same call it costs the kiosk about a third less CPU than VP8
+// (bench/recording_bench.py, docs/benchmarks.md); VP8 where VP9 cannot be recorded.
+const MIMES = ["video/webm;codecs=vp9,opus", "video/webm;codecs=vp8,opus", "video/webm"];
 const MAX_QUEUED_CHUNKS = Math.ceil(60_000 / TIMESLICE_MS); // ~60 s of unsent chunks
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const REQUEST_TIMEOUT_MS = 15_000;
