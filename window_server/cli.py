@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -262,3 +262,47 @@ def demo_banner(demo: DemoLogins) -> list[str]:
         lines.append(f"Demo booths: <centre id>-01, {len(demo.booths)} in all; token demo-<booth id>, "
                      f"e.g. {booth} with {token}")
     return lines
+
+
+def retention_main(
+    argv: Sequence[str],
+    *,
+    name: str,
+    doc: str | None,
+    default_days: Callable[[Settings], float],
+    setting: str,
+    run: Callable[[str, Settings, float, bool], Coroutine[Any, Any, int]],
+) -> int:
+    """A retention command (``purge-materials``, ``purge-recordings``): flags, Redis, exit status.
+
+    ``run(redis_url, settings, days, dry_run)`` does the purge. Exit status: its own, 1 when Redis
+    cannot be reached, 2 for bad usage or settings (the seal key included).
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog=f"python -m window_server {name}",
+                                     description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--days", type=float, default=None, help=f"retention in days (default: {setting})")
+    parser.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    parser.add_argument("--redis-url", default=None, metavar="REDIS_URL")
+    parser.add_argument("--data-dir", default=None, metavar="RW_DATA_DIR")
+    ns = parser.parse_args(list(argv))
+    embedded: EmbeddedRedis | None = None
+    try:
+        settings = build_settings(os.environ, {"redis_url": ns.redis_url, "data_dir": ns.data_dir})
+        days = default_days(settings) if ns.days is None else ns.days
+        if not days > 0:
+            raise SettingsError("--days must be greater than 0")
+        url = settings.redis_url or running_embedded_redis(settings.redis_dir)
+        if not url:
+            embedded = EmbeddedRedis(settings.redis_dir)
+            url = embedded.start()
+        return asyncio.run(run(url, settings, days, ns.dry_run))
+    except SettingsError as exc:  # the seal key (EvidenceKeyError) too
+        sys.stderr.write(f"{name}: error: {exc}\n")
+        return 2
+    except (RedisError, RedisServerError, OSError) as exc:
+        sys.stderr.write(f"{name}: error: cannot reach Redis ({exc}); check REDIS_URL\n")
+        return 1
+    finally:
+        if embedded is not None:
+            embedded.stop()

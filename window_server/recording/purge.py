@@ -23,10 +23,8 @@ Which Redis: as for ``users``/``booths``. Exit status: 0 done, 1 Redis unreachab
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -35,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from window_server.cli import running_embedded_redis
+from window_server.cli import retention_main
 from window_server.domain.session import ENDED_STATES
 from window_server.evidence.keys import load_seal_key
 from window_server.evidence.seal_store import SealStore
@@ -45,9 +42,8 @@ from window_server.evidence.sealer import Sealer, ThreadPdf
 from window_server.queue.store import QueueStore, QueueTiming
 from window_server.recording.holds_store import HoldsStore
 from window_server.recording.store import RecordingStore
-from window_server.runtime.redis_server import EmbeddedRedis, RedisServerError
 from window_server.runtime.tasks import cancelled, pause
-from window_server.settings import Settings, SettingsError, build_settings
+from window_server.settings import Settings
 from window_server.store.blobs import FileBlobStore
 from window_server.store.client import make_redis
 
@@ -265,32 +261,5 @@ async def _run(url: str, settings: Settings, days: float, dry_run: bool) -> int:
 
 def main(argv: Sequence[str]) -> int:
     """Run ``purge-recordings``; return the exit status."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m window_server purge-recordings",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--days", type=float, default=None,
-                        help="retention in days (default: RW_RECORDING_RETENTION_DAYS)")
-    parser.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
-    parser.add_argument("--redis-url", default=None, metavar="REDIS_URL")
-    parser.add_argument("--data-dir", default=None, metavar="RW_DATA_DIR")
-    ns = parser.parse_args(list(argv))
-    embedded: EmbeddedRedis | None = None
-    try:
-        settings = build_settings(os.environ, {"redis_url": ns.redis_url, "data_dir": ns.data_dir})
-        days = settings.recording_retention_days if ns.days is None else ns.days
-        if not days > 0:
-            raise SettingsError("--days must be greater than 0")
-        url = settings.redis_url or running_embedded_redis(settings.redis_dir)
-        if not url:
-            embedded = EmbeddedRedis(settings.redis_dir)
-            url = embedded.start()
-        return asyncio.run(_run(url, settings, days, ns.dry_run))
-    except SettingsError as exc:  # the seal key (EvidenceKeyError) too
-        sys.stderr.write(f"purge-recordings: error: {exc}\n")
-        return 2
-    except (RedisError, RedisServerError, OSError) as exc:
-        sys.stderr.write(f"purge-recordings: error: cannot reach Redis ({exc}); check REDIS_URL\n")
-        return 1
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    return retention_main(argv, name="purge-recordings", doc=__doc__, default_days=lambda s: s.recording_retention_days,
+                          setting="RW_RECORDING_RETENTION_DAYS", run=_run)
