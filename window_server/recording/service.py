@@ -71,23 +71,20 @@ class RecordingService:
 
     async def _member(self, principal: Principal, sid: str) -> M.SessionParties:
         """The parties if ``principal`` may upload to ``sid``: 403 ``not_member`` (unknown sessions too)."""
-        refusal = f"you are not a member of session {sid}"
-        try:
-            parties = await self.parties(sid)
-        except errors.NotFound:
-            raise errors.Forbidden(refusal, code="not_member", field="sid") from None
-        if not R.may_upload(principal, parties):
-            raise errors.Forbidden(refusal, code="not_member", field="sid")
-        return parties
+        return await self._allowed(principal, sid, R.may_upload, f"you are not a member of session {sid}")
 
     async def viewer(self, principal: Principal, sid: str) -> M.SessionParties:
         """The parties if ``principal`` may play ``sid``'s recording: 403 ``not_member`` otherwise."""
-        refusal = f"you may not see the recording of session {sid}"
+        return await self._allowed(principal, sid, R.may_play, f"you may not see the recording of session {sid}")
+
+    async def _allowed(self, principal: Principal, sid: str,
+                       rule: Callable[[Principal, M.SessionParties], bool], refusal: str) -> M.SessionParties:
+        """A session that does not exist gets the answer of one that is not yours (no probing)."""
         try:
             parties = await self.parties(sid)
         except errors.NotFound:
             raise errors.Forbidden(refusal, code="not_member", field="sid") from None
-        if not R.may_play(principal, parties):
+        if not rule(principal, parties):
             raise errors.Forbidden(refusal, code="not_member", field="sid")
         return parties
 
