@@ -79,6 +79,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import call_setup_bench  # noqa: E402  (after the path: the bench runs as a script)
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SECRET = secrets.token_hex(32)  # 256 random bits: RW_DEMO=false refuses a weaker RW_SECRET
 INTERVAL_S = 4.0  # the kiosk's MediaRecorder timeslice
@@ -521,32 +523,8 @@ def booth_headers(h: Held) -> dict[str, str]:
 
 # --- 2. the booth (Chromium) ----------------------------------------------------------------------
 
-KIOSK_PROBE = """
-(() => {
-  const Native = window.RTCPeerConnection;
-  window.__bench = { frames: [] };
-  function Probed(...args) {
-    const pc = new Native(...args);
-    pc.addEventListener("track", (ev) => {
-      if (ev.track.kind !== "video") return;
-      const v = document.createElement("video");
-      v.muted = true; v.playsInline = true;
-      v.style.cssText = "position:fixed;left:0;top:0;width:2px;height:2px;opacity:0.01;pointer-events:none";
-      v.srcObject = new MediaStream([ev.track]);
-      document.documentElement.appendChild(v);
-      v.requestVideoFrameCallback(() => {
-        window.__bench.frames.push(performance.timeOrigin + performance.now());
-        v.remove();
-      });
-      v.play().catch(() => {});
-    });
-    return pc;
-  }
-  Probed.prototype = Native.prototype;
-  Object.setPrototypeOf(Probed, Native);
-  window.RTCPeerConnection = Probed;
-})();
-"""
+# The kiosk's first decoded frame of each remote video, as bench/call_setup_bench.py probes it.
+KIOSK_PROBE = call_setup_bench.KIOSK_PROBE
 
 # Used only when the kiosk has no record=0 knob: on a page opened with record=0 there is no
 # MediaRecorder, so the kiosk's recorder never starts.
