@@ -9,10 +9,13 @@ what arrived.
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
@@ -105,6 +108,15 @@ async def test_the_consent_screen_says_what_who_and_how_long_and_declining_sends
         await ctx.close()
 
 
+def frame_sizes(webm: bytes) -> dict[tuple[int, int], int]:
+    """How many video frames of each size a WebM decodes to."""
+    sizes: dict[tuple[int, int], int] = {}
+    with av.open(io.BytesIO(webm)) as f:
+        for frame in f.decode(video=0):
+            sizes[(frame.width, frame.height)] = sizes.get((frame.width, frame.height), 0) + 1
+    return sizes
+
+
 async def recording_of(console: Page, base: str, sid: str) -> dict[str, Any]:
     """``GET /api/sessions/{sid}/recording`` with the specialist's login cookie."""
     resp = await console.request.get(f"{base}/api/sessions/{sid}/recording")
@@ -153,6 +165,8 @@ async def test_a_call_is_recorded_and_both_screens_say_so(start_server: Any, bro
         await k.page.wait_for_function("() => window.__rwRecorder.drawing.share === true", timeout=20000)
         drawing = await k.page.evaluate("window.__rwRecorder.drawing")
         assert drawing == {"remote": True, "local": True, "share": True}, drawing
+        acked = int(await k.page.evaluate("window.__rwRecorder.acked"))  # a chunk cut with the share in it
+        await k.page.wait_for_function(f"() => window.__rwRecorder.acked > {acked}", timeout=20000)
         await k.page.click("#btn-share-stop")
         await k.page.wait_for_function("() => !window.__rwRecorder.drawing.share", timeout=20000)
 
@@ -174,6 +188,12 @@ async def test_a_call_is_recorded_and_both_screens_say_so(start_server: Any, bro
         assert seg["ended_at"] and seg["complete"] and not seg["gaps"], seg
         snap = await k.page.evaluate("window.__rwRecorder")
         assert seg["chunks"] == snap["acked"] == snap["sent"] and snap["dropped"] == 0, (seg, snap)
+
+        # What was recorded decodes: both faces at 640x360 side by side, twice as tall while shared.
+        resp = await c.page.request.get(f"{srv.url}/api/sessions/{sid}/recording/segments/0.webm")
+        assert resp.status == 200
+        sizes = await asyncio.to_thread(frame_sizes, await resp.body())
+        assert set(sizes) == {(1280, 360), (1280, 720)}, sizes
         assert not k.errors and not c.errors, (k.errors, c.errors)
     finally:
         await kctx.close()

@@ -1,10 +1,11 @@
-// What the recording shows and sounds like (recorder.js records it): a 1280×720 canvas drawn 15
-// times a second on a timer, not requestAnimationFrame, which stops when the page is not painted:
+// What the recording shows and sounds like (recorder.js records it): a 1280×360 canvas (1280×720
+// while a screen is shared) drawn 12 times a second on a timer, not requestAnimationFrame, which
+// stops when the page is not painted:
 //
 //   ┌───────────────────┬───────────────────┐
 //   │ specialist        │ citizen (booth)   │   640×360 each, letterboxed, unmirrored
 //   ├───────────────────┴───────────────────┤
-//   │ a screen share, either direction      │   1280×360, while it lasts
+//   │ a screen share, either direction      │   1280×360 more, while it lasts
 //   │                  ● REC sid #n  clock  │   burned in
 //   └───────────────────────────────────────┘
 //
@@ -127,24 +128,31 @@ export class Composite {
     const { local, share, sharer } = this.sources();
     const { specialist, citizen, sharedBy } = this.labels();
     const half = H / 2;
+    const shared = this.video("share", share);
+    // The bottom half only while a share shows: half the pixels to encode the rest of the time
+    // (the encoder's cost follows the picture's size; bench/recording_bench.py). VP8 and VP9 carry
+    // the size in each key frame, so the recording changes size with it.
+    const height = shared?.videoWidth ? H : half;
+    if (this.canvas.height !== height) this.canvas.height = height;
     g.fillStyle = "#000";
     g.fillRect(0, 0, W, half);
     this.tile(this.video("remote", this.remote), 0, 0, W / 2, half, specialist);
     this.tile(this.video("local", local), W / 2, 0, W / 2, half, citizen);
-    g.fillStyle = "#14181d";
-    g.fillRect(0, half, W, half);
-    const shared = this.video("share", share);
-    if (shared) this.tile(shared, 0, half, W, half, sharedBy(sharer));
+    if (height > half) {
+      g.fillStyle = "#14181d";
+      g.fillRect(0, half, W, half);
+      this.tile(shared, 0, half, W, half, sharedBy(sharer));
+    }
     const line = `● REC  ${this.caption()}  ${stamp(new Date())}`;
     g.font = "bold 22px sans-serif";
     g.textBaseline = "middle";
     const w = g.measureText(line).width + 24;
     g.fillStyle = "rgba(0,0,0,0.72)";
-    g.fillRect(W - w - 8, H - 40, w, 32);
+    g.fillRect(W - w - 8, height - 40, w, 32);
     g.fillStyle = "#fff";
-    g.fillText(line, W - w + 4, H - 24);
+    g.fillText(line, W - w + 4, height - 24);
     g.fillStyle = "#e0242b";
-    g.fillText("●", W - w + 4, H - 24);
+    g.fillText("●", W - w + 4, height - 24);
     if (!this.frameTrack) return; // not recording yet
     this.frameTrack.requestFrame?.();
     if (this.frames++ % FPS === 0) this.mix();
