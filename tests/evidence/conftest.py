@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.materials.conftest import Env, Stills, held_session, stills  # noqa: F401  (fixtures)
+from tests.materials.conftest import Env, Stills, held_session, new_env, stills  # noqa: F401  (fixtures)
 from tests.recording.conftest import chunks  # noqa: F401  (fixtures)
 from tests.signaling.conftest import SECRET, catalogue, demo  # noqa: F401  (fixtures)
 from window_server.app import create_app
-from window_server.appkeys import ACCOUNTS, MATERIALS, STORE
-from window_server.domain.auth import Role
+from window_server.appkeys import MATERIALS, STORE
 from window_server.evidence.keys import write_new_key
-from window_server.http import evidence as evidence_http
 from window_server.settings import Settings
 
 
@@ -31,23 +29,15 @@ def seal_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_new_key(tmp_path_factory.mktemp("evidence-key") / "seal-key.pem")
 
 
-def _wired(app: web.Application) -> bool:
-    return any(r.resource is not None and r.resource.canonical == "/api/evidence/public-key"
-               for r in app.router.routes())
-
-
 @pytest.fixture
 def make_app(make_settings: Callable[..., Settings], seal_key_file: Path) -> Callable[..., web.Application]:
-    """An application with the evidence routes and sealer (set up here until create_app does it)."""
+    """An application whose node never seals on its own: the tests call the sealer."""
 
     def make(**overrides: Any) -> web.Application:
         settings = make_settings(secret=SECRET, document_workers=1, evidence_key=str(seal_key_file),
                                  **{"seal_grace_seconds": 0, "seal_interval_seconds": 3600,  # the tests seal
                                     **overrides})
-        app = create_app(settings)
-        if not _wired(app):
-            evidence_http.setup(app, interval=3600)  # the tests seal by calling the sealer
-        return app
+        return create_app(settings)
 
     return make
 
@@ -107,14 +97,7 @@ async def play_to_the_end(env: Env, stills_: Stills, chunks_: list[bytes], *, si
 async def make_env(start_server: Callable[..., Awaitable[Any]], make_app: Callable[..., web.Application],
                    demo: dict[str, str]) -> Callable[..., Awaitable[Env]]:  # noqa: F811
     async def make(**overrides: Any) -> Env:
-        srv = await start_server(app=make_app(**overrides))
-        app = srv.app
-        booth, agent = "bth-ev-1", "spec-ev-1"
-        _record, booth_token = await app[ACCOUNTS].add_booth(booth, demo["intake_centre"])
-        sid = await held_session(app, demo, booth, agent)
-        env = Env(srv, sid, booth, booth_token, agent, "", demo)
-        env.agent_cookie = await env.staff(agent, Role.SPECIALIST, demo["home_centre"])
-        return env
+        return await new_env(await start_server(app=make_app(**overrides)), demo, "bth-ev-1", "spec-ev-1")
 
     return make
 

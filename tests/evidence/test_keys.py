@@ -56,8 +56,6 @@ def test_without_demo_a_key_is_required(make_settings: Callable[..., Settings], 
 
 def test_the_app_refuses_to_build_without_a_key(make_settings: Callable[..., Settings]) -> None:
     from window_server.app import create_app
-    from window_server.http import evidence as evidence_http
 
     with pytest.raises(EvidenceKeyError):
-        app = create_app(make_settings(demo=False, evidence_key=""))
-        evidence_http.setup(app)  # until create_app calls it
+        create_app(make_settings(demo=False, evidence_key=""))

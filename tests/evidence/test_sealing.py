@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.materials.conftest import Stills, held_session
-from window_server.appkeys import ACCOUNTS, DOCUMENTS, MATERIALS, RECORDING, REDIS, SETTINGS, STORE
+from tests.materials.conftest import Stills, new_env
+from window_server.appkeys import DOCUMENTS, MATERIALS, RECORDING, REDIS, SETTINGS, STORE
 from window_server.evidence.chain import entry_hash, parse_head
 from window_server.evidence.cli import walk_log
 from window_server.evidence.keys import read_public_key
@@ -37,13 +37,9 @@ def node(env: Env, redis: Any = None) -> Sealer:
 
 async def another_session(env: Env, stills: Stills, chunks: list[bytes], n: int) -> str:
     """One more session at its own booth with its own specialist, played to its end."""
-    app = env.app
-    booth, agent = f"bth-ev-{n}", f"spec-ev-{n}"
-    _r, token = await app[ACCOUNTS].add_booth(booth, env.demo["intake_centre"])
-    sid = await held_session(app, env.demo, booth, agent)
-    other = Env(env.srv, sid, booth, token, agent, "", env.demo)
+    other = await new_env(env.srv, env.demo, f"bth-ev-{n}", f"spec-ev-{n}")
     await play_to_the_end(other, stills, [c + bytes([n]) for c in chunks])  # its own bytes: blobs are shared by hash
-    return sid
+    return other.sid
 
 
 async def test_two_nodes_racing_seal_once(ended: Ended, redis_url: str) -> None:

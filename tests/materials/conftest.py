@@ -140,16 +140,18 @@ async def held_session(app: web.Application, places: dict[str, str], booth: str,
 async def make_env(start_server: Callable[..., Awaitable[Any]], demo: dict[str, str]) -> Callable[..., Awaitable[Env]]:  # noqa: F811
     async def make(**overrides: Any) -> Env:
         settings = {"secret": SECRET, "document_workers": 1, **overrides}
-        srv = await start_server(**settings)
-        app = srv.app
-        booth, agent = "bth-mat-1", "spec-mat-1"
-        _record, booth_token = await app[ACCOUNTS].add_booth(booth, demo["intake_centre"])
-        sid = await held_session(app, demo, booth, agent)
-        env = Env(srv, sid, booth, booth_token, agent, "", demo)
-        env.agent_cookie = await env.staff(agent, Role.SPECIALIST, demo["home_centre"])
-        return env
+        return await new_env(await start_server(**settings), demo, "bth-mat-1", "spec-mat-1")
 
     return make
+
+
+async def new_env(srv: Any, places: dict[str, str], booth: str, agent: str) -> Env:
+    """A booth and a specialist with a live login on ``srv``, holding a new session."""
+    _record, booth_token = await srv.app[ACCOUNTS].add_booth(booth, places["intake_centre"])
+    sid = await held_session(srv.app, places, booth, agent)
+    env = Env(srv, sid, booth, booth_token, agent, "", places)
+    env.agent_cookie = await env.staff(agent, Role.SPECIALIST, places["home_centre"])
+    return env
 
 
 @pytest.fixture

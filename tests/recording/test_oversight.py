@@ -9,44 +9,30 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from tests.materials.conftest import Env, held_session
+from tests.materials.conftest import Env, new_env
 from tests.signaling.conftest import SECRET
 from window_server.app import create_app
-from window_server.appkeys import ACCOUNTS, QUEUE, STORE
+from window_server.appkeys import QUEUE, STORE
 from window_server.dashboard.rules import CHAIN
 from window_server.dashboard.service import DASHBOARD
 from window_server.domain.auth import Role
 from window_server.domain.catalogue import Catalogue
-from window_server.http import oversight
 from window_server.recording.holds_store import REVIEW_SCOPE
 from window_server.settings import Settings
 
 CSV_START = "\ufefftime,who,role,centre,action,sid,item,from,allowed,code\r\n"
 
 
-def with_oversight(app: web.Application) -> web.Application:
-    """The app with the oversight routes (a no-op once app.py adds them itself)."""
-    if not any(r.get_info().get("path") == "/api/access" for r in app.router.resources()):
-        app.add_routes(oversight.routes)
-    return app
-
-
 @pytest.fixture
 async def make_oversight_env(start_server: Callable[..., Awaitable[Any]], make_settings: Callable[..., Settings],
                              demo: dict[str, str]) -> Callable[..., Awaitable[Env]]:
-    """Like the recording tests' ``env`` (a held session, its booth and specialist), with oversight routes."""
+    """Like the recording tests' ``env``: a held session, its booth and specialist (another, on ``srv``)."""
 
     async def make(booth: str = "bth-ovs-1", agent: str = "spec-ovs-1", srv: Any = None) -> Env:
         if srv is None:
-            app = with_oversight(create_app(make_settings(secret=SECRET, document_workers=1)))
-            srv = await start_server(app=app)
-        _record, token = await srv.app[ACCOUNTS].add_booth(booth, demo["intake_centre"])
-        sid = await held_session(srv.app, demo, booth, agent)
-        env = Env(srv, sid, booth, token, agent, "", demo)
-        env.agent_cookie = await env.staff(agent, Role.SPECIALIST, demo["home_centre"])
-        return env
+            srv = await start_server(app=create_app(make_settings(secret=SECRET, document_workers=1)))
+        return await new_env(srv, demo, booth, agent)
 
     return make
 
