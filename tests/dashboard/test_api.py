@@ -148,7 +148,7 @@ async def test_csv_exports_mask_personal_data_and_keep_to_the_scope(dash_factory
         text = await resp.text()
     ratings = {r["sid"]: r for r in read_csv(text)}
     assert set(ratings) == {s["S1"], s["S4"]}
-    assert ratings[s["S4"]]["comment"] == "身份证3301**********1234的事没办成"
+    assert ratings[s["S4"]]["comment"] == "身份证330106********1234的事没办成"
     assert ratings[s["S4"]]["bad_review"] == "yes" and ratings[s["S4"]]["follow_up"] == "open"
     assert "330106199001011234" not in text
 

@@ -193,7 +193,7 @@ async def test_series_live_and_bad_review_of_the_day(dash_factory: Any) -> None:
     assert status == 200
     [review] = body["reviews"]
     assert review["sid"] == sids["S4"] and review["level"] == 2 and review["serving"] == c.home
-    assert review["comment"] == "身份证3301**********1234的事没办成"
+    assert review["comment"] == "身份证330106********1234的事没办成"
     assert review["status"] == "open"
     day_ms = 86_400_000
     assert review["steps"]["called_back"]["due"] == review["rated_at"] + day_ms

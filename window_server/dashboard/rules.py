@@ -32,6 +32,7 @@ from window_server.domain.metrics import (
     session_tally,
     start_session,
 )
+from window_server.domain.privacy import mask_id_number
 from window_server.domain.session import Action
 
 #: The scope of the whole chain; every other scope is a centre id.
@@ -471,12 +472,14 @@ _DIGITS = re.compile(r"\d{17}[\dXx]|\d{6,}")
 
 def _mask(run: str) -> str:
     n = len(run)
-    head, tail = (4, 4) if n >= 15 else (3, 4) if n >= 11 else (1, 2)
+    if n >= 15:
+        return mask_id_number(run)  # the one shape of an ID number, whatever its check character
+    head, tail = (3, 4) if n >= 11 else (1, 2)
     return run[:head] + "*" * (n - head - tail) + run[-tail:]
 
 
 def mask_digits(text: str) -> str:
-    """Mask runs of 6+ digits: ``330106199001011234`` → ``3301**********1234``."""
+    """Mask runs of 6+ digits: ``330106199001011234`` → ``330106********1234``."""
     return _DIGITS.sub(lambda m: _mask(m.group(0)), text)
 
 

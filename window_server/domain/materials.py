@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from window_server.domain.auth import BOOTH_ROLES, Principal, can_manage_centre, can_serve
 from window_server.domain.catalogue import Matter
 from window_server.domain.errors import InvalidInput
+from window_server.domain.idcard import CLASS_NAMES
 from window_server.domain.session import ENDED_STATES, HELD_STATES
 
 CAMERAS: tuple[str, ...] = ("main", "aux", "upload")
@@ -32,6 +33,41 @@ VERDICT_REASONS: tuple[str, ...] = (
 
 AUTO_REASONS: tuple[str, ...] = ("no_document", "cut_off", "too_small", "blur", "glare", "too_dark")
 """The automatic check's reason codes (``window_server.documents.quality.Reason``; a test pins it)."""
+
+RECOGNITION_REASONS: tuple[str, ...] = ("wrong_kind", "id_number_invalid", "expired", "sides_mismatch")
+"""What the recognition that follows the quality check may add: another class than the material
+asks for, an ID number whose check character (or birth date) is wrong, an emblem side past its
+validity, an emblem side that cannot belong to the photo side captured before it."""
+
+PAGE_KINDS: frozenset[str] = frozenset({
+    "application_form", "power_of_attorney", "approval_document", "articles_amendment", "articles_of_association",
+    "business_contract", "change_proof", "contribution_certificate", "expense_list", "food_safety_rules",
+    "food_safety_staff", "hardship_proof", "investors_undertaking", "liquidation_report", "loss_statement",
+    "officer_appointment", "premises_layout", "premises_proof", "purchase_contract", "referral", "resolution",
+    "shareholder_certificate", "tax_clearance", "termination_proof", "discharge_summary", "residence_proof",
+    "relationship_proof", "death_certificate",
+})
+"""Kinds that are paper (forms, letters, contracts, statements): a card or a licence is not one."""
+
+EXPECTED_CLASS: dict[str, str] = {
+    "id_card_front": "id_card_front", "id_card_back": "id_card_back", "household_register": "household_register",
+    "business_licence": "business_licence", "head_office_licence": "business_licence", "bank_card": "bank_card",
+    **{k: "page" for k in PAGE_KINDS},
+}
+"""The class a still of each material kind must be. Kinds not listed (a photo, a booklet such as a
+marriage certificate, a driving licence, ``other``) have no expectation: the specialist decides."""
+
+
+def expected_class(kind: str) -> str | None:
+    """The class a still filed as ``kind`` must be recognised as; None when any will do."""
+    return EXPECTED_CLASS.get(kind)
+
+
+def is_wrong_kind(kind: str, recognised: str) -> bool:
+    """True when a still recognised as ``recognised`` cannot be the ``kind`` it was filed as.
+    ``unknown`` never is: the specialist decides."""
+    want = expected_class(kind)
+    return want is not None and recognised not in (want, "unknown")
 
 OTHER_KIND = "other"
 """A material kind every matter accepts: something the catalogue does not list."""
@@ -66,6 +102,10 @@ ADVICE: dict[str, Advice] = {
     "blur": Advice("照片模糊，请保持材料不动后重新拍摄", "The picture is blurred. Please hold the document still and capture it again."),
     "glare": Advice("请避开反光，稍微倾斜证件", "Please avoid the glare: tilt the document slightly."),
     "too_dark": Advice("光线太暗，请打开补光灯或移到亮处", "It is too dark. Please switch on the light or move to a brighter spot."),
+    # the recognition's reasons (wrong_kind has words of its own: advice_wrong_kind)
+    "wrong_kind": Advice("这不是所需的材料，请按提示放入正确的材料", "This is not the document needed. Please place the one asked for."),
+    "id_number_invalid": Advice("身份证号码无法核验，请将证件放平、擦净后重新拍摄", "The ID number could not be verified. Please lay the card flat, wipe it and capture it again."),
+    "sides_mismatch": Advice("身份证正反面不是同一张证件，请放同一张身份证的两面", "The two sides are not from the same ID card. Please place both sides of one card."),
     # the specialist's reasons, shown with material_verdict
     "illegible": Advice("内容看不清，请将材料放平、保持不动后重新拍摄", "The text cannot be read. Please lay the document flat, hold still and capture it again."),
     "wrong_document": Advice("这不是所需的材料，请按提示放入正确的材料", "This is not the document needed. Please place the one asked for."),
@@ -84,6 +124,15 @@ def advice_for_check(verdict: str, reasons: tuple[str, ...] | list[str]) -> Advi
         return ADVICE[CAPTURED]
     picked = [ADVICE.get(r, ADVICE["other"]) for r in dict.fromkeys(reasons)]
     return Advice("；".join(a.zh for a in picked), " ".join(a.en for a in picked))
+
+
+def advice_wrong_kind(kind: str, name_zh: str, name_en: str) -> Advice:
+    """What the booth says when a still is another document than the one asked for, in the
+    material's own words: 这不是身份证人像面，请放身份证人像面."""
+    want = expected_class(kind)
+    if want is not None and want != "page":
+        name_zh, name_en = CLASS_NAMES[want]
+    return Advice(f"这不是{name_zh}，请放{name_zh}", f"This is not {name_en}. Please place {name_en}.")
 
 
 def advice_for_verdict(verdict: str, reason: str) -> Advice:

@@ -2,8 +2,10 @@
 
 Free text (notes, reasons, rating comments, case numbers) is masked once, where it enters
 (``signaling/protocol.py`` marks those fields), so what is stored, logged in the event streams
-and pushed to the other party never carries the number in full. The masked shape is the one the
-dashboards' exports use: ``3101**********1234`` for an ID number, ``138****8000`` for a mobile.
+and pushed to the other party never carries the number in full. There is one masked shape,
+``mask_id_number``'s, for every ID number the product shows (free text, the ID cards the document
+check reads, the dashboards' exports): ``310101********1234`` (the region code and the last four
+stay); a mobile is ``138****8000``.
 
 What counts:
 - an 18-character resident ID number (GB 11643-1999): 17 digits and a check character (a digit
@@ -55,12 +57,27 @@ def _keep(run: str, head: int, tail: int) -> str:
     return "".join("*" if i in hidden else c for i, c in enumerate(run))
 
 
+ID_KEEP_HEAD, ID_KEEP_TAIL = 6, 4
+"""An ID number keeps its region code (6) and its last four characters; the birth date is hidden."""
+
+
+def mask_id_number(number: str) -> str:
+    """The one masked shape of an ID number: ``310101********1234`` (15 digits: ``310101*****1123``).
+
+    Whatever is passed is masked (a number read off a card with a wrong check character too);
+    text too short to hide anything becomes all stars.
+    """
+    if len(number) <= ID_KEEP_HEAD + ID_KEEP_TAIL:
+        return "*" * len(number)
+    return _keep(number, ID_KEEP_HEAD, ID_KEEP_TAIL)
+
+
 def _mask(m: re.Match[str]) -> str:
     if m.group("id18") is not None:
         run = m.group("id18")
-        return _keep(run, 4, 4) if is_resident_id(run) else run
+        return mask_id_number(run) if is_resident_id(run) else run
     if m.group("id15") is not None:
-        return _keep(m.group("id15"), 4, 4)
+        return mask_id_number(m.group("id15"))
     whole, start = m.group(0), m.start("mobile") - m.start()
     return whole[:start] + _keep(m.group("mobile"), 3, 4)
 
