@@ -5,8 +5,9 @@ for the specialist's video and the kiosk's thumbnail) and full-resolution *still
 bytes (uploaded over HTTPS, never sent as video). Every method that touches pixels runs in the
 camera's own thread, so the event loop never blocks on OpenCV.
 
-- ``SyntheticCamera``: a moving desk with an ID card, an A4 form and a business licence, one at
-  a time as a citizen would put them under the camera. Stills are rendered at 8 MP only when
+- ``SyntheticCamera``: a moving desk with an ID card's portrait side (a fixed fictional resident
+  with a valid number, ``identity``), an A4 form and a business licence, one at a time as a
+  citizen would put them under the camera. Stills are rendered at 8 MP only when
   asked; the preview warps a pre-rendered 1280×960 frame (a few ms per frame).
 - ``UvcCamera``: any UVC camera through OpenCV; probes the sizes the driver accepts and uses the
   largest for stills. Written against the V4L2 behaviour of common 高拍仪 heads; there is no
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 import cv2
@@ -31,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from citizen_client import synthetic_scene as ss
+from citizen_client.synthetic_documents import Identity, make_identity
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +131,9 @@ class SyntheticCamera:
     BASE = (1280, 960)  # the sensor seen at preview scale
     PREVIEW = (1280, 720)  # the centre 16:9 band of the sensor, as UVC heads crop it
     FPS = 15.0
-    DOCUMENTS = ("id_card", "a4_form", "licence")
+    DOCUMENTS = ("id_card_front", "a4_form", "licence")
     # Coverage of the 4:3 sensor chosen so each page fits the 16:9 preview band too.
-    COVERAGE = {"id_card": 0.16, "a4_form": 0.22, "licence": 0.30}
+    COVERAGE = {"id_card_front": 0.16, "a4_form": 0.22, "licence": 0.30}
 
     def __init__(self, *, seed: int = 0, cycle_s: float = 20.0, camera_id: str = "main",
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -139,6 +142,7 @@ class SyntheticCamera:
         self.cycle_s = cycle_s
         self.clock = clock
         self.pinned: str | None = None
+        self.identity: Identity = desk_identity(seed)
         self.specs = {doc: self._spec(doc, i) for i, doc in enumerate(self.DOCUMENTS)}
         self._bases: dict[str, Image] = {}
         self._t0 = clock()
@@ -153,6 +157,7 @@ class SyntheticCamera:
             rotation=float(rng.uniform(-4, 4)) % 360.0, perspective=float(rng.uniform(0.0, 0.03)),
             centre=(0.5, 0.5), coverage=self.COVERAGE[document], clutter=int(rng.integers(0, 2)),
             fingertip=False, arm_shadow=0.0, exposure=float(rng.uniform(0.94, 1.0)), noise=1.5, softness=0.5,
+            identity=self.identity if document == "id_card_front" else None,
         )
 
     def show(self, document: str | None) -> None:
@@ -220,6 +225,16 @@ class SyntheticCamera:
         spec = self.still_spec(pose)
         image = ss.render_scene(dataclasses.replace(spec, noise=0.0), w, h, rng).image
         return encode_jpeg(_sensor_noise(image, spec.noise, rng))
+
+
+def desk_identity(seed: int) -> Identity:
+    """The fictional resident whose card lies on the synthetic desk: a valid number, and a card
+    valid until 2036 or later (or 长期), so a capture is read and accepted for years to come."""
+    rng = np.random.default_rng(7919 + seed)
+    while True:
+        who = make_identity(rng)
+        if not isinstance(who.valid_until, date) or who.valid_until >= date(2036, 1, 1):
+            return who
 
 
 def _sensor_noise(image: Image, sigma: float, rng: np.random.Generator) -> Image:

@@ -1,14 +1,20 @@
 """Synthetic document-camera scenes: the one stand-in for 高拍仪 hardware in this project.
 
-Pure numpy/OpenCV. ``render_scene(spec, width, height, rng)`` draws a document (ID card,
-A4 form or business licence) onto a plate, with optional texture, clutter, a fingertip and
+Pure numpy/OpenCV (and Pillow for Chinese text). ``render_scene(spec, width, height, rng)`` draws
+a document onto a plate, with optional texture, clutter, a fingertip and
 the shadow of the camera arm, and returns the frame with its true page corners (ordered by
 ``window_server.documents.geometry.order_corners``). ``random_spec`` draws a varied good shot;
 the defect functions turn it into a bad one (defocus, motion blur, glare, darkness, a page
 partly out of frame, a tiny page) and ``render_shot(kind, ...)`` does both in one call.
-Rendering an 8 MP frame takes ~0.3 s. The same ``rng`` seed gives the same scene, so a moving
+Rendering an 8 MP frame takes ~0.3 s (a Chinese print adds 20-130 ms). The same ``rng`` seed gives the same scene, so a moving
 "desk" for the synthetic camera is a sequence of specs (rotation, centre, ...) each rendered
 with a generator seeded alike.
+
+Two families of documents: the first three (``DOCUMENTS``: "id_card", "a4_form", "licence",
+Latin gibberish, what the image-quality tests were tuned on and what ``random_spec`` picks by
+default) and ``CLASS_DOCUMENTS``, prints with real Chinese text from ``synthetic_documents``
+(both ID card sides, household register, business licence, bank card, A4 page) for the document
+recogniser; ``labelled_scene`` renders one of those with the truth about it.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import string
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from citizen_client import synthetic_documents as sd
+from citizen_client.synthetic_documents import Identity
 from window_server.documents.geometry import order_corners
 
 Image = NDArray[Any]  # 8-bit BGR; Any: OpenCV's stubs do not carry dtypes
@@ -33,8 +42,12 @@ DOCUMENT_MM: dict[str, tuple[float, float]] = {
     "id_card": (85.6, 54.0),
     "a4_form": (210.0, 297.0),
     "licence": (297.0, 210.0),
+    **sd.PAGE_MM,
 }
-DOCUMENTS = tuple(DOCUMENT_MM)
+DOCUMENTS = ("id_card", "a4_form", "licence")  # what random_spec picks from (quality tests' set)
+CLASS_DOCUMENTS = tuple(sd.PAGE_MM)  # prints with real Chinese text, one per recognised class
+CARDS = frozenset({"id_card", *sd.CARDS})  # ID-1 cards: rounded corners, card coverage
+IDENTITY_DOCUMENTS = frozenset({"id_card_front", "id_card_back", "household_register"})
 PLATES = ("dark", "pale")
 TEXTURES = ("none", "noise", "wood")
 DEFECTS = ("defocus", "motion", "glare", "dark", "cut_off", "tiny", "empty")
@@ -46,7 +59,7 @@ _LETTERS = string.ascii_uppercase + string.digits
 class SceneSpec:
     """What is on the plate and how the camera sees it."""
 
-    document: str | None = "a4_form"  # one of DOCUMENTS, or None for an empty plate
+    document: str | None = "a4_form"  # a DOCUMENT_MM name, or None for an empty plate
     plate: str = "dark"  # "dark" or "pale"
     texture: str = "none"  # "none", "noise" or "wood"
     rotation: float = 0.0  # degrees, clockwise on screen
@@ -60,6 +73,7 @@ class SceneSpec:
     exposure: float = 1.0  # overall gain
     noise: float = 2.0  # sensor noise, grey levels (sigma)
     softness: float = 0.6  # optical blur, sigma in pixels
+    identity: Identity | None = None  # who ID sides / the register print (None: drawn from the rng)
 
 
 @dataclass(frozen=True)
@@ -72,12 +86,17 @@ class Scene:
 
 
 def random_spec(rng: np.random.Generator, aspect: float = 4 / 3, **overrides: object) -> SceneSpec:
-    """Return a varied good shot (any document, plate, rotation; mild perspective) for a frame
-    of the given width/height aspect; overrides replace fields."""
+    """Return a varied good shot (any of DOCUMENTS unless ``document`` is given, plate, rotation;
+    mild perspective) for a frame of the given width/height aspect; overrides replace fields.
+
+    Cards cover 10-30 % of the frame, paper 20-50 %. (An old document passed as ``document``
+    keeps the coverage of the one drawn, as it always did: the quality tests' sets stay put.)
+    """
     document = str(rng.choice(DOCUMENTS))
     quarter = float(rng.choice([0.0, 90.0, 180.0, 270.0]))
     rotation = quarter + (float(rng.uniform(-12, 12)) if rng.random() < 0.7 else float(rng.uniform(0, 90)))
-    coverage = float(rng.uniform(0.10, 0.30)) if document == "id_card" else float(rng.uniform(0.2, 0.5))
+    sized = overrides["document"] if overrides.get("document") in CLASS_DOCUMENTS else document
+    coverage = float(rng.uniform(0.10, 0.30)) if sized in CARDS else float(rng.uniform(0.2, 0.5))
     spec = SceneSpec(
         document=document,
         plate=str(rng.choice(PLATES)),
@@ -104,6 +123,46 @@ def random_spec(rng: np.random.Generator, aspect: float = 4 / 3, **overrides: ob
 
 def render_scene(spec: SceneSpec, width: int, height: int, rng: np.random.Generator) -> Scene:
     """Render one frame of the scene, width x height BGR, and return it with the true corners."""
+    return _render(spec, width, height, rng)[0]
+
+
+@dataclass(frozen=True)
+class Label:
+    """The truth about a labelled scene: what is printed, and the class it must be seen as."""
+
+    document: str
+    cls: str  # sd.DOCUMENT_CLASS[document]
+    spec: SceneSpec
+    identity: Identity | None  # for ID sides and the household register
+    fields: Mapping[str, str] = field(default_factory=dict)  # e.g. "id_number", "card_number"
+    texts: tuple[str, ...] = ()  # every string printed on the page
+    # Named parts ("id_number", "photo", "card_number", ...) as (x, y, w, h) fractions of the
+    # upright printed page: multiply by a rectified page's size to get its pixels.
+    boxes: Mapping[str, tuple[float, float, float, float]] = field(default_factory=dict)
+
+
+def labelled_scene(document: str, rng: np.random.Generator, width: int, height: int,
+                   **overrides: Any) -> tuple[Scene, Label]:
+    """Render a random good shot of ``document`` (any DOCUMENT_MM name) and the truth about it.
+
+    ``identity=`` fixes who an ID side or register shows (else one is drawn from ``rng``); other
+    overrides replace SceneSpec fields as in ``random_spec``.
+    """
+    identity = overrides.pop("identity", None)
+    if identity is None and document in IDENTITY_DOCUMENTS:
+        identity = sd.make_identity(rng)
+    spec = random_spec(rng, aspect=width / height, document=document, identity=identity, **overrides)
+    scene, printed = _render(spec, width, height, rng)
+    if printed is None:
+        return scene, Label(document, sd.DOCUMENT_CLASS[document], spec, identity)
+    ph, pw = printed.image.shape[:2]
+    boxes = {k: (x / pw, y / ph, w / pw, h / ph) for k, (x, y, w, h) in printed.regions.items()}
+    return scene, Label(document, sd.DOCUMENT_CLASS[document], spec, identity, dict(printed.fields),
+                        printed.texts, boxes)
+
+
+def _render(spec: SceneSpec, width: int, height: int,
+            rng: np.random.Generator) -> tuple[Scene, sd.Rendered | None]:
     plate = _plate(spec, width, height, rng)
     px_per_mm = _px_per_mm(spec, width, height)
     page_corners = None if spec.document is None else page_quad(spec, width, height)
@@ -111,15 +170,16 @@ def render_scene(spec: SceneSpec, width: int, height: int, rng: np.random.Genera
     # Cables run under the page; pens lie on the plate next to it.
     for _ in range(cables):
         _cable(plate, page_corners, px_per_mm, rng)
+    printed = None
     if spec.document is not None and page_corners is not None:
-        _paste_page(plate, spec.document, page_corners, rng)
+        printed = _paste_page(plate, spec.document, page_corners, rng, spec.identity)
     for _ in range(spec.clutter - cables):
         _pen(plate, page_corners, px_per_mm, rng)
     if spec.fingertip and page_corners is not None:
         _fingertip(plate, page_corners, px_per_mm, rng)
     image = _light_and_optics(plate, spec, rng)
     corners = None if page_corners is None else order_corners(page_corners)
-    return Scene(image, corners, page_corners)
+    return Scene(image, corners, page_corners), printed
 
 
 def page_quad(spec: SceneSpec, width: int, height: int) -> Corners:
@@ -135,7 +195,8 @@ def page_quad(spec: SceneSpec, width: int, height: int) -> Corners:
     quad = quad * (1.0 + spec.perspective * (quad @ d) / half_diag)[:, None]
     a = math.radians(spec.rotation)
     rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    return quad @ rot.T + np.array([spec.centre[0] * width, spec.centre[1] * height])
+    out: Corners = quad @ rot.T + np.array([spec.centre[0] * width, spec.centre[1] * height])
+    return out
 
 
 # --- defects ------------------------------------------------------------------------------
@@ -296,22 +357,25 @@ def _plate(spec: SceneSpec, width: int, height: int, rng: np.random.Generator) -
             small = small * (1 + 0.07 * _lowfreq((sh, sw), 24, rng))[..., None]
             grain = rng.normal(0, 4.0, (sh, sw, 1)).astype(np.float32)
             small = small + grain
-    plate = cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
+    plate: Image = cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
     return plate
 
 
-def _paste_page(plate: Image, document: str, quad: Corners, rng: np.random.Generator) -> None:
-    """Draw the page texture and warp it onto the plate at the quad, with soft edges."""
+def _paste_page(plate: Image, document: str, quad: Corners, rng: np.random.Generator,
+                identity: Identity | None = None) -> sd.Rendered | None:
+    """Draw the page texture and warp it onto the plate at the quad, with soft edges.
+
+    Returns what a Chinese print printed (None for the older documents)."""
     w_mm, h_mm = DOCUMENT_MM[document]
     side = np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
     pw = int(min(3000, max(64, (side[0] + side[2]) / 2)))
     ph = max(32, int(round(pw * h_mm / w_mm)))
-    texture, mask = _page_texture(document, pw, ph, rng)
+    texture, mask, printed = _page_texture(document, pw, ph, rng, identity)
     h, w = plate.shape[:2]
     x0, y0 = max(0, int(np.floor(quad[:, 0].min())) - 2), max(0, int(np.floor(quad[:, 1].min())) - 2)
     x1, y1 = min(w, int(np.ceil(quad[:, 0].max())) + 3), min(h, int(np.ceil(quad[:, 1].max())) + 3)
     if x1 <= x0 or y1 <= y0:
-        return
+        return printed
     src = np.array([[-0.5, -0.5], [pw - 0.5, -0.5], [pw - 0.5, ph - 0.5], [-0.5, ph - 0.5]], np.float32)
     dst = (quad - [x0, y0]).astype(np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
@@ -320,25 +384,26 @@ def _paste_page(plate: Image, document: str, quad: Corners, rng: np.random.Gener
     alpha = cv2.warpPerspective(mask, m, size, flags=cv2.INTER_LINEAR, borderValue=0)
     a = alpha.astype(np.float32) * (1.0 / 255.0)
     plate[y0:y1, x0:x1] = cv2.blendLinear(page, plate[y0:y1, x0:x1], a, 1.0 - a)
+    return printed
 
 
-def _page_texture(document: str, pw: int, ph: int, rng: np.random.Generator) -> tuple[Image, Image]:
-    """Return the printed page (BGR) and its alpha mask (rounded corners for cards)."""
+def _page_texture(document: str, pw: int, ph: int, rng: np.random.Generator,
+                  identity: Identity | None = None) -> tuple[Image, Image, sd.Rendered | None]:
+    """Return the printed page (BGR), its alpha mask (rounded corners for cards) and, for the
+    Chinese prints, what was printed."""
     mm = pw / DOCUMENT_MM[document][0]
-    mask = np.full((ph, pw), 255, np.uint8)
-    if document == "id_card":
+    printed = None
+    if document in sd.PAGE_MM:
+        printed = sd.render_document(document, pw, ph, rng, identity)
+        page = printed.image
+    elif document == "id_card":
         page = _id_card(pw, ph, mm, rng)
-        r = max(1, int(round(3.18 * mm)))
-        mask[:] = 0
-        cv2.rectangle(mask, (r, 0), (pw - 1 - r, ph - 1), 255, -1)
-        cv2.rectangle(mask, (0, r), (pw - 1, ph - 1 - r), 255, -1)
-        for cx, cy in ((r, r), (pw - 1 - r, r), (pw - 1 - r, ph - 1 - r), (r, ph - 1 - r)):
-            cv2.circle(mask, (cx, cy), r, 255, -1, cv2.LINE_AA)
     elif document == "a4_form":
         page = _a4_form(pw, ph, mm, rng)
     else:
         page = _licence(pw, ph, mm, rng)
-    return page, mask
+    mask = sd.card_mask(pw, ph) if document in CARDS else np.full((ph, pw), 255, np.uint8)
+    return page, mask, printed
 
 
 def _text_line(img: Image, x: float, y: float, width: float, height_mm: float, mm: float,

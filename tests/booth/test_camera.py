@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from datetime import date
 
 import cv2
 import numpy as np
@@ -10,12 +12,19 @@ import pytest
 
 from citizen_client import synthetic_scene as ss
 from citizen_client.agent import Backoff
-from citizen_client.camera import CameraError, SyntheticCamera, camera_spec_problem, choose_sizes
+from citizen_client.camera import (
+    CameraError,
+    SyntheticCamera,
+    camera_spec_problem,
+    choose_sizes,
+    desk_identity,
+)
 from window_server.documents.pipeline import check_image
+from window_server.domain.idcard import is_expired, read_id_number
 
 
 @pytest.fixture
-async def camera() -> SyntheticCamera:
+async def camera() -> AsyncIterator[SyntheticCamera]:
     clock = [100.0]
     cam = SyntheticCamera(seed=2, clock=lambda: clock[0])
     cam.clock_value = clock  # type: ignore[attr-defined]  # the test moves time by hand
@@ -67,11 +76,21 @@ async def test_the_still_shows_the_page_where_the_preview_shows_it(camera: Synth
 
 async def test_the_desk_cycles_through_the_three_documents(camera: SyntheticCamera) -> None:
     seen = [camera.pose(t).document for t in (0, 25, 45, 65)]
-    assert seen == ["id_card", "a4_form", "licence", "id_card"]
+    assert seen == ["id_card_front", "a4_form", "licence", "id_card_front"]
     camera.show("licence")
     assert camera.pose(0).document == "licence"
     with pytest.raises(ValueError):
         camera.show("passport")
+
+
+def test_the_desk_card_is_one_fictional_resident_with_a_valid_number() -> None:
+    cam = SyntheticCamera(seed=2)
+    who = cam.identity
+    assert who == desk_identity(2) == SyntheticCamera(seed=2).identity != desk_identity(3)
+    assert cam.specs["id_card_front"].identity == who and cam.specs["a4_form"].identity is None
+    read = read_id_number(who.number)
+    assert read is not None and read.valid and read.birth == who.birth and read.sex == who.sex
+    assert not is_expired(who.valid_until, date(2035, 12, 31))  # read and accepted for years
 
 
 def test_uvc_uses_the_largest_size_for_stills_and_the_largest_720p_one_for_preview() -> None:
