@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
 import cv2
+import numpy as np
 import pytest
 
+from citizen_client import synthetic_documents as sd
+from window_server.documents import ocr
+from window_server.documents.codec import encode_jpeg
 from window_server.documents.pipeline import check_image
 from window_server.documents.pool import DocumentPool
 from window_server.documents.sniff import CorruptImage, UnsupportedImage
@@ -73,3 +78,29 @@ async def test_closed_pool_refuses_work(good_jpeg: bytes) -> None:
     await p.close()
     with pytest.raises(Exception, match="closed"):
         await p.check(good_jpeg)
+
+
+def _ocr_loaded_after_warm_up() -> bool:
+    """In a worker: wait for the warm-up thread started with the worker, then say whether the
+    OCR engine is loaded (without loading it)."""
+    for thread in threading.enumerate():
+        if thread.name == "ocr-warm":
+            thread.join(60)
+    return ocr._load.cache_info().currsize == 1
+
+
+async def test_workers_load_the_ocr_engine_as_they_start(pool: DocumentPool) -> None:
+    async with asyncio.timeout(60):
+        loaded = await asyncio.gather(*(pool._run(_ocr_loaded_after_warm_up) for _ in range(pool.workers)))
+    assert all(loaded)
+
+
+async def test_recognise_runs_in_a_worker_and_returns_the_masked_rendition(pool: DocumentPool) -> None:
+    who = sd.make_identity(np.random.default_rng(31))
+    front = sd.render_document("id_card_front", 856, 540, np.random.default_rng(31), who).image
+    async with asyncio.timeout(60):
+        recognition, masked = await pool.recognise(encode_jpeg(front))
+    assert recognition.cls == "id_card_front" and recognition.id_number == who.number
+    assert masked is not None and masked[:2] == b"\xff\xd8" and recognition.mask_boxes
+    with pytest.raises(CorruptImage):
+        await pool.recognise(encode_jpeg(front)[:3000])

@@ -15,6 +15,7 @@ from window_server.documents import codec, pipeline
 from window_server.documents.sniff import (
     CorruptImage,
     ImageTooLarge,
+    UnsupportedDepth,
     UnsupportedImage,
     sniff,
 )
@@ -121,14 +122,15 @@ def test_sniff_on_mangled_headers_raises_only_coded_errors(header: bytes, data: 
     byte = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(1, len(header)))
     mangled = (header[:i] + bytes([byte]) + header[i + 1 :])[:cut]
-    assert outcome(mangled) in {"jpeg", "png", "unsupported_media_type", "corrupt_image", "image_too_large"}
+    assert outcome(mangled) in {"jpeg", "png", "unsupported_media_type", "unsupported_bit_depth", "corrupt_image",
+                                "image_too_large"}
 
 
 def outcome(data: bytes) -> str:
     """Return the format sniffed (checking the header is sane) or the error code."""
     try:
         header = sniff(data)
-    except (UnsupportedImage, CorruptImage, ImageTooLarge) as exc:
+    except (UnsupportedImage, UnsupportedDepth, CorruptImage, ImageTooLarge) as exc:
         return exc.code
     assert header.width > 0 and header.height > 0 and header.megapixels <= 40
     return header.format

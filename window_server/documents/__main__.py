@@ -1,12 +1,15 @@
 """Command line for the document pipeline; third parties call this, so its output is a contract.
 
-    python -m window_server.documents check IMAGE [IMAGE ...] [--json]
+    python -m window_server.documents check IMAGE [IMAGE ...] [--json] [--expect KIND] [--reveal]
     python -m window_server.documents correct IMAGE --out OUT.jpg
     python -m window_server.documents pdf IMAGE [IMAGE ...] --out OUT.pdf
     python -m window_server.documents merge-id FRONT BACK --out OUT.jpg [--crop]
 
 ``check --json`` prints one JSON object per image per line, in argument order (see
-docs/documents.md). An image that cannot be read gets a line
+docs/documents.md): the quality check's fields, the recognised ``class`` and what was read of an
+ID card, masked; the full ID number (and name, birth date) only with ``--reveal``. With
+``--expect KIND`` a still of another class is rejected (``wrong_kind``). An image that cannot be
+read gets a line
 ``{"path": ..., "error": {"code": ..., "message": ...}}`` and the exit status is 2; otherwise 0,
 whatever the verdicts. ``correct`` exits 1 when no page is found; every command exits 2 on
 unreadable input.
@@ -18,14 +21,18 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from window_server.documents import compose, pipeline
 from window_server.documents.pipeline import CheckResult, DocumentNotFound
 from window_server.documents.quality import QualityThresholds
+from window_server.documents.recognise import Recognition
 from window_server.documents.sniff import DEFAULT_MAX_MEGAPIXELS
 from window_server.domain.errors import RemoteWindowError
+from window_server.domain.idcard import CLASSES, UNKNOWN
+from window_server.domain.materials import EXPECTED_CLASS
 
 EXIT_OK, EXIT_NO_DOCUMENT, EXIT_UNREADABLE = 0, 1, 2
 
@@ -57,9 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         help=f"refuse images declaring more pixels than this (default {DEFAULT_MAX_MEGAPIXELS:g})",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="judge stills: page found, corners, verdict, reasons, metrics")
+    check = sub.add_parser(
+        "check", help="judge stills: page found, corners, verdict, reasons, metrics, recognised class")
     check.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     check.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    check.add_argument(
+        "--expect", type=_expected, metavar="KIND",
+        help="the material kind (e.g. id_card_front, application_form) or class (e.g. page) the "
+             "stills must be: another class is rejected with reason wrong_kind")
+    check.add_argument(
+        "--reveal", action="store_true",
+        help="also print the full ID number, name, sex, birth date and the rest read off an ID card "
+             "(personal data: by default the number is printed masked and the rest not at all)")
     correct = sub.add_parser("correct", help="write the page deskewed and cropped as JPEG")
     correct.add_argument("image", type=Path, metavar="IMAGE")
     correct.add_argument("--out", type=Path, required=True, metavar="OUT.jpg")
@@ -75,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _expected(value: str) -> str:
+    """--expect: a material kind that has an expected class, or a class (``unknown`` excepted)."""
+    known = sorted(set(EXPECTED_CLASS) | (set(CLASSES) - {UNKNOWN}))
+    if value not in known:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of: {', '.join(known)}")
+    return value
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -84,10 +108,12 @@ def _read(path: Path) -> bytes:
 
 def _check(args: argparse.Namespace) -> int:
     thresholds = QualityThresholds()
+    today = date.today()
     status = EXIT_OK
     for path in args.images:
         try:
-            result = pipeline.check_image(_read(path), thresholds, max_megapixels=args.max_megapixels)
+            result, recognition = pipeline.recognise_still(
+                _read(path), thresholds, max_megapixels=args.max_megapixels)
         except _Unreadable as exc:
             status = EXIT_UNREADABLE
             _report_unreadable(path, exc.code, exc.message, as_json=args.json)
@@ -95,7 +121,8 @@ def _check(args: argparse.Namespace) -> int:
             status = EXIT_UNREADABLE
             _report_unreadable(path, exc.code, exc.message, as_json=args.json)
         else:
-            print(_json_line(path, result) if args.json else _human_line(path, result), flush=True)
+            body = _body(path, result, recognition, expect=args.expect, reveal=args.reveal, today=today)
+            print(json.dumps(body, ensure_ascii=False) if args.json else _human_line(body), flush=True)
     return status
 
 
@@ -107,17 +134,37 @@ def _report_unreadable(path: Path, code: str, message: str, *, as_json: bool) ->
         print(f"{path}: error {code}: {message}", file=sys.stderr, flush=True)
 
 
-def _json_line(path: Path, result: CheckResult) -> str:
+def _body(path: Path, result: CheckResult, recognition: Recognition, *, expect: str | None, reveal: bool,
+          today: date) -> dict[str, Any]:
+    """One still's JSON object: the check's fields, the recognition's (personal ones on --reveal)."""
     body: dict[str, Any] = {"path": str(path), **result.to_json()}
-    return json.dumps(body, ensure_ascii=False)
+    public = recognition.public(today)
+    body["reasons"] = list(dict.fromkeys([*result.reasons, *recognition.reasons(expect, today)]))
+    body["verdict"] = "rejected" if body["reasons"] else "accepted"
+    body["ms"] = round(result.ms + public.pop("ms"), 1)
+    body.update(public)
+    if reveal:
+        body.update({k: v for k, v in recognition.private().items() if k not in body})
+    return body
 
 
-def _human_line(path: Path, r: CheckResult) -> str:
-    why = f" ({', '.join(r.reasons)})" if r.reasons else ""
-    page = "page found" if r.document_found else "no page"
+def _human_line(b: dict[str, Any]) -> str:
+    why = f" ({', '.join(b['reasons'])})" if b["reasons"] else ""
+    page = "page found" if b["document_found"] else "no page"
+    read = ""
+    if b["class"] == "id_card_front":
+        number = b.get("id_number") or b["id_number_masked"]
+        valid = {True: "valid", False: "INVALID", None: "unread"}[b["id_number_valid"]]
+        read = f", number {number or 'unread'} ({valid})"
+        if b.get("name"):
+            read += f", name {b['name']}, born {b.get('birth_date') or 'unread'}"
+    elif b["class"] == "id_card_back":
+        expired = " (EXPIRED)" if b["expired"] else ""
+        read = f", valid until {b['valid_until'] or 'unread'}{expired}"
     return (
-        f"{path}: {r.verdict}{why}; {page}, coverage {r.coverage:.0%}, sharpness {r.sharpness:.2f}, "
-        f"glare {r.glare:.1%}, brightness {r.brightness:.2f}; {r.ms:.0f} ms"
+        f"{b['path']}: {b['verdict']}{why}; {page}, coverage {b['coverage']:.0%}, sharpness "
+        f"{b['sharpness']:.2f}, glare {b['glare']:.1%}, brightness {b['brightness']:.2f}; "
+        f"class {b['class']} ({b['confidence']:.2f}){read}; {b['ms']:.0f} ms"
     )
 
 

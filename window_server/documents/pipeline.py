@@ -1,7 +1,9 @@
-"""The document-still pipeline: decode, find the page, deskew and crop (纠偏裁边), judge quality.
+"""The document-still pipeline: decode, find the page, deskew and crop (纠偏裁边), judge quality,
+then recognise what the page is and black out its personal numbers (``recognise``).
 
 Pure functions from bytes to results; no file or network I/O. Run them in a worker process
-(``pool.DocumentPool``), never on the event loop: a 12 MP still costs ~100-200 ms of CPU.
+(``pool.DocumentPool``), never on the event loop: a 12 MP still costs ~100-200 ms of CPU to
+check, its corrected page ~0.4-0.7 s more to recognise (OCR on one core).
 
 Cost plan for a 12 MP JPEG: one decode (in the decoder at half size when only checking),
 exact 2:1 area halvings down to a ~1,000 px copy for page detection, one warp of the page at
@@ -38,12 +40,14 @@ from window_server.documents.quality import (
     measure,
     reasons_for,
 )
+from window_server.documents.recognise import Recognition, mask, recognise_page, unknown
 from window_server.documents.sniff import DEFAULT_MAX_MEGAPIXELS, sniff
 from window_server.domain.errors import InvalidInput
 
 DETECT_SIDE = 1448  # halve until the long side is at most this (~1,024 * sqrt 2)
 HALF_SIZE_FROM = 3000  # stills this long (px) are analysed at half size; 12 MP is 4000
 _ALONG_BORDER = 0.015  # a page side this close (share of the long side) along an edge is cut
+RECOGNISE_SIDE = 2000  # the CLI recognises the page rectified to at most this long side
 
 
 class DocumentNotFound(InvalidInput):
@@ -155,6 +159,43 @@ def correct_image(
     return encode_jpeg(rectify(image, quad), quality=quality)
 
 
+def recognise_corrected(
+    data: bytes, *, quality: int = 85, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> tuple[Recognition, bytes | None]:
+    """Recognise a corrected page (the JPEG ``process_upload`` made) and black out its personal
+    numbers: return the recognition and the masked rendition (JPEG, same size), None when there
+    is nothing to mask. ``Recognition.ms`` counts the decode and the encode too."""
+    start = time.perf_counter()
+    image, _ = decode(data, max_megapixels=max_megapixels)
+    result = recognise_page(image)
+    masked = encode_jpeg(mask(image, result.mask_boxes), quality=quality) if result.mask_boxes else None
+    return dataclasses.replace(result, ms=_since(start)), masked
+
+
+def recognise_still(
+    data: bytes,
+    thresholds: QualityThresholds | None = None,
+    *,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+) -> tuple[CheckResult, Recognition]:
+    """Check a still, then rectify and recognise its page, from one decode (the CLI's check).
+
+    ``CheckResult.ms`` is the check's time; ``Recognition.ms`` the rectification and recognition
+    after it. No page: the class is ``unknown``. Mask boxes are in the page rectified to at most
+    ``RECOGNISE_SIDE`` px.
+    """
+    start = time.perf_counter()
+    image, _ = decode(data, max_megapixels=max_megapixels)
+    h, w = image.shape[:2]
+    source = halve(image) if max(h, w) >= HALF_SIZE_FROM else image
+    result = _timed(analyse(source, (w, h), thresholds or QualityThresholds()), start)
+    if result.quad is None:
+        return result, unknown()
+    start = time.perf_counter()
+    recognition = recognise_page(rectify(image, result.quad, max_side=RECOGNISE_SIDE))
+    return result, dataclasses.replace(recognition, ms=_since(start))
+
+
 def locate(image: Image) -> Quad | None:
     """Return the page corners in the image's pixels (ordered by the corner rule), or None."""
     small = _shrink(image)
@@ -221,7 +262,11 @@ def _result(
 
 
 def _timed(result: CheckResult, start: float) -> CheckResult:
-    return dataclasses.replace(result, ms=round((time.perf_counter() - start) * 1000.0, 1))
+    return dataclasses.replace(result, ms=_since(start))
+
+
+def _since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 1)
 
 
 def _shrink(image: Image) -> Image:

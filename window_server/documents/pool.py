@@ -2,7 +2,10 @@
 
 A 12 MP still costs ~100-200 ms of CPU; on the loop that would stall every socket. Workers are
 started with 'forkserver' (or 'spawn'): forking the server, which runs threads, could copy a
-held lock into the child. Each worker uses one OpenCV thread, so N workers use N cores.
+held lock into the child. Each worker uses one OpenCV thread and one ONNX Runtime thread (OCR),
+so N workers use N cores. Each worker loads its OCR engine in a thread of its own as it starts
+(~0.5 s of CPU), so the pool is ready at once and the first still to recognise does not pay the
+load (it waits for it if it comes sooner).
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from window_server.documents import compose, pipeline
+from window_server.documents import compose, ocr, pipeline
 from window_server.documents.pipeline import CheckResult
 from window_server.documents.quality import QualityThresholds
+from window_server.documents.recognise import Recognition
 from window_server.documents.sniff import DEFAULT_MAX_MEGAPIXELS
 from window_server.domain.errors import Unavailable
 
@@ -34,17 +39,26 @@ T = TypeVar("T")
 WORKER_NICENESS = 5
 
 
-def _init_worker() -> None:
-    """Set a worker up: one OpenCV thread, lower priority, and Ctrl-C is the parent's business."""
+def _init_worker(warm_ocr: bool = True) -> None:
+    """Set a worker up: one OpenCV thread, lower priority, and Ctrl-C is the parent's business;
+    start loading the OCR engine (a non-daemon thread: the worker's exit waits for it)."""
     import cv2
 
     cv2.setNumThreads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
+    if warm_ocr:
+        threading.Thread(target=ocr.warm, name="ocr-warm").start()
 
 
 def _ping() -> int:
+    return os.getpid()
+
+
+def _ocr_ready() -> int:
+    """Wait for this worker's OCR engine (loaded by the warm-up thread, or now)."""
+    ocr.engine()
     return os.getpid()
 
 
@@ -63,6 +77,7 @@ class DocumentPool:
         max_pending: int | None = None,
         max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
         start_method: str | None = None,
+        warm_ocr: bool = True,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -72,6 +87,7 @@ class DocumentPool:
         )
         self._workers = workers
         self._max_megapixels = max_megapixels
+        self._warm_ocr = warm_ocr
         self._slots = asyncio.Semaphore(max_pending or 2 * workers)
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
@@ -80,9 +96,10 @@ class DocumentPool:
     def workers(self) -> int:
         return self._workers
 
-    async def start(self) -> None:
-        """Start every worker now (importing OpenCV takes a while), rather than on first use."""
-        await asyncio.gather(*(self._run(_ping) for _ in range(self._workers)))
+    async def start(self, *, wait_ocr: bool = False) -> None:
+        """Start every worker now (importing OpenCV takes a while), rather than on first use;
+        with ``wait_ocr`` also wait until the workers have loaded their OCR engines (~0.5 s)."""
+        await asyncio.gather(*(self._run(_ocr_ready if wait_ocr else _ping) for _ in range(self._workers)))
 
     async def check(self, data: bytes, thresholds: QualityThresholds | None = None) -> CheckResult:
         """Judge a still (see ``pipeline.check_image``)."""
@@ -107,6 +124,14 @@ class DocumentPool:
         return await self._run(
             pipeline.process_upload, data, thresholds, quality=quality, thumb_side=thumb_side,
             max_megapixels=self._max_megapixels,
+        )
+
+    async def recognise(self, corrected: bytes, *, quality: int = 85) -> tuple[Recognition, bytes | None]:
+        """Recognise a corrected page; return it with its masked rendition (see
+        ``pipeline.recognise_corrected``). ~0.4-0.8 s of one core: call it after ``process_upload``
+        has answered, so the verdict is not kept waiting."""
+        return await self._run(
+            pipeline.recognise_corrected, corrected, quality=quality, max_megapixels=self._max_megapixels
         )
 
     async def correct(self, data: bytes, *, quality: int = 90) -> bytes:
@@ -158,7 +183,8 @@ class DocumentPool:
     def _ensure_executor(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=self._context, initializer=_init_worker
+                max_workers=self._workers, mp_context=self._context, initializer=_init_worker,
+                initargs=(self._warm_ocr,),
             )
         return self._executor
 

@@ -39,7 +39,7 @@ CLASS_NAMES: dict[str, tuple[str, str]] = {
 LONG_TERM = "长期"
 """The validity of a card issued at 46 or older: it does not expire."""
 
-_NUMBER = re.compile(r"\d{17}[\dXx]")
+_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")  # a whole run: not 18 of a bank card's 19
 _DATE = re.compile(r"(\d{4})\s*[.\-/年]\s*(\d{1,2})\s*[.\-/月]\s*(\d{1,2})")
 
 
@@ -58,7 +58,9 @@ class IdNumber:
 
 
 def read_id_number(text: str) -> IdNumber | None:
-    """Find an 18-character ID number in OCR text (spaces ignored, ``x`` read as ``X``); None if none."""
+    """Find an 18-character ID number in OCR text (spaces ignored, ``x`` read as ``X``); None if none.
+
+    Only a whole run counts: 18 characters of a longer run of digits (a bank card's number) do not."""
     m = _NUMBER.search(re.sub(r"\s+", "", text))
     if m is None:
         return None
