@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from window_server.domain.errors import CODES, InvalidInput, TooLarge
+from window_server.domain.idcard import CLASSES
 from window_server.domain.materials import (
     AUTO_REASONS,
     CAMERAS,
@@ -24,12 +25,14 @@ from window_server.domain.materials import (
     MAX_KIND,
     MAX_REASON_TEXT,
     MAX_REQUEST_ID,
+    RECOGNITION_REASONS,
     VARIANTS,
     VERDICT_REASONS,
     VERDICTS,
 )
 from window_server.domain.presence import SETTABLE, Presence
 from window_server.domain.privacy import mask_free_text
+from window_server.domain.recognition import MASKED_HEADER, SEEN_VERDICTS
 from window_server.domain.session import (
     LANGUAGES,
     MAX_CASE_NUMBER,
@@ -191,11 +194,14 @@ IDENTITY_FIELDS = (
     F("method", "str", "how: ID card photo against the live face, the card's chip, face only, other",
       choices=IDENTITY_METHODS),
     F("result", "str", "the specialist's verdict", choices=("passed", "failed")),
-    F("material_id", "str", "the captured ID material compared, if any", required=False, max_len=32, default=""),
+    F("material_id", "str", "the ID photo compared, if any: a still of this session filed as id_card_front, "
+      "accepted by you and recognised as an ID card's photo side or unknown (else not_id_photo)", required=False,
+      max_len=32, default=""),
 )
 # --- materials ---
 MATERIAL_DOC = ("{id, sid, kind, camera, sha256, size, width, height, verdict, reasons, sharpness, glare, "
-                "brightness, coverage, corners, by, at, request, review, ...}: see docs/protocol.md, Materials")
+                "brightness, coverage, corners, by, at, request, class, recognition, masked, review, ...}: see "
+                "docs/protocol.md, Materials")
 MATERIAL_ID = F("material_id", "str", "material id, e.g. m3f2a9c0d1e4b5a67", max_len=32)
 REQUEST_ID = F("request_id", "str", "capture request id from the capture's ack, e.g. c0a1b2c3d4e5f6a7b",
                max_len=MAX_REQUEST_ID)
@@ -210,6 +216,15 @@ VERDICT_OUT = (
     F("advice_zh", "str", "what to tell the citizen, in plain Chinese"),
     F("advice_en", "str", "the same in English"),
 )
+#: The specialist's copy also says whether the verdict overrode the automatic check.
+AGENT_VERDICT_OUT = (
+    *VERDICT_OUT,
+    F("override", "bool", "true: you accepted a still the automatic check rejected"),
+    F("override_reason", "str", "your reason for that (masked: ID and mobile numbers); '' when no override"),
+)
+#: The automatic verdict a console showed is pending while the still's class is null.
+RECOGNISED_BOOTH_DOC = ("{id, kind, verdict, reasons, class}: the automatic verdict once the still is recognised "
+                        "(wrong_kind, id_number_invalid, expired, sides_mismatch may have joined the reasons)")
 RELAY_ERRORS = ("not_member", "unknown_session")
 
 RECORDING_STATUS = (
@@ -357,7 +372,7 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("identity", AGENT, Direction.C2S,
           "Record the identity check (远程身份核验) of the session you hold; the latest one counts.",
           IDENTITY_FIELDS, ack="{sid, identity: {method, result, material_id, at, by}}",
-          errors=("not_your_session", "illegal_transition", "unknown_session")),
+          errors=("not_id_photo", "not_your_session", "illegal_transition", "unknown_session")),
     Event("identity", AGENT, Direction.S2C,
           "An identity check was recorded on the session you hold (every tab of yours, on any node).",
           (*IDENTITY_FIELDS, F("at", "int", "epoch ms"), F("by", "str", "the specialist who recorded it"))),
@@ -375,9 +390,16 @@ EVENTS: Final[tuple[Event, ...]] = (
           "kept in the history). The booth is told in plain words (material_verdict).",
           (SID, MATERIAL_ID, F("verdict", "str", "your verdict", choices=VERDICTS),
            F("reason", "str", "a reason code (illegible, cut_off, glare, wrong_document, expired, blurred, "
-             "other) or your own words", required=False, max_len=MAX_REASON_TEXT, free_text=True)),
-          ack="{sid, material_id, kind, verdict, reason, advice_zh, advice_en}",
-          errors=("unknown_material", "not_your_session", "illegal_transition", "unknown_session")),
+             "other) or your own words", required=False, max_len=MAX_REASON_TEXT, free_text=True),
+           F("seen_verdict", "str", "the automatic verdict your console showed (pending: class still null); "
+             "if the still changed since, nothing is recorded: stale_material", required=False,
+             choices=SEEN_VERDICTS),
+           F("override_reason", "str", "why you accept a still the automatic check rejected (required then: "
+             "override_required); kept with the verdict and in the history", required=False,
+             max_len=MAX_REASON_TEXT, free_text=True, default="")),
+          ack="{sid, material_id, kind, verdict, reason, override, override_reason, advice_zh, advice_en}",
+          errors=("stale_material", "override_required", "unknown_material", "not_your_session",
+                  "illegal_transition", "unknown_session")),
     Event("capture_result", AGENT, Direction.S2C,
           "The device agent's answer to your capture: the stored material's id, or why it failed.",
           (SID, REQUEST_ID, MATERIAL_KIND, F("material_id", "str", "the stored material", required=False),
@@ -387,7 +409,14 @@ EVENTS: Final[tuple[Event, ...]] = (
           "GET /api/sessions/{sid}/materials/{material_id}/{variant}.",
           (SID, F("material", "object", MATERIAL_DOC))),
     Event("material_verdict", AGENT, Direction.S2C,
-          "A verdict was recorded on a material of the session you hold (what the booth was told).", VERDICT_OUT),
+          "A verdict was recorded on a material of the session you hold (what the booth was told, and "
+          "whether it overrode the automatic check).", AGENT_VERDICT_OUT),
+    Event("material_recognised", AGENT, Direction.S2C,
+          "A still of the session you hold was recognised (after its material_added; once per still, also "
+          "when nothing changed): its class, what was read (ID numbers masked), its masked rendition, and the "
+          "reasons and verdict recomputed. Fetch the card's fields in full with GET "
+          "/api/sessions/{sid}/materials/{material_id}/id-fields.",
+          (SID, F("material", "object", MATERIAL_DOC))),
     Event("capture_request", DEVICE, Direction.S2C,
           "The specialist asks for a still: capture it, upload it with POST /api/sessions/{sid}/materials"
           "?kind=…&camera=…&request=<request_id>, then send capture_result.",
@@ -407,6 +436,12 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("material_added", BOOTH, Direction.S2C,
           "A still of this booth's session was stored and checked: show the advice (wait, or what to fix).",
           (SID, F("material", "object", "{id, kind, verdict, reasons}: the automatic check"),
+           F("advice_zh", "str", "what to tell the citizen, in plain Chinese"),
+           F("advice_en", "str", "the same in English"))),
+    Event("material_recognised", BOOTH, Direction.S2C,
+          "A still of this booth's session was recognised: stop showing 识别中 and show the advice (a wrong "
+          "document is named: 这不是身份证人像面，请放身份证人像面).",
+          (SID, F("material", "object", RECOGNISED_BOOTH_DOC),
            F("advice_zh", "str", "what to tell the citizen, in plain Chinese"),
            F("advice_en", "str", "the same in English"))),
     Event("material_verdict", BOOTH, Direction.S2C,
@@ -526,5 +561,7 @@ def browser_constants() -> dict[str, Any]:
 
         "materials": {"cameras": list(CAMERAS), "captureCameras": list(CAPTURE_CAMERAS),
                       "variants": list(VARIANTS), "verdicts": list(VERDICTS),
-                      "verdictReasons": list(VERDICT_REASONS), "autoReasons": list(AUTO_REASONS)},
+                      "verdictReasons": list(VERDICT_REASONS), "autoReasons": list(AUTO_REASONS),
+                      "recognitionReasons": list(RECOGNITION_REASONS), "classes": list(CLASSES),
+                      "seenVerdicts": list(SEEN_VERDICTS), "maskedHeader": MASKED_HEADER},
     }

@@ -251,8 +251,12 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks.append(asyncio.create_task(run_purge(purge, interval_s=settings.purge_interval_hours * 3600,
                                                retention_days=settings.recording_retention_days),
                                      name="recording-purge"))
+    materials = app[MATERIALS]  # stills a stopped node left unrecognised, now and every minute
+    tasks.append(asyncio.create_task(materials.recogniser.run_sweeps(app[MATERIALS_LIVE].recognised),
+                                     name="recognition-sweep"))
     yield
     await stop_tasks(tasks)
+    await materials.close()  # recognitions in flight stay pending in Redis for the next sweep
 
 
 # --- materials ----------------------------------------------------------------------------------

@@ -18,10 +18,12 @@ export const PROTOCOL = Object.freeze({
     "invalid_target",
     "invalid_token",
     "no_centre_serves",
+    "not_id_photo",
     "not_member",
     "not_your_offer",
     "not_your_session",
     "offer_expired",
+    "override_required",
     "payload_too_large",
     "peer_absent",
     "presence_busy",
@@ -29,6 +31,7 @@ export const PROTOCOL = Object.freeze({
     "rating_closed",
     "reason_required",
     "signed_out",
+    "stale_material",
     "target_not_authorised",
     "target_unavailable",
     "text_required",
@@ -60,6 +63,7 @@ export const PROTOCOL = Object.freeze({
         "capture_result",
         "material_added",
         "material_verdict",
+        "material_recognised",
         "recording_status",
         "screen_share_reply"
       ],
@@ -88,6 +92,7 @@ export const PROTOCOL = Object.freeze({
         "screen_share_request",
         "recording_status",
         "material_added",
+        "material_recognised",
         "material_verdict"
       ],
       "send": [
@@ -136,10 +141,32 @@ export const PROTOCOL = Object.freeze({
       "main",
       "aux"
     ],
+    "classes": [
+      "id_card_front",
+      "id_card_back",
+      "household_register",
+      "business_licence",
+      "bank_card",
+      "page",
+      "unknown"
+    ],
+    "maskedHeader": "X-RW-Masked",
+    "recognitionReasons": [
+      "wrong_kind",
+      "id_number_invalid",
+      "expired",
+      "sides_mismatch"
+    ],
+    "seenVerdicts": [
+      "accepted",
+      "rejected",
+      "pending"
+    ],
     "variants": [
       "original",
       "corrected",
-      "thumb"
+      "thumb",
+      "masked"
     ],
     "verdictReasons": [
       "illegible",

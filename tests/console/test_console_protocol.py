@@ -42,11 +42,13 @@ async def test_identity_is_recorded_pushed_and_gates_an_intake(start_server: Any
         blocked = await agent.call("complete", {"sid": sid, "outcome": "intake"})
         assert blocked["error"]["code"] == "identity_required"  # a failed check does not count
 
-        ok = await agent.ok("identity", {"sid": sid, "method": "id_card_face", "result": "passed",
-                                         "material_id": "m0123456789abcdef"})
+        fake = await agent.call("identity", {"sid": sid, "method": "id_card_face", "result": "passed",
+                                             "material_id": "m0123456789abcdef"})
+        assert (fake["error"]["code"], fake["error"]["field"]) == ("not_id_photo", "material_id")  # no such still
+        ok = await agent.ok("identity", {"sid": sid, "method": "id_card_face", "result": "passed"})
         check = ok["identity"]
         assert (check["method"], check["result"], check["material_id"], check["by"]) == (
-            "id_card_face", "passed", "m0123456789abcdef", f"spec-{journey.home}")
+            "id_card_face", "passed", "", f"spec-{journey.home}")
         pushed = await agent.next("identity", lambda d: d["result"] == "passed")
         assert pushed == {"sid": sid, **check}
 

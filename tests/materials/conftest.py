@@ -1,7 +1,9 @@
 """Materials fixtures: a real server and Redis, a held session, booth and staff credentials, stills.
 
-The stills are synthetic document-camera scenes (the one stand-in in the suite). Sessions are
-put in service through the real queue service; staff logins are real web sessions (the password
+The stills are synthetic document-camera scenes (the one stand-in in the suite): ``stills`` the
+old Latin-lettered pages (what the quality checks were tuned on), ``cards`` real-looking ID cards
+with Chinese text (``citizen_client.synthetic_documents``) for the recognition. Sessions are put
+in service through the real queue service; staff logins are real web sessions (the password
 hash is skipped: argon2 would cost more than the tests themselves).
 """
 
@@ -10,18 +12,22 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from aiohttp import web
 
+from citizen_client import synthetic_documents as sd
 from citizen_client import synthetic_scene as ss
 from tests.signaling.conftest import SECRET, catalogue, clients, demo  # noqa: F401  (fixtures)
 from window_server.appkeys import ACCOUNTS, QUEUE, REDIS, SETTINGS, STORE
 from window_server.documents.codec import encode_jpeg
 from window_server.domain.auth import Role
+from window_server.domain.idcard import LONG_TERM, sides_belong
 from window_server.store.keys import key
 
 
@@ -49,6 +55,49 @@ def stills() -> Stills:
         card_front=shot("good", 1600, 1200, 11, document="id_card", fingertip=False, clutter=0, rotation=5.0),
         card_back=shot("good", 1600, 1200, 12, document="id_card", fingertip=False, clutter=0, rotation=-4.0),
     )
+
+
+@dataclass(frozen=True)
+class Cards:
+    """ID cards under the 高拍仪 (1600 x 1200 stills): one citizen's two sides, and faulty ones."""
+
+    holder: sd.Identity
+    front: bytes
+    back: bytes
+    back_other: bytes  # another citizen's emblem side: its validity cannot fit the holder's birth
+    front_invalid: bytes  # a photo side whose number's check character is wrong
+    invalid_number: str
+    back_expired: bytes
+
+
+def _far_from(until: date | str, today: date) -> bool:
+    """A validity that does not end within a month of today (so a test never runs across it)."""
+    return until == LONG_TERM or isinstance(until, date) and abs((until - today).days) > 31
+
+
+@pytest.fixture(scope="session")
+def cards() -> Cards:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the server's date for "expired"
+
+    def who(seed: int, ok: Callable[[sd.Identity], bool], **kw: Any) -> sd.Identity:
+        rng = np.random.default_rng(seed)
+        while not ok(person := sd.make_identity(rng, today=today, **kw)) or not _far_from(person.valid_until, today):
+            pass
+        return person
+
+    def shot(document: str, person: sd.Identity, seed: int) -> bytes:
+        scene, _ = ss.labelled_scene(document, np.random.default_rng(seed), 1600, 1200, identity=person,
+                                     fingertip=False, clutter=0, coverage=0.3)
+        return encode_jpeg(scene.image, quality=90)
+
+    holder = who(31, lambda p: True)
+    other = who(32, lambda p: sides_belong(holder.birth, p.valid_from, p.valid_until) is False)
+    invalid = who(33, lambda p: True, valid=False)
+    expired = who(34, lambda p: True, expired=True)
+    assert isinstance(expired.valid_until, date) and expired.valid_until < today - timedelta(days=1)
+    return Cards(holder=holder, front=shot("id_card_front", holder, 41), back=shot("id_card_back", holder, 42),
+                 back_other=shot("id_card_back", other, 43), front_invalid=shot("id_card_front", invalid, 44),
+                 invalid_number=invalid.number, back_expired=shot("id_card_back", expired, 45))
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tests.signaling.conftest import Client, token
 from window_server.appkeys import ACCOUNTS, QUEUE, STORE
 from window_server.domain.auth import Role
 from window_server.materials.store import MaterialStore
@@ -89,10 +90,15 @@ async def test_the_pdf_holds_the_accepted_pages_and_is_recorded(env: Env, stills
     assert status == 200  # the booth may have it too
 
 
-async def test_id_merge_makes_one_page_material(env: Env, stills: Stills) -> None:
+async def test_id_merge_makes_one_page_material(env: Env, stills: Stills, clients: Any) -> None:
+    agent: Client = clients("/agent")
+    await agent.connect(env.url, token(Role.SPECIALIST, env.agent, env.demo["home_centre"], "/agent"))
     front = await _upload(env, stills.card_front, kind="id_card_front")
     back = await _upload(env, stills.card_back, kind="id_card_back")
     assert front["verdict"] == "accepted" and back["verdict"] == "accepted", (front["reasons"], back["reasons"])
+    for m in (front, back):  # a side is merged once its recognition has landed (Latin text: unknown)
+        told = await agent.next("material_recognised", lambda d, mid=m["id"]: d["material"]["id"] == mid, 240)
+        assert told["material"]["class"] == "unknown" and told["material"]["verdict"] == "accepted"
     url = f"{env.url}/api/sessions/{env.sid}/materials/id-merge"
     body = {"front": front["id"], "back": back["id"]}
     async with env.srv.http.post(url, json=body, headers=env.booth_headers()) as resp:

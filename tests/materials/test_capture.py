@@ -53,16 +53,21 @@ async def test_capture_upload_result_and_verdict(env: Env, stills: Stills, clien
     ack = await agent.ok("verdict", {"sid": env.sid, "material_id": material["id"], "verdict": "rejected",
                                      "reason": "glare"})
     told = await booth.next("material_verdict")
-    assert told == ack == {"sid": env.sid, "material_id": material["id"], "kind": "application_form",
-                           "verdict": "rejected", "reason": "glare", "advice_zh": "请避开反光，稍微倾斜证件",
-                           "advice_en": "Please avoid the glare: tilt the document slightly."}
-    assert (await agent.next("material_verdict"))["verdict"] == "rejected"
-    # a verdict may change; each is an event with who, when and why
-    await agent.ok("verdict", {"sid": env.sid, "material_id": material["id"], "verdict": "accepted"})
+    assert told == {"sid": env.sid, "material_id": material["id"], "kind": "application_form",
+                    "verdict": "rejected", "reason": "glare", "advice_zh": "请避开反光，稍微倾斜证件",
+                    "advice_en": "Please avoid the glare: tilt the document slightly."}
+    assert ack == {**told, "override": False, "override_reason": ""}  # the booth never gets the override
+    assert await agent.next("material_verdict") == ack
+    # a verdict may change; each is an event with who, when and why. Accepting what the automatic
+    # check rejected (cut_off) needs the specialist's reason: an override
+    reply = await agent.call("verdict", {"sid": env.sid, "material_id": material["id"], "verdict": "accepted"})
+    assert reply["error"]["code"] == "override_required"
+    await agent.ok("verdict", {"sid": env.sid, "material_id": material["id"], "verdict": "accepted",
+                               "override_reason": "edge is blank paper"})
     assert (await booth.next("material_verdict"))["advice_zh"] == ADVICE["accepted"].zh
     verdicts = await env.events("verdict")
-    assert [(e["verdict"], e["why"], e["by"]) for e in verdicts] == [("rejected", "glare", env.agent),
-                                                                     ("accepted", "", env.agent)]
+    assert [(e["verdict"], e["why"], e["by"], e["override"]) for e in verdicts] == [
+        ("rejected", "glare", env.agent, "false"), ("accepted", "", env.agent, "true")]
     [asked] = await env.events("capture_requested")
     assert (asked["request"], asked["by"], asked["kind"]) == (request_id, env.agent, "application_form")
 

@@ -175,3 +175,42 @@ async def test_purge_deletes_what_is_past_retention_and_keeps_shared_files(
     argv = ["--redis-url", redis_url, "--data-dir", str(tmp_path), "--days", "5", "--dry-run"]
     assert await asyncio.to_thread(purge_main, argv) == 0
     assert "would delete 2 materials of 1 sessions" in capsys.readouterr().out
+
+
+async def test_a_recognition_lands_once_and_judges_the_sides_again_if_another_landed(ms: MaterialStore) -> None:
+    sid = await _held(ms)
+    first, second = ({**_record(sid), "class": None, "verdict": "accepted"} for _ in range(2))
+    for rec in (first, second):
+        await ms.add(sid, rec, role="booth", subject="b1", by="b1", event={"kind": "other"}, now=ms.now_ms())
+    assert set(await ms.pending(before_ms=ms.now_ms() + 1)) == {(sid, first["id"]), (sid, second["id"])}
+
+    def landed(rec: dict[str, object], cls: str) -> dict[str, object]:
+        return {**rec, "class": cls, "recognition": {"class": cls}}
+
+    event = {"kind": "other", "class": "id_card_front", "verdict": "accepted", "reasons": ""}
+    private = {"id_number": "310101199001011234"}
+    # the second was judged while the first was pending: when the first lands meanwhile, judge again
+    res = await ms.recognised(sid, landed(first, "id_card_front"), private=private, pending=[second["id"]],
+                              event=event, now=ms.now_ms())
+    assert res.ok == {"done": True, "booth": "b1", "agent": "a1"}
+    res = await ms.recognised(sid, landed(second, "id_card_back"), private=None, pending=[first["id"]],
+                              event=event, now=ms.now_ms())
+    assert res.ok == {"done": False, "retry": True}
+    assert json.loads((await ms.records(sid))[second["id"]])["class"] is None  # nothing written
+    res = await ms.recognised(sid, landed(second, "id_card_back"), private=None, pending=[], event=event,
+                              now=ms.now_ms())
+    assert res.ok["done"] is True
+    # a second landing of the same still changes nothing (two nodes, or a sweep after a slow one)
+    res = await ms.recognised(sid, landed(first, "page"), private=None, pending=[], event=event, now=ms.now_ms())
+    assert res.ok == {"done": False}
+    records = {k: json.loads(v) for k, v in (await ms.records(sid)).items()}
+    assert (records[first["id"]]["class"], records[second["id"]]["class"]) == ("id_card_front", "id_card_back")
+    assert await ms.private(sid) == {first["id"]: private}
+    assert await ms.pending(before_ms=ms.now_ms() + 1) == ()
+    events = [e for e in await ms.store.session_events(sid) if e["act"] == "recognised"]
+    assert [e["material"] for e in events] == [first["id"], second["id"]]
+    # the purge forgets what was read with the records
+    await ms.store.complete("a1", sid, "consultation")
+    await ms.store.rate(sid, "b1", 5)
+    await ms.purge(sid)
+    assert await ms.private(sid) == {}

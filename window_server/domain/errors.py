@@ -172,6 +172,12 @@ _REGISTRY: Final = (
     # materials
     _C("unknown_material", NotFound, "no such material in that session", field="material_id"),
     _C("unknown_request", NotFound, "no such capture request in that session", field="request_id"),
+    _C("stale_material", Conflict, "the still's automatic verdict changed since you saw it (its recognition "
+       "arrived): look again", field="seen_verdict"),
+    _C("override_required", Conflict, "the automatic check rejected this still: accepting it needs your reason "
+       "(override_reason)", field="override_reason"),
+    _C("not_id_photo", Conflict, "the ID photo must be a still of this session filed as id_card_front, accepted "
+       "by you and recognised as an ID card's photo side (or unknown)", field="material_id"),
 )
 del _C
 

@@ -21,8 +21,9 @@ CAMERAS: tuple[str, ...] = ("main", "aux", "upload")
 CAPTURE_CAMERAS: tuple[str, ...] = ("main", "aux")
 """Cameras a specialist may ask the booth's device agent to capture with."""
 
-VARIANTS: tuple[str, ...] = ("original", "corrected", "thumb")
-"""What is stored of each material: the still as sent, the page deskewed and cropped, a thumbnail."""
+VARIANTS: tuple[str, ...] = ("original", "corrected", "thumb", "masked")
+"""What is stored of each material: the still as sent, the page deskewed and cropped, a thumbnail,
+and (for a still with an ID number or a portrait) the corrected page with those blacked out."""
 
 VERDICTS: tuple[str, ...] = ("accepted", "rejected")
 

@@ -237,7 +237,7 @@ _ACTS: dict[str, str] = {
     "media_back": "连接恢复 media back", "requeue": "重新排队 requeued", "interrupt": "中断 interrupted",
     "complete": "办结 completed", "rate": "评价 rated", "leave": "离开 left", "no_show": "未到 no show",
     "note": "备注 note", "identity": "身份核验 identity check", "case_number": "受理编号 case number",
-    "material_added": "材料上传 material added", "verdict": "材料核验 verdict",
+    "material_added": "材料上传 material added", "recognised": "材料识别 recognised", "verdict": "材料核验 verdict",
     "material_viewed": "查看材料 material viewed", "capture_requested": "请求拍摄 capture requested",
     "materials_purged": "材料已清除 materials purged", "rating_closed": "评价期结束 rating closed",
     "transfer_offer": "转接派单 transfer offered", "widen": "扩大范围 widened",

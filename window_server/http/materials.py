@@ -19,9 +19,11 @@ from window_server.appkeys import ACCOUNTS, MATERIALS, MATERIALS_LIVE, STORE
 from window_server.documents.sniff import check_magic
 from window_server.domain.auth import InvalidToken, Principal, Role
 from window_server.domain.errors import InvalidInput, NotFound, TooLarge, UnsupportedMedia
+from window_server.domain.recognition import MASKED_HEADER
 from window_server.http.access import logged
 from window_server.http.auth import json_object, require_user
 from window_server.http.client import WHO
+from window_server.materials.service import Blob
 
 routes = web.RouteTableDef()
 
@@ -30,6 +32,7 @@ MAX_SID = 32
 _SID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _UPLOAD_TYPES = frozenset({"image/jpeg", "image/png", "application/octet-stream"})
 _PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+ID_FIELDS_VARIANT = "id_fields"  # how a view of a card's fields is named in the access log
 
 
 def _sid(request: web.Request) -> str:
@@ -98,7 +101,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
         async with service.body_slot():  # bounds the bodies held in memory at once
             data = await read_capped(request, service.limits.max_bytes)
             added = await service.upload(principal, parties, kind=kind, camera=camera, request=req, data=data)
-    await request.app[MATERIALS_LIVE].added(added.material, booth=added.booth, agent=added.agent)
+    live = request.app[MATERIALS_LIVE]
+    await live.added(added.material, booth=added.booth, agent=added.agent)
+    service.recognise_later(added, live.recognised)  # the class, the card's fields, the masked rendition follow
     return web.json_response({"material": added.material}, status=201, headers=_PRIVATE)
 
 
@@ -111,14 +116,34 @@ async def list_materials(request: web.Request) -> web.StreamResponse:
     return web.json_response({"materials": materials}, headers=_PRIVATE)
 
 
+@routes.get("/api/sessions/{sid}/materials/{material_id}/id-fields", allow_head=False)  # before {variant}
+async def id_fields(request: web.Request) -> web.StreamResponse:
+    """The fields read off an ID card, in full: the specialist holding the session only (logged)."""
+    sid = _sid(request)
+    material_id = request.match_info["material_id"]
+    fields = await logged(request, sid, "still", f"{material_id[:32]}/{ID_FIELDS_VARIANT}", lambda: caller(request, sid),
+                          lambda p: request.app[MATERIALS].id_fields(p, sid, material_id))
+    return web.json_response(fields, headers=_PRIVATE)
+
+
+@routes.get("/api/sessions/{sid}/materials/{material_id}/masked", allow_head=False)
+async def masked(request: web.Request) -> web.StreamResponse:
+    """The masked rendition: the corrected page with the ID number and the photo blacked out."""
+    return await _variant(request, "masked")
+
+
 @routes.get("/api/sessions/{sid}/materials/{material_id}/{variant}", allow_head=False)  # a view is a GET
 async def variant(request: web.Request) -> web.StreamResponse:
-    """One image: original, corrected or thumb (the view is recorded before it is sent)."""
+    """One image: original, corrected, thumb or masked (the view is recorded before it is sent)."""
+    return await _variant(request, request.match_info["variant"])
+
+
+async def _variant(request: web.Request, which: str) -> web.StreamResponse:
     sid = _sid(request)
-    material_id, which = request.match_info["material_id"], request.match_info["variant"]
+    material_id = request.match_info["material_id"]
     blob = await logged(request, sid, "still", f"{material_id[:32]}/{which[:16]}", lambda: caller(request, sid),
                         lambda p: request.app[MATERIALS].variant(p, sid, material_id, which))
-    return web.Response(body=blob.data, content_type=blob.content_type, headers=_PRIVATE)
+    return web.Response(body=blob.data, content_type=blob.content_type, headers=_headers(blob))
 
 
 @routes.get("/api/sessions/{sid}/materials.pdf", allow_head=False)
@@ -127,8 +152,13 @@ async def materials_pdf(request: web.Request) -> web.StreamResponse:
     sid = _sid(request)
     pdf = await logged(request, sid, "pdf", "materials.pdf", lambda: caller(request, sid),
                        lambda p: request.app[MATERIALS].pdf(p, sid))
-    headers = {**_PRIVATE, "Content-Disposition": f'inline; filename="{sid}-materials.pdf"'}
-    return web.Response(body=pdf, content_type="application/pdf", headers=headers)
+    headers = {**_headers(pdf), "Content-Disposition": f'inline; filename="{sid}-materials.pdf"'}
+    return web.Response(body=pdf.data, content_type=pdf.content_type, headers=headers)
+
+
+def _headers(blob: Blob) -> dict[str, str]:
+    """Private, never cached; ``X-RW-Masked: 1`` when the ID number and photo are blacked out."""
+    return {**_PRIVATE, MASKED_HEADER: "1"} if blob.masked else _PRIVATE
 
 
 @routes.post("/api/sessions/{sid}/materials/id-merge")

@@ -15,6 +15,7 @@ from signaling import protocol as P
 from signaling.hub import Conn, Hub, Members
 from window_server.domain import errors
 from window_server.domain import materials as M
+from window_server.materials.recognition import Recognised
 from window_server.materials.store import MaterialStore, new_request_id
 from window_server.queue.service import QueueService
 
@@ -32,6 +33,13 @@ def booth_view(material: dict[str, Any]) -> dict[str, Any]:
             "advice_zh": advice.zh, "advice_en": advice.en}
 
 
+def booth_recognised(done: Recognised) -> dict[str, Any]:
+    """What the booth is told when a still's recognition lands: the verdict now, its class, plain words."""
+    m = done.material
+    return {"sid": m["sid"], "material": {k: m.get(k) for k in ("id", "kind", "verdict", "reasons", "class")},
+            "advice_zh": done.advice.zh, "advice_en": done.advice.en}
+
+
 class MaterialsLive:
     """The materials' side of one node's sockets."""
 
@@ -47,6 +55,15 @@ class MaterialsLive:
             await self.hub.emit("material_added", {"sid": material["sid"], "material": material}, P.AGENT, f"agent:{agent}")
         if booth:
             await self.hub.emit("material_added", booth_view(material), P.BOOTH, f"booth:{booth}")
+
+    async def recognised(self, done: Recognised) -> None:
+        """Tell the session's specialist (the whole record) and its booth (verdict, class, advice)."""
+        sid = done.material["sid"]
+        if done.agent:
+            await self.hub.emit("material_recognised", {"sid": sid, "material": done.material}, P.AGENT,
+                                f"agent:{done.agent}")
+        if done.booth:
+            await self.hub.emit("material_recognised", booth_recognised(done), P.BOOTH, f"booth:{done.booth}")
 
     async def capture(self, conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         """Record a capture request (Lua: held, yours, device online) and send it to the device agent."""
@@ -97,17 +114,30 @@ class MaterialsLive:
     async def verdict(self, conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
         """Record the specialist's verdict (Lua) and tell the booth, and the specialist's consoles."""
         verdict_, reason = M.check_verdict(p["verdict"], p["reason"])
+        override_reason = _override_reason(p["override_reason"])
         if not M.is_material_id(p["material_id"]):
             raise errors.NotFound(f"no material {p['material_id']!r}", code="unknown_material", field="material_id")
-        res = await self.store.verdict(p["sid"], conn.subject, p["material_id"], verdict_, reason)
+        res = await self.store.verdict(p["sid"], conn.subject, p["material_id"], verdict_, reason,
+                                       seen_verdict=p["seen_verdict"] or "", override_reason=override_reason)
         advice = M.advice_for_verdict(verdict_, reason)
         out = {"sid": p["sid"], "material_id": p["material_id"], "kind": res.ok.get("kind", ""), "verdict": verdict_,
                "reason": reason, "advice_zh": advice.zh, "advice_en": advice.en}
         if res.ok.get("booth"):
             await self.hub.emit("material_verdict", out, P.BOOTH, f"booth:{res.ok['booth']}")
+        override = bool(res.ok.get("override"))
+        out = {**out, "override": override, "override_reason": str(res.ok.get("override_reason") or "")}
         await self.hub.emit("material_verdict", out, P.AGENT, f"agent:{conn.subject}")
-        log.info("verdict %s on material %s session=%s by=%s", verdict_, p["material_id"], p["sid"], conn.subject)
+        log.info("verdict %s on material %s session=%s by=%s%s", verdict_, p["material_id"], p["sid"], conn.subject,
+                 " (overriding the automatic check)" if override else "")
         return out
+
+
+def _override_reason(value: Any) -> str:
+    """The specialist's reason for accepting what the check rejected (masked at the door already)."""
+    text = (value or "").strip() if isinstance(value, str) else ""
+    if any(ord(ch) < 32 for ch in text):
+        raise errors.InvalidInput("override_reason may not contain control characters", field="override_reason")
+    return text
 
 
 def _capture_error(e: dict[str, Any]) -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 A session is closed once it is out of the active set: rated, abandoned, no-show, interrupted,
 or completed and its rating window (``RW_RATING_WINDOW_HOURS``) has closed unrated. Stills
-(with their corrected pages and thumbnails), their records, verdicts and capture requests are
-kept for ``RW_MATERIAL_RETENTION_DAYS`` after their session ended (its last state change); then
-this command deletes them, and with them the people's words the session kept: its notes, the
-rating comment, the transfer reasons, and the reasons (``why``) in its own event stream. The
+(with their corrected pages, thumbnails and masked renditions), their records, verdicts, the
+fields read off ID cards and capture requests are kept for ``RW_MATERIAL_RETENTION_DAYS``
+after their session ended (its last state change); then this command deletes them, and with
+them the people's words the session kept: its notes, the rating comment, the transfer reasons,
+and the reasons (``why``, an override's ``override_reason``) in its own event stream. The
 session's events stay (who captured, judged and saw what, and when: the audit trail), and an
 event ``materials_purged`` is added. A blob still named by a kept material (the same still in
 another session) stays. Blobs named by no record at all (an upload whose record was refused
@@ -81,7 +82,8 @@ async def purge_materials(
         shas: set[str] = set()
         for raw in (await store.records(sid)).values():
             m = json.loads(raw)
-            shas.update(x for x in (m.get("sha256"), m.get("corrected_sha256"), m.get("thumb_sha256")) if x)
+            shas.update(x for x in (m.get("sha256"), m.get("corrected_sha256"), m.get("thumb_sha256"),
+                                    m.get("masked_sha256"), m.get("masked_thumb_sha256")) if x)
         if sid in active or state not in ended or last > cutoff:
             keep |= shas
             if shas:

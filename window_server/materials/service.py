@@ -24,8 +24,11 @@ from window_server.documents.quality import QualityThresholds
 from window_server.documents.sniff import sniff
 from window_server.domain import errors
 from window_server.domain import materials as M
+from window_server.domain import recognition as R
 from window_server.domain.auth import Principal
 from window_server.domain.catalogue import Catalogue
+from window_server.domain.idcard import UNKNOWN
+from window_server.materials.recognition import Notify, Recogniser
 from window_server.materials.store import MaterialStore, new_material_id
 from window_server.store.blobs import BlobStore
 
@@ -60,10 +63,11 @@ class Added:
 
 @dataclass(frozen=True)
 class Blob:
-    """Bytes to send, with their type."""
+    """Bytes to send, with their type; ``masked``: the ID number and photo are blacked out."""
 
     data: bytes
     content_type: str
+    masked: bool = False
 
 
 class MaterialService:
@@ -87,6 +91,18 @@ class MaterialService:
         self.limits = limits
         self._bodies = asyncio.Semaphore(limits.bodies_in_flight)
         self._in_flight: dict[str, int] = {}  # "session:<sid>" / "booth:<id>" -> uploads now
+        self.recogniser = Recogniser(store=store, blobs=blobs, pool=pool, catalogue=catalogue,
+                                     timeout_s=limits.timeout_s)
+
+    def recognise_later(self, added: Added, notify: Notify) -> None:
+        """Start the second phase of an upload (after its material_added was pushed)."""
+        m = added.material
+        if "class" in m and m["class"] is None:
+            self.recogniser.later(m["sid"], m["id"], notify)
+
+    async def close(self) -> None:
+        """Cancel the recognitions in flight (they stay pending in Redis for the next sweep)."""
+        await self.recogniser.close()
 
     # --- the session's parties ------------------------------------------------------------------
 
@@ -214,11 +230,21 @@ class MaterialService:
             if not m.get("corrected_sha256"):
                 raise errors.InvalidInput(f"no card was found on the {name} still; capture it again",
                                           code="no_document", field=name)
+            if "class" in m and m["class"] is None:  # its masked rendition is not known yet
+                raise errors.Conflict(f"the {name} still is still being recognised; merge when it is",
+                                      code="recognition_pending", field=name)
             sides.append(m)
         front_bytes, back_bytes = await asyncio.gather(*(self.blobs.get(m["corrected_sha256"]) for m in sides))
         page = await self._in_pool(self.pool.merge_id_card(front_bytes, back_bytes), "merge the card")
         thumb = await self._in_pool(self.pool.thumbnail(page), "make a thumbnail")
         sha, thumb_sha = await asyncio.gather(self.blobs.put(page), self.blobs.put(thumb))
+        masked_sha = masked_thumb_sha = None
+        if any(m.get("masked") for m in sides):  # the same page from the masked sides, for everyone else
+            masked_front, masked_back = await asyncio.gather(
+                *(self.blobs.get(m.get("masked_sha256") or m["corrected_sha256"]) for m in sides))
+            masked = await self._in_pool(self.pool.merge_id_card(masked_front, masked_back), "merge the card")
+            masked_thumb = await self._in_pool(self.pool.thumbnail(masked), "make a thumbnail")
+            masked_sha, masked_thumb_sha = await asyncio.gather(self.blobs.put(masked), self.blobs.put(masked_thumb))
         header = sniff(page, max_megapixels=self.limits.max_megapixels)
         reasons = list(dict.fromkeys(r for m in sides for r in m.get("reasons", [])))
         record: dict[str, Any] = {
@@ -229,6 +255,9 @@ class MaterialService:
             "coverage": None, "corners": None, "by": M.viewer_tag(principal), "at": 0,
             "request": None, "corrected_sha256": sha, "corrected_size": len(page),
             "thumb_sha256": thumb_sha, "sources": [front, back],
+            # nothing to recognise: the page is made of two stills recognised already
+            "class": UNKNOWN, "recognition": None, "masked": masked_sha is not None,
+            "masked_sha256": masked_sha, "masked_thumb_sha256": masked_thumb_sha,
         }
         return await self._add(principal, sid, record)
 
@@ -281,37 +310,71 @@ class MaterialService:
         return await self.store.list(sid)
 
     async def variant(self, principal: Principal, sid: str, material_id: str, variant: str) -> Blob:
-        """The bytes of one variant of one material; the view is recorded before they are sent."""
-        await self.visible(principal, sid)
+        """The bytes of one variant of one material; the view is recorded before they are sent.
+
+        A still with a masked rendition is served masked to everyone but the specialist holding
+        the session (``domain.recognition.sees_unmasked``): the original and the corrected page
+        as the masked page, the thumbnail as its thumbnail.
+        """
+        parties = await self.visible(principal, sid)
         if variant not in M.VARIANTS:
             raise errors.InvalidInput(f"variant must be one of {', '.join(M.VARIANTS)}", field="variant")
+        m = await self._material(sid, material_id)
+        masked = bool(m.get("masked")) and (variant == "masked" or not R.sees_unmasked(principal, parties))
+        if masked:
+            sha = m.get("masked_thumb_sha256") if variant == "thumb" else m.get("masked_sha256")
+        else:
+            sha = {"original": m["sha256"], "corrected": m.get("corrected_sha256"),
+                   "thumb": m.get("thumb_sha256"), "masked": None}[variant]
+        if not sha:
+            raise errors.NotFound("this material has no masked rendition (nothing on it is hidden)" if variant == "masked"
+                                  else "this material has no corrected page (no document was found on it)",
+                                  code="no_variant", field="variant")
+        data = await self.blobs.get(sha)
+        await self.store.viewed(sid, [material_id], variant, by=M.viewer_tag(principal), role=principal.role.value,
+                                masked=masked)
+        fmt = m.get("format", "jpeg") if variant == "original" and not masked else "jpeg"
+        return Blob(data, CONTENT_TYPES.get(fmt, "application/octet-stream"), masked)
+
+    async def id_fields(self, principal: Principal, sid: str, material_id: str) -> dict[str, Any]:
+        """What was read off an ID card in full: only for the specialist holding the session (recorded)."""
+        parties = await self.visible(principal, sid)
+        if not R.sees_unmasked(principal, parties):
+            raise errors.Forbidden("only the specialist serving the session sees the fields of an ID card",
+                                   code="not_serving", field="sid")
+        await self._material(sid, material_id)
+        read = await self.store.private_of(sid, material_id)
+        if read is None:
+            raise errors.NotFound("nothing was read off this material (not an ID card, or not recognised yet)",
+                                  code="no_variant", field="material_id")
+        await self.store.viewed(sid, [material_id], "id_fields", by=M.viewer_tag(principal),
+                                role=principal.role.value)
+        return {k: read.get(k) for k in R.ID_FIELDS}
+
+    async def _material(self, sid: str, material_id: str) -> dict[str, Any]:
         m = await self.store.get(sid, material_id) if M.is_material_id(material_id) else None
         if m is None:
             raise errors.NotFound(f"no material {material_id[:32]!r} in session {sid}", code="unknown_material",
                                   field="material_id")
-        sha = {"original": m["sha256"], "corrected": m.get("corrected_sha256"),
-               "thumb": m.get("thumb_sha256")}[variant]
-        if not sha:
-            raise errors.NotFound("this material has no corrected page (no document was found on it)",
-                                  code="no_variant", field="variant")
-        data = await self.blobs.get(sha)
-        await self.store.viewed(sid, [material_id], variant, by=M.viewer_tag(principal),
-                                role=principal.role.value)
-        fmt = m.get("format", "jpeg") if variant == "original" else "jpeg"
-        return Blob(data, CONTENT_TYPES.get(fmt, "application/octet-stream"))
+        return m
 
-    async def pdf(self, principal: Principal, sid: str) -> bytes:
-        """The corrected pages of the materials the specialist accepted, as one PDF (recorded)."""
-        await self.visible(principal, sid)
+    async def pdf(self, principal: Principal, sid: str) -> Blob:
+        """The corrected pages of the materials the specialist accepted, as one PDF (recorded);
+        masked pages for everyone but the specialist holding the session, as for the stills."""
+        parties = await self.visible(principal, sid)
         accepted = [m for m in await self.store.list(sid) if (m.get("review") or {}).get("verdict") == "accepted"]
         if not accepted:
             raise errors.Conflict(f"no material of session {sid} has been accepted yet",
                                   code="no_accepted_materials")
-        pages = await asyncio.gather(*(self.blobs.get(m.get("corrected_sha256") or m["sha256"]) for m in accepted))
+        hide = not R.sees_unmasked(principal, parties)
+        shas = [(m.get("masked_sha256") if hide and m.get("masked") else None) or m.get("corrected_sha256")
+                or m["sha256"] for m in accepted]
+        masked = hide and any(m.get("masked") for m in accepted)
+        pages = await asyncio.gather(*(self.blobs.get(sha) for sha in shas))
         pdf: bytes = await self._in_pool(self.pool.compose_pdf(pages, title=f"{sid} materials"), "compose the PDF")
         await self.store.viewed(sid, [m["id"] for m in accepted], "pdf", by=M.viewer_tag(principal),
-                                role=principal.role.value)
-        return pdf
+                                role=principal.role.value, masked=masked)
+        return Blob(pdf, "application/pdf", masked)
 
 
 async def _none() -> None:
@@ -341,4 +404,6 @@ def _record(
         "corners": None if result.corners is None else [list(c) for c in result.corners],
         "by": M.viewer_tag(principal), "at": 0, "request": request or None,
         "corrected_sha256": corrected_sha, "corrected_size": corrected_size or None, "thumb_sha256": thumb_sha,
+        # the second phase fills these in (materials/recognition.py); null: not recognised yet
+        "class": None, "recognition": None, "masked": False, "masked_sha256": None, "masked_thumb_sha256": None,
     }

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from window_server.domain.recognition import PENDING
 from window_server.queue.store import QueueStore, Result
 from window_server.store.keys import key
 
@@ -54,19 +55,51 @@ class MaterialStore:
         return await self.store.call(
             "rw_material_add", now=now, sid=sid, id=record["id"], role=role, subject=subject, by=by,
             request=record.get("request") or "", record=json.dumps(record, ensure_ascii=False),
-            event=event,
+            event=event, pending="class" in record and record["class"] is None,
         )
 
-    async def verdict(self, sid: str, aid: str, material_id: str, verdict: str, reason: str) -> Result:
-        """Record the specialist's verdict (replacing an earlier one; each is an event)."""
+    async def recognised(
+        self,
+        sid: str,
+        record: dict[str, Any],
+        *,
+        private: dict[str, Any] | None,
+        pending: list[str],
+        event: dict[str, str],
+        now: int,
+    ) -> Result:
+        """Land a still's recognition (only while its class is null); ``ok.retry`` when one of the
+        ``pending`` stills was recognised meanwhile, ``ok.done`` false when there was nothing to do."""
         return await self.store.call(
-            "rw_material_verdict", sid=sid, aid=aid, material_id=material_id, verdict=verdict, reason=reason
+            "rw_material_recognised", now=now, sid=sid, id=record["id"],
+            record=json.dumps(record, ensure_ascii=False),
+            private=json.dumps(private, ensure_ascii=False) if private else "", pending=pending, event=event,
         )
 
-    async def viewed(self, sid: str, material_ids: list[str], variant: str, *, by: str, role: str) -> Result:
-        """Record that ``by`` was shown ``variant`` of the materials (before it is sent)."""
+    async def verdict(
+        self,
+        sid: str,
+        aid: str,
+        material_id: str,
+        verdict: str,
+        reason: str,
+        *,
+        seen_verdict: str = "",
+        override_reason: str = "",
+    ) -> Result:
+        """Record the specialist's verdict (replacing an earlier one; each is an event); refused when
+        the still changed since ``seen_verdict`` or an override lacks its reason."""
         return await self.store.call(
-            "rw_material_view", sid=sid, materials=material_ids, variant=variant, by=by, role=role
+            "rw_material_verdict", sid=sid, aid=aid, material_id=material_id, verdict=verdict, reason=reason,
+            seen_verdict=seen_verdict, override_reason=override_reason, pending_verdict=PENDING,
+        )
+
+    async def viewed(
+        self, sid: str, material_ids: list[str], variant: str, *, by: str, role: str, masked: bool = False
+    ) -> Result:
+        """Record that ``by`` was shown ``variant`` of the materials (before it is sent), masked or not."""
+        return await self.store.call(
+            "rw_material_view", sid=sid, materials=material_ids, variant=variant, by=by, role=role, masked=masked
         )
 
     async def capture(self, sid: str, aid: str, request_id: str, kind: str, camera: str) -> Result:
@@ -108,6 +141,25 @@ class MaterialStore:
     async def count(self, sid: str) -> int:
         """How many material records the session holds."""
         return int(await self.redis.hlen(key("materials", sid=sid)))
+
+    async def private(self, sid: str) -> dict[str, dict[str, Any]]:
+        """What was read off the session's ID cards, by material id (never listed or sent but
+        to the specialist holding the session, one material at a time)."""
+        raw = cast(dict[str, str], await self.redis.hgetall(key("material_private", sid=sid)))
+        return {mid: json.loads(v) for mid, v in raw.items()}
+
+    async def private_of(self, sid: str, material_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.hget(key("material_private", sid=sid), material_id)
+        return None if raw is None else dict(json.loads(raw))
+
+    async def pending(self, *, before_ms: int, limit: int = 100) -> tuple[tuple[str, str], ...]:
+        """Stills uploaded before ``before_ms`` whose recognition has not landed: (sid, material id)."""
+        members = await self.redis.zrangebyscore(key("recognitions_pending"), "-inf", before_ms, start=0, num=limit)
+        return tuple((sid, mid) for sid, _, mid in (str(m).partition(" ") for m in members))
+
+    async def forget_pending(self, sid: str, material_id: str) -> None:
+        """Drop a still from the pending recognitions (purged, or recognised already)."""
+        await self.redis.zrem(key("recognitions_pending"), f"{sid} {material_id}")
 
     async def capture_request(self, sid: str, request_id: str) -> dict[str, Any] | None:
         raw = await self.redis.hget(key("captures", sid=sid), request_id)

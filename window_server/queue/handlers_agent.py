@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
+from window_server.domain.recognition import ID_PHOTO_CLASSES, ID_PHOTO_KIND
 
 if TYPE_CHECKING:  # live.py registers this module
     from window_server.queue.live import QueueLive
@@ -132,6 +133,9 @@ def register(hub: Hub, live: QueueLive) -> None:
 
     @hub.handle(P.AGENT, "identity")
     async def identity(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        if p["material_id"]:  # the ID photo: an accepted photo side of an ID card (rw_material_id_photo)
+            await live.store.call("rw_material_id_photo", sid=p["sid"], aid=conn.subject,
+                                  material_id=p["material_id"], kind=ID_PHOTO_KIND, classes=list(ID_PHOTO_CLASSES))
         check = {"method": p["method"], "result": p["result"], "material_id": p["material_id"],
                  "at": live.store.now_ms(), "by": conn.subject}
         await live.push((await live.queue.identity(conn.subject, p["sid"], check)).fx)

@@ -56,6 +56,9 @@ KEYS: dict[str, str] = {
     # --- materials: the records themselves are in "materials" above ---
     "material_verdicts": "rw:s:{sid}:verdicts",  # HASH material id -> JSON {verdict, reason, by, at}
     "captures": "rw:s:{sid}:captures",  # HASH capture request id -> JSON {kind, camera, by, at}
+    # HASH material id -> JSON: what was read off an ID card (full number, name, birth date…); never listed
+    "material_private": "rw:s:{sid}:private",
+    "recognitions_pending": "rw:t:recognise",  # ZSET "<sid> <material id>" -> uploaded ms: not recognised yet
     # --- recording and evidence (docs/recording.md) ---
     "recording": "rw:s:{sid}:rec",  # HASH: the session's recording: state, segments, error, finalized
     "rec_segment": "rw:s:{sid}:rec:{n}",  # HASH: one segment: "meta" JSON and "c:<seq>" chunk JSON
