@@ -13,7 +13,8 @@ export async function recordIdentity(result) {
   if (!S.sess) return;
   const method = $("#id-method").value;
   const payload = { sid: S.sess.sid, method, result };
-  const idm = materials.idPhoto();
+  const idm = materials.idPhoto(); // an accepted ID photo side only (no fallback to the latest still)
+  if (result === "passed" && method === "id_card_face" && !idm) return report({ code: "no_id_photo" });
   if (idm && method !== "face_only") payload.material_id = idm.id;
   try {
     const r = await sock.call("identity", payload);

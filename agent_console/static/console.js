@@ -6,7 +6,7 @@
 // share arrives as an offer from the booth and is answered here. Reconnect = new peer
 // connections under the same session (aiortc has no ICE restart).
 
-import { $, $$, debounce } from "../shared/dom.js";
+import { $, $$, h, debounce } from "../shared/dom.js";
 import { get, post } from "../shared/api.js";
 import { loadStrings, t, setLang, getLang, onLang } from "./i18n.js";
 import { localMedia } from "./media.js";
@@ -64,6 +64,10 @@ function bindSocket() {
     materials.onAdded(d);
     reloadDetail();
   });
+  sock.on("material_recognised", (d) => {
+    materials.onRecognised(d);
+    reloadDetail();
+  });
   sock.on("material_verdict", (d) => {
     materials.onVerdict(d);
     reloadDetail();
@@ -80,7 +84,7 @@ const KEYS = {
   a: () => accept(),
   d: () => decline(),
   c: () => materials.capture(),
-  v: () => materials.verdict("accepted"),
+  v: () => materials.accept(),
   r: () => materials.openReject(),
   n: () => S.sess && $("#note-input").focus(),
   t: () => openTransfer(),
@@ -88,6 +92,7 @@ const KEYS = {
   e: () => openComplete(),
   m: () => S.sess && toggleMute(),
   p: () => openPlayback(),
+  h: () => materials.toggleMasked(),
 };
 
 function onKey(ev) {
@@ -159,6 +164,7 @@ function bindUi() {
 // For tests and the bench: the page's state and media figures, read through page.evaluate.
 window.rwConsole = {
   state: S,
+  materials,
   marks: S.marks,
   async stats(name) {
     const p = S.peers.get(name);

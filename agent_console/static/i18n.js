@@ -5,7 +5,7 @@ import { createI18n } from "../shared/i18n.js";
 
 const i18n = createI18n({ remember: "rw.console.lang" });
 
-export const { t, has, nameOf, getLang, setLang, onLang, apply } = i18n;
+export const { t, tIn, has, nameOf, getLang, setLang, onLang, apply } = i18n;
 
 export async function loadStrings() {
   const resp = await fetch("/console/static/strings.json", { cache: "no-cache" });

@@ -2,26 +2,41 @@
 // viewer (zoom, rotate, compare), the specialist's verdicts, the checklist of the matter.
 //
 // A material as the documents API gives it: {id, kind, camera, width, height,
-// verdict: automatic "accepted"|"rejected", reasons: [codes], at, by, corrected_sha256,
-// review: {verdict, reason, by, at} | null}. Images: /api/sessions/{sid}/materials/{id}/{variant}.
+// verdict: automatic "accepted"|"rejected", reasons: [codes], class: recognised class | null while
+// recognising, recognition: {class, confidence, id_number_masked?, …} | null, masked: a masked
+// rendition exists, at, by, corrected_sha256, review: {verdict, reason, by, at, override?,
+// override_reason?} | null}. Images: /api/sessions/{sid}/materials/{id}/{variant}.
+//
+// A new still takes the viewer as it arrives (the specialist pressed C for it). That cannot make V
+// accept it unseen: it arrives while its class is being recognised, and V on such a still only
+// says 正在识别; what V/R act on is always the still the viewer shows at the key press, with the
+// automatic verdict it shows (verdicts.js).
 
 import { get, api } from "../shared/api.js";
-import { $, h, fill, show, hms } from "../shared/dom.js";
+import { $, h, fill } from "../shared/dom.js";
 import { t, has, nameOf } from "./i18n.js";
-import { PROTOCOL } from "../protocol/protocol.js";
+import { Verdicts } from "./verdicts.js";
+import { IdFields } from "./idfields.js";
+import { renderViewer } from "./viewer.js";
+import { autoBadge, classLine, maskedNumber, recognising, shownAuto, wrongKind } from "./recognition.js";
 
-const VERDICT_REASONS = PROTOCOL.materials.verdictReasons; // domain/materials.py, in its order
 const ZOOMS = [1, 1.5, 2, 3, 4]; // 1 = the whole page fits the pane
+// Classes an accepted ID photo side may have been recognised as (the identity check's photo).
+const ID_PHOTO_CLASSES = new Set(["id_card_front", "unknown"]);
 
 export class Materials {
   constructor({ sock, state, toast, onChange }) {
     Object.assign(this, { sock, S: state, toast, onChange });
+    this.verdicts = new Verdicts(this);
+    this.idFields = new IdFields((id) => {
+      if (id === this.selected || id === this.compare) renderViewer(this);
+    });
     this.reset(null);
     this.cameras = [];
   }
 
   reset(sid) {
-    for (const u of (this.blobs || new Map()).values()) u.then((url) => URL.revokeObjectURL(url)).catch(() => {});
+    for (const u of (this.blobs || new Map()).values()) u.then(({ url }) => URL.revokeObjectURL(url)).catch(() => {});
     this.blobs = new Map(); // "id/variant" -> Promise of an object URL: each image is fetched once
     this.sid = sid;
     this.list = new Map(); // id -> material
@@ -29,7 +44,9 @@ export class Materials {
     this.selected = null;
     this.compare = null; // id shown beside the selected one
     this.comparing = false;
-    this.view = { zoom: 1, rotate: 0, variant: "corrected" };
+    this.view = { zoom: 1, rotate: 0, variant: "corrected", masked: false };
+    this.fresh = null; // a still that just took the viewer (flashes once)
+    this.idFields.reset(sid);
     this.kind = null;
     this.matter = null;
     this.unavailable = false;
@@ -80,9 +97,21 @@ export class Materials {
     return this.matter.materials.filter((m) => m.required && !this.accepted(m.kind));
   }
 
-  /** The ID photo to compare with the live face: the accepted front, else the latest one. */
+  /** The ID photo to compare with the live face: only an ID photo side the specialist accepted and
+   * the check did not recognise as something else (the newest such); never a fallback. */
   idPhoto() {
-    return this.accepted("id_card_front") || this.latest("id_card_front");
+    let best = null;
+    for (const m of this.list.values()) {
+      if (m.kind !== "id_card_front" || !m.review || m.review.verdict !== "accepted") continue;
+      if (m.class !== undefined && !ID_PHOTO_CLASSES.has(m.class)) continue;
+      if (!best || m.at >= best.at) best = m;
+    }
+    return best;
+  }
+
+  /** The still the viewer shows: what V and R act on. */
+  shown() {
+    return (this.selected && this.list.get(this.selected)) || null;
   }
 
   url(m, variant) {
@@ -95,12 +124,17 @@ export class Materials {
   img(m, variant, attrs = {}) {
     const url = this.url(m, variant);
     if (!this.blobs.has(url)) {
+      // X-RW-Masked: 1 — the server sent the masked rendition (this console does not hold the session)
       this.blobs.set(url, fetch(url, { credentials: "same-origin" })
-        .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
-        .then((b) => URL.createObjectURL(b)));
+        .then((r) => (r.ok ? r.blob().then((b) => ({ b, masked: r.headers.get("X-RW-Masked") === "1" }))
+          : Promise.reject(new Error(String(r.status)))))
+        .then(({ b, masked }) => ({ url: URL.createObjectURL(b), masked })));
     }
     const el = h("img", { alt: "", ...attrs, dataset: { src: url } });
-    this.blobs.get(url).then((u) => { el.src = u; }).catch(() => el.classList.add("broken"));
+    this.blobs.get(url).then(({ url: u, masked }) => {
+      if (masked) el.dataset.masked = "1";
+      el.src = u;
+    }).catch(() => el.classList.add("broken"));
     return el;
   }
 
@@ -117,7 +151,7 @@ export class Materials {
       throw err;
     }
     if (this.sid !== sid) return;
-    for (const m of r.materials || []) this.list.set(m.id, m);
+    for (const m of r.materials || []) this.merge(m);
     if (!this.selected) this.selected = this.newest()?.id || null;
     this.kind = this.kind || this.nextKind();
     this.changed();
@@ -129,14 +163,45 @@ export class Materials {
     return best;
   }
 
+  /** Read the stills again (after the server said one changed) and redraw. */
+  async refresh() {
+    await this.load();
+  }
+
+  /** Take the server's record of a still. An older record (pushes of two nodes may cross) does not
+   * undo what this console already shows: a recognition, a verdict. */
+  merge(rec) {
+    const old = this.list.get(rec.id);
+    if (old && old.class && rec.class === null) {
+      rec = { ...rec, class: old.class, recognition: old.recognition, verdict: old.verdict, reasons: old.reasons, masked: old.masked };
+    }
+    const m = { review: null, ...(old || {}), ...rec };
+    if (old && old.review && !rec.review) m.review = old.review;
+    this.list.set(m.id, m);
+    return m;
+  }
+
   onAdded(d) {
     if (!d || d.sid !== this.sid || !d.material) return;
-    const m = { review: null, ...d.material };
-    this.list.set(m.id, m);
+    const known = this.list.has(d.material.id);
+    const m = this.merge(d.material);
     if (m.request) this.pending.delete(m.request);
-    if (this.comparing && this.selected) this.compare = m.id;
-    else this.selected = m.id;
+    if (!known) {
+      if (this.comparing && this.selected) this.compare = m.id;
+      else {
+        this.selected = m.id;
+        this.fresh = m.id;
+      }
+    }
     this.S.marks.lastMaterial = performance.timeOrigin + performance.now();
+    this.changed();
+  }
+
+  /** material_recognised: the still's class and what was read; the viewer stays where it is. */
+  onRecognised(d) {
+    if (!d || d.sid !== this.sid || !d.material || !d.material.id) return;
+    this.merge(d.material);
+    this.verdicts.changedUnder(d.material.id);
     this.changed();
   }
 
@@ -144,7 +209,8 @@ export class Materials {
     if (!d || d.sid !== this.sid) return;
     const m = this.list.get(d.material_id);
     if (!m) return;
-    m.review = { verdict: d.verdict, reason: d.reason || "", by: d.by, at: d.at };
+    m.review = { verdict: d.verdict, reason: d.reason || "", by: d.by, at: d.at,
+      ...(d.override ? { override: true, override_reason: d.override_reason || "" } : {}) };
     this.changed();
   }
 
@@ -178,34 +244,23 @@ export class Materials {
     }
   }
 
-  async verdict(verdict, reason = "") {
-    const m = this.selected && this.list.get(this.selected);
-    if (!m || !this.sid) return;
-    try {
-      const r = await this.sock.call("verdict", { sid: this.sid, material_id: m.id, verdict, reason });
-      m.review = { verdict, reason, by: r.by || this.S.me, at: r.at || Date.now() };
-      if (verdict === "rejected") {
-        this.kind = m.kind; // re-capture the same kind
-        this.toast(t("cap.recapture"), "warn");
-      } else {
-        this.kind = this.nextKind();
-      }
-      this.changed();
-    } catch (err) {
-      this.toast(t("err.generic", { msg: err.message || err.code }), "bad");
-    }
+  /** V: accept the still in the viewer (verdicts.js: pending, override, stale). */
+  accept() {
+    return this.verdicts.accept();
   }
 
+  /** R: reject the still in the viewer, with a reason. */
   openReject() {
-    const m = this.selected && this.list.get(this.selected);
-    if (!m) return;
-    const auto = (m.reasons || []).map((r) => ({ blur: "blurred", too_small: "illegible", too_dark: "illegible", no_document: "wrong_document" }[r] || r));
-    const pick = VERDICT_REASONS.find((r) => auto.includes(r)) || "illegible";
-    fill($("#reject-reasons"), VERDICT_REASONS.map((r) => h("label",
-      h("input", { type: "radio", name: "vreason", value: r, checked: r === pick }), " ", t(`vreason.${r}`))));
-    $("#reject-text").value = "";
-    $("#reject-error").textContent = "";
-    $("#dlg-reject").showModal();
+    this.verdicts.openReject();
+  }
+
+  /** H: show the masked rendition (ID number and photo blacked out) instead of the still. */
+  toggleMasked() {
+    if (!this.sid) return;
+    this.view.masked = !this.view.masked;
+    const m = this.shown();
+    if (this.view.masked && m && !m.masked) this.toast(t("mat.no_masked"), "warn");
+    renderViewer(this);
   }
 
   changed() {
@@ -236,87 +291,35 @@ export class Materials {
       h("div.thumb.pending", { dataset: { request: rid } }, h("div.spinner"), h("span.k", this.kindName(p.kind)), h("span.s", t("cap.pending"))));
     const thumbs = items.map((m) => {
       const review = m.review ? m.review.verdict : "";
+      // data-class: the recognised class, absent while recognising; data-auto: the verdict shown
+      const data = { id: m.id, kind: m.kind, auto: shownAuto(m) };
+      if (m.class) data.class = m.class;
+      const number = maskedNumber(m); // never the full number outside the id-fields panel
       return h("button.thumb", {
         type: "button",
-        class: [m.id === this.selected ? "sel" : "", m.id === this.compare && this.comparing ? "cmp" : "", review ? `rv-${review}` : ""].join(" "),
-        dataset: { id: m.id, kind: m.kind },
+        class: [m.id === this.selected ? "sel" : "", m.id === this.compare && this.comparing ? "cmp" : "", review ? `rv-${review}` : "",
+          recognising(m) ? "recog" : "", wrongKind(m) ? "wrong" : ""].join(" "),
+        dataset: data,
         on: { click: () => this.pick(m.id) },
       },
-      this.img(m, "thumb"),
+      // a still with personal numbers on it is shown small only with them blacked out
+      this.img(m, m.masked ? "masked" : "thumb"),
       h("span.k", this.kindName(m.kind)),
+      m.class !== undefined ? h("span.cls", classLine(m)) : null,
+      number ? h("span.idno", number) : null,
       h("span.badges",
-        h(`span.auto.${m.verdict === "accepted" ? "ok" : "bad"}`, m.verdict === "accepted" ? t("mat.auto_ok") : t("mat.auto_bad")),
+        autoBadge(m),
         review ? h(`span.rv.${review === "accepted" ? "ok" : "bad"}`, t(`mat.${review}`)) : h("span.rv.todo", t("mat.unverified"))));
     });
     fill(gallery, pend, thumbs);
     if (!items.length && !pend.length) fill(gallery, h("p.empty", this.unavailable ? t("cap.unavailable") : t("cap.none")));
-    this.renderViewer();
+    renderViewer(this);
   }
 
   pick(id) {
     if (this.comparing && this.selected && id !== this.selected) this.compare = id;
     else this.selected = id;
     this.changed();
-  }
-
-  renderViewer() {
-    const viewer = $("#viewer");
-    const m = this.selected && this.list.get(this.selected);
-    if (!m) return fill(viewer);
-    const v = this.view;
-    const tools = h("div.vtools",
-      h("button", { type: "button", title: t("mat.zoom_out"), on: { click: () => this.zoom(-1) } }, "−"),
-      h("span.zoom", v.zoom === 1 ? t("mat.fit") : `${Math.round(v.zoom * 100)}%`),
-      h("button", { type: "button", title: t("mat.zoom_in"), on: { click: () => this.zoom(1) } }, "+"),
-      h("button", { type: "button", on: { click: () => this.setView({ zoom: 1, rotate: 0 }) } }, t("mat.fit")),
-      h("button", { type: "button", on: { click: () => this.setView({ rotate: (v.rotate + 90) % 360 }) } }, `⟳ ${t("mat.rotate")}`),
-      h("button", { type: "button", class: v.variant === "corrected" ? "on" : "", on: { click: () => this.setView({ variant: "corrected" }) } }, t("mat.corrected")),
-      h("button", { type: "button", class: v.variant === "original" ? "on" : "", on: { click: () => this.setView({ variant: "original" }) } }, t("mat.original")),
-      h("button", { type: "button", class: this.comparing ? "on" : "", on: { click: () => this.toggleCompare() } }, this.comparing ? t("mat.compare_off") : t("mat.compare")),
-      h("span.spacer"),
-      this.latest("id_card_front") && this.latest("id_card_back")
-        ? h("button", { type: "button", on: { click: () => this.mergeId() } }, t("mat.id_merge")) : null,
-      h("a.button", { href: `/api/sessions/${encodeURIComponent(this.sid)}/materials.pdf`, target: "_blank", rel: "noopener" }, t("mat.pdf")));
-    const panes = [this.pane(m)];
-    if (this.comparing) {
-      const c = this.compare && this.list.get(this.compare);
-      panes.push(c ? this.pane(c) : h("div.pane.hint", t("mat.pick_compare")));
-    }
-    fill(viewer, tools, h(`div.panes${this.comparing ? ".two" : ""}`, panes), this.verdictBox(m));
-  }
-
-  pane(m) {
-    const v = this.view;
-    const img = this.img(m, v.variant, { alt: this.kindName(m.kind), draggable: false });
-    if (v.zoom > 1) img.style.width = `${v.zoom * 100}%`;
-    else img.classList.add("fit");
-    img.style.transform = `rotate(${v.rotate}deg)`;
-    const pane = h("div.pane", h("div.scroll", img), h("span.cap", `${this.kindName(m.kind)} · ${m.width}×${m.height} · ${hms(m.at)}`));
-    pane.addEventListener("wheel", (ev) => {
-      if (!ev.ctrlKey) return;
-      ev.preventDefault();
-      this.zoom(ev.deltaY < 0 ? 1 : -1);
-    }, { passive: false });
-    return pane;
-  }
-
-  verdictBox(m) {
-    const reasons = m.reasons || [];
-    const review = m.review;
-    return h("div.verdict",
-      h("div.auto",
-        h("b", `${t("mat.auto")}: `),
-        h(`span.badge.${m.verdict === "accepted" ? "ok" : "bad"}`, m.verdict === "accepted" ? t("mat.auto_ok") : t("mat.auto_bad")),
-        h("span.reasons", reasons.length ? reasons.map((r) => (has(`auto.${r}`) ? t(`auto.${r}`) : r)).join("、") : t("mat.reasons_none"))),
-      h("div.review",
-        review
-          ? h(`span.badge.${review.verdict === "accepted" ? "ok" : "bad"}`, t(`mat.${review.verdict}`),
-            review.reason ? ` · ${has(`vreason.${review.reason}`) ? t(`vreason.${review.reason}`) : review.reason}` : "",
-            ` · ${t("mat.by", { by: review.by, time: hms(review.at) })}`)
-          : h("span.badge.todo", t("mat.unverified")),
-        h("span.spacer"),
-        h("button.ok", { type: "button", id: "btn-mat-accept", on: { click: () => this.verdict("accepted") } }, h("kbd", "V"), " ", t("mat.accept")),
-        h("button.bad", { type: "button", id: "btn-mat-reject", on: { click: () => this.openReject() } }, h("kbd", "R"), " ", t("mat.reject"))));
   }
 
   async mergeId() {
@@ -339,7 +342,7 @@ export class Materials {
 
   setView(change) {
     Object.assign(this.view, change);
-    this.renderViewer();
+    renderViewer(this);
   }
 
   toggleCompare() {
@@ -358,9 +361,12 @@ export class Materials {
     fill(list, mats.map((m) => {
       const acc = this.accepted(m.kind);
       const last = this.latest(m.kind);
+      // ✓ only for a still the specialist accepted; a still the check rejected (another document,
+      // an unreadable number…) is ✗ until the specialist decides; ● waits for a verdict.
       let st = "none";
       if (acc) st = "ok";
       else if (last && last.review && last.review.verdict === "rejected") st = "bad";
+      else if (last && !recognising(last) && last.verdict === "rejected") st = "bad";
       else if (last) st = "todo";
       const icon = { ok: "✓", bad: "✗", todo: "●", none: "○" }[st];
       return h("li", {
@@ -372,7 +378,7 @@ export class Materials {
 
   renderIdPhoto(el) {
     const m = this.idPhoto();
-    if (!m) return fill(el, h("p.empty", t("id.no_photo")));
+    if (!m) return fill(el, h("p.empty#id-no-photo", t("id.no_photo")));
     const url = this.url(m, "corrected");
     const img = el.querySelector("img");
     if (img && img.dataset.src === url) return;
@@ -390,16 +396,6 @@ export class Materials {
       ev.target.value = "";
       if (f) this.upload(f);
     });
-    $("#form-reject").addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const f = ev.target;
-      // A reason code gives the citizen plain words (domain/materials.py ADVICE); free text is
-      // for "other" only, and is shown as written.
-      let reason = f.elements.vreason.value || "other";
-      const text = $("#reject-text").value.trim();
-      if (reason === "other" && text) reason = text.slice(0, 200);
-      $("#dlg-reject").close();
-      await this.verdict("rejected", reason);
-    });
+    $("#form-reject").addEventListener("submit", (ev) => this.verdicts.submitReject(ev));
   }
 }

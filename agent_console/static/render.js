@@ -6,6 +6,7 @@ import { t, has, nameOf } from "./i18n.js";
 import { STATE, PRESENCE } from "../protocol/protocol.js";
 import { parseJson } from "./feedback.js";
 import { S, materials, serverNow } from "./state.js";
+import { className, reasonText } from "./recognition.js";
 
 const HIDDEN_ACTS = new Set(["material_viewed"]);
 
@@ -194,11 +195,18 @@ export function renderHistory() {
       if (ev.act === "identity") {
         extra.push(t("hist.identity", { result: t(`id.result.${ev.result}`), method: t(`id.method.${ev.method}`) }));
       } else if (ev.act === "material_added") {
-        const reasons = (ev.reasons || "").split(",").filter(Boolean).map((r) => (has(`auto.${r}`) ? t(`auto.${r}`) : r));
+        const reasons = (ev.reasons || "").split(",").filter(Boolean).map(reasonText);
         extra.push(`${materials.kindName(ev.kind)} · ${t("mat.auto")}: ${t(ev.verdict === "accepted" ? "mat.auto_ok" : "mat.auto_bad")}${reasons.length ? `（${reasons.join("、")}）` : ""}`);
       } else if (ev.act === "verdict") {
         const why = ev.why ? ` · ${has(`vreason.${ev.why}`) ? t(`vreason.${ev.why}`) : ev.why}` : "";
-        extra.push(`${materials.kindName(ev.kind)} · ${t(`mat.${ev.verdict}`)}${why}`);
+        const over = ev.override && ev.override !== "0" && ev.override !== "false"
+          ? ` · ${t("hist.override", { reason: ev.override_reason || "" })}` : "";
+        extra.push(`${materials.kindName(ev.kind)} · ${t(`mat.${ev.verdict}`)}${why}${over}`);
+      } else if (ev.act === "recognised") {
+        // the event's public fields only: the class, the reasons, the masked number
+        const reasons = (ev.reasons || "").split(",").filter(Boolean).map(reasonText);
+        extra.push([materials.kindName(ev.kind), ev.class ? t("rec.as", { cls: className(ev.class) }) : "",
+          ev.id_number_masked || "", reasons.join("、")].filter(Boolean).join(" · "));
       } else if (ev.act === "capture_requested") {
         extra.push(materials.kindName(ev.kind));
       } else {

@@ -6,7 +6,8 @@ synthetic 高拍仪 in this process, and specialist consoles in other Chromium c
 on node 1, the first specialist on node 2, the receiving specialist (another centre) on node 1.
 
 ticket → offer → accept → media both ways (framesDecoded > 0 on both sides) and the document
-camera's preview → capture ID front and a form page → one rejected with a reason and captured
+camera's preview → capture ID front and a form page (the synthetic 高拍仪 shows the document asked
+for, and each still is recognised as it before a verdict key) → one rejected with a reason and captured
 again → identity check → warm transfer to another centre's specialist who sees the history →
 that specialist's browser closes mid-session (reconnecting) and comes back on signing in again,
 nothing captured lost → complete → rating 5 → receipt → (issue 16) the kiosk's recording has a
@@ -31,7 +32,7 @@ from playwright.async_api import Browser, Page
 from redis.asyncio import Redis
 
 from citizen_client.agent import AgentConfig, DeviceAgent
-from citizen_client.camera import open_camera
+from citizen_client.camera import SyntheticCamera, open_camera
 from citizen_client.control import start_control
 from tests.service import ROOT, service_env
 from window_server.evidence.keys import parse_public_key
@@ -170,8 +171,16 @@ class Kiosk:
         return int(await self.page.evaluate(KIOSK_FRAMES, within_ms))
 
 
-async def capture(c: Console, kind: str) -> str:
-    """Choose the material kind, press C, wait for the still; return its material id."""
+def show(agent: DeviceAgent, document: str) -> None:
+    """Put ``document`` on the synthetic 高拍仪's plate (and keep it there) for the next still."""
+    camera = agent.camera
+    assert isinstance(camera, SyntheticCamera)
+    camera.show(document)
+
+
+async def capture(c: Console, kind: str, *, recognised: bool = True) -> str:
+    """Choose the material kind, press C, wait for the still (and, by default, for the class it was
+    recognised as: V and R judge what the console shows); return its material id."""
     before = await c.page.locator("#gallery .thumb[data-id]").count()
     await c.page.select_option("#cap-kind", kind)
     await c.page.keyboard.press("c")
@@ -179,7 +188,10 @@ async def capture(c: Console, kind: str) -> str:
                                    arg=before, timeout=30000)
     first = c.page.locator("#gallery .thumb[data-id]").first  # the newest is first
     assert await first.get_attribute("data-kind") == kind
-    return str(await first.get_attribute("data-id"))
+    mid = str(await first.get_attribute("data-id"))
+    if recognised:
+        await c.page.wait_for_selector(f"#gallery .thumb[data-id='{mid}'][data-class]", timeout=60000)
+    return mid
 
 
 @pytest.mark.timeout(360)
@@ -217,11 +229,15 @@ async def test_the_whole_journey_across_two_nodes(
             await first.shot("in-service")
 
             # --- capture the ID front and a form page; reject one with a reason, re-capture -----
+            show(agent, "id_card_front")
             id_front = await capture(first, "id_card_front")
+            assert await first.page.get_attribute(f"#gallery .thumb[data-id='{id_front}']", "data-class") == "id_card_front"
             await first.page.click(f"#gallery .thumb[data-id='{id_front}']")
             await first.page.keyboard.press("v")  # V: accept
             await first.page.wait_for_selector(f"#gallery .thumb[data-id='{id_front}'].rv-accepted")
+            show(agent, "a4_form")
             form = await capture(first, "application_form")
+            assert await first.page.get_attribute(f"#gallery .thumb[data-id='{form}']", "data-class") == "page"
             await first.shot("captured")
             await first.page.keyboard.press("r")  # R: reject, with a reason the citizen is told
             await first.page.check("input[name=vreason][value=illegible]")

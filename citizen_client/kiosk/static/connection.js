@@ -212,10 +212,29 @@ export function bindSocket() {
   socket.on("material_added", (d) => {
     if (!S.session || d.sid !== S.session.sid || !d.material) return;
     const m = d.material;
-    S.materials.set(m.id, { id: m.id, kind: m.kind, stage: "check", verdict: m.verdict, advice_zh: d.advice_zh,
-      advice_en: d.advice_en });
+    if (S.materials.has(m.id)) return; // its recognition or verdict came first (pushes of two nodes may cross)
+    S.materials.set(m.id, { id: m.id, kind: m.kind, stage: "check", verdict: m.verdict, cls: m.class ?? null,
+      reasons: m.reasons || [], advice_zh: d.advice_zh, advice_en: d.advice_en });
     renderMaterials();
     if (m.verdict === "rejected") sayAdvice(m.kind, d.advice_zh, d.advice_en);
+  });
+  // Then what the still was recognised as (material_recognised, for every still): another
+  // document than the one asked for is said in plain words (这不是身份证人像面，请放身份证人像面).
+  // A specialist's verdict that came first stands; the booth never gets an ID number.
+  socket.on("material_recognised", (d) => {
+    if (!S.session || d.sid !== S.session.sid || !d.material) return;
+    const m = d.material;
+    const before = S.materials.get(m.id);
+    if (before && before.stage === "specialist") {
+      before.cls = m.class;
+      renderMaterials();
+      return;
+    }
+    S.materials.set(m.id, { id: m.id, kind: m.kind, stage: "check", verdict: m.verdict, cls: m.class,
+      reasons: m.reasons || [], advice_zh: d.advice_zh, advice_en: d.advice_en });
+    renderMaterials();
+    const said = before && before.verdict === "rejected" ? before.advice_zh : null;
+    if (m.verdict === "rejected" && said !== d.advice_zh) sayAdvice(m.kind, d.advice_zh, d.advice_en);
   });
   socket.on("material_verdict", (d) => {
     if (!S.session || d.sid !== S.session.sid) return;

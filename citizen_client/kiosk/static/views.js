@@ -157,8 +157,12 @@ export function renderMaterials() {
     const cls = verdictClass(m);
     const label = { good: t("verdict_ok"), bad: t("verdict_bad"), pending: t("verdict_pending") }[cls];
     const advice = getLang() === "en" ? m.advice_en : m.advice_zh;
-    list.append(h("li", { class: cls, dataset: { material: m.id } }, materialName(m.kind), h("span", { class: "badge" }, label),
-      advice && cls !== "good" ? h("span", { class: cls === "bad" ? "advice" : "advice soft" }, advice) : null));
+    // another document than the one asked for: its words in the largest type of the list
+    const wrong = cls === "bad" && m.stage === "check" && (m.reasons || []).includes("wrong_kind");
+    const data = { material: m.id };
+    if (m.cls) data.class = m.cls;
+    list.append(h("li", { class: cls, dataset: data }, materialName(m.kind), h("span", { class: "badge" }, label),
+      advice && cls !== "good" ? h("span", { class: cls === "bad" ? `advice${wrong ? " wrong" : ""}` : "advice soft" }, advice) : null));
   }
 }
 
