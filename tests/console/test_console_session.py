@@ -45,10 +45,14 @@ async def test_identity_notes_intake_rule_completion_wrap_up_and_rating(
         await page.click("#form-complete .js-cancel")
 
         await page.select_option("#id-method", "id_card_face")
+        await page.click("#btn-id-pass")  # no accepted ID photo side yet: nothing to compare with
+        await page.wait_for_selector("#toasts .toast.bad:has-text('请先通过身份证人像面')")
+        assert not await page.locator("#id-state.ok").count()
+        await page.select_option("#id-method", "id_card_chip")
         await page.click("#btn-id-pass")
         await page.wait_for_selector("#id-state.ok")
         await page.wait_for_selector("#history li.ev-identity")
-        assert "证件照人像比对" in (await page.text_content("#id-result") or "")
+        assert "读取证件芯片" in (await page.text_content("#id-result") or "")
         await c.shot("identity-passed")
 
         await page.keyboard.press("e")
@@ -91,6 +95,7 @@ async def test_reload_resumes_and_cold_transfer_shows_history_then_browser_close
         await a.page.keyboard.press("n")
         await a.page.keyboard.type("材料齐全，需由省中心审核")
         await a.page.keyboard.press("Enter")
+        await a.page.select_option("#id-method", "id_card_chip")  # no still: the chip was read
         await a.page.click("#btn-id-pass")
         await a.page.wait_for_selector("#id-state.ok")
 
