@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -32,6 +32,16 @@ from window_server.domain.errors import Unavailable
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+async def within(work: Awaitable[T], timeout_s: float, what: str) -> T:
+    """Await pool work for at most ``timeout_s``; a timeout is 503 ``unavailable`` (logged: ``what``)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await work
+    except TimeoutError:
+        log.warning("document workers did not %s within %g s", what, timeout_s)
+        raise Unavailable("the document workers are busy; try again shortly") from None
 
 
 #: Workers run a little below the server's priority: when every core is busy with stills, the

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from signaling.tasks import periodic
-from window_server.documents.pool import DocumentPool
+from window_server.documents.pool import DocumentPool, within
 from window_server.documents.recognise import Recognition, unknown
 from window_server.domain import errors
 from window_server.domain import materials as M
@@ -196,11 +196,7 @@ class Recogniser:
             return unknown(), None
 
     async def _in_pool(self, work: Awaitable[Any]) -> Any:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await work
-        except TimeoutError:
-            raise errors.Unavailable(f"the document workers did not answer within {self.timeout_s:g} s") from None
+        return await within(work, self.timeout_s, "recognise a still")
 
     def _today(self, now_ms: int) -> date:
         """The date in the store's time zone (Asia/Shanghai): when a card expires."""

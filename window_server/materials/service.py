@@ -19,7 +19,7 @@ from typing import Any
 
 from window_server.documents.codec import check_complete
 from window_server.documents.pipeline import CheckResult
-from window_server.documents.pool import DocumentPool
+from window_server.documents.pool import DocumentPool, within
 from window_server.documents.quality import QualityThresholds
 from window_server.documents.sniff import sniff
 from window_server.domain import errors
@@ -280,12 +280,7 @@ class MaterialService:
 
     async def _in_pool(self, work: Any, what: str) -> Any:
         """Await pool work within the configured time; a timeout is 503 ``unavailable``."""
-        try:
-            async with asyncio.timeout(self.limits.timeout_s):
-                return await work
-        except TimeoutError:
-            log.warning("document workers did not %s within %g s", what, self.limits.timeout_s)
-            raise errors.Unavailable("the document workers are busy; try again shortly") from None
+        return await within(work, self.limits.timeout_s, what)
 
     # --- reading (every image served is recorded first) -----------------------------------------
 
