@@ -20,6 +20,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.console.conftest import ARGS, CHROMIUM, PASSWORD, VIEWPORT
+from tests.screens import Screens, walk_to_consent
 
 from .test_kiosk_page import small_targets
 
@@ -38,40 +39,13 @@ async def browser() -> AsyncIterator[Browser]:
         await b.close()
 
 
-class Screens:
-    """A page with a numbered screenshot of each step and the page errors it raised."""
-
-    def __init__(self, page: Page, shots: Path, who: str) -> None:
-        self.page, self.shots, self.who, self.n = page, shots, who, 0
-        self.errors: list[str] = []
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    async def shot(self, name: str) -> None:
-        self.n += 1
-        await self.page.screenshot(path=str(self.shots / f"{self.who}-{self.n:02d}-{name}.png"))
-
-    async def screen(self, name: str, within_ms: int = 20000) -> None:
-        await self.page.wait_for_selector(f"body[data-screen='{name}']", timeout=within_ms)
-
-    async def text(self, selector: str) -> str:
-        return (await self.page.text_content(selector) or "").strip()
-
-
 async def open_page(browser: Browser, shots: Path, who: str) -> tuple[BrowserContext, Screens]:
     ctx = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     return ctx, Screens(await ctx.new_page(), shots, who)
 
 
 async def to_consent(k: Screens, base: str) -> None:
-    page = k.page
-    await page.goto(f"{base}/booth/{BOOTH}?token=demo-{BOOTH}")
-    await k.screen("welcome")
-    await page.click("#btn-start")
-    await page.click(f"[data-province='{REGION[:2]}0000']")
-    await page.click(f"[data-region='{REGION}']")
-    await page.click(f"[data-matter='{MATTER}']")
-    await page.click("[data-priority='']")
-    await k.screen("consent")
+    await walk_to_consent(k.page, f"{base}/booth/{BOOTH}?token=demo-{BOOTH}", REGION, MATTER)
 
 
 async def test_the_consent_screen_says_what_who_and_how_long_and_declining_sends_to_the_counter(

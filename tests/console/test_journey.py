@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from citizen_client.agent import AgentConfig, DeviceAgent
 from citizen_client.camera import SyntheticCamera, open_camera
 from citizen_client.control import start_control
+from tests.screens import Screens, walk_to_consent
 from tests.service import ROOT, service_env
 from window_server.evidence.keys import parse_public_key
 from window_server.evidence.verify import verify_package
@@ -137,31 +138,16 @@ async def session_act(redis: Redis, sid: str, act: str, where: Callable[[dict[st
                         return dict(fields)
 
 
-class Kiosk:
+class Kiosk(Screens):
     """The booth's kiosk page (issue 6), driven like a citizen would."""
 
     def __init__(self, page: Page, shots: Path) -> None:
-        self.page, self.shots, self.n = page, shots, 0
-        self.errors: list[str] = []
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    async def shot(self, name: str) -> None:
-        self.n += 1
-        await self.page.screenshot(path=str(self.shots / f"kiosk-{self.n:02d}-{name}.png"))
-
-    async def screen(self, name: str, within_ms: int = 20000) -> None:
-        await self.page.wait_for_selector(f"body[data-screen='{name}']", timeout=within_ms)
+        super().__init__(page, shots, "kiosk")
 
     async def take_ticket(self, base: str, journey: Journey, region: str, device_port: int) -> str:
         page = self.page
-        await page.goto(f"{base}/booth/{journey.booth}?token={journey.booth_token}&device={device_port}")
-        await self.screen("welcome")
-        await page.click("#btn-start")
-        await page.click(f"[data-province='{region[:2]}0000']")
-        await page.click(f"[data-region='{region}']")
-        await page.click(f"[data-matter='{journey.matter}']")
-        await page.click("[data-priority='']")
-        await self.screen("consent")
+        url = f"{base}/booth/{journey.booth}?token={journey.booth_token}&device={device_port}"
+        await walk_to_consent(page, url, region, journey.matter)
         await page.click("#consent-yes")
         await self.screen("waiting")
         await self.shot("ticket")

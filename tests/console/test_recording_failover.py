@@ -20,6 +20,8 @@ import pytest
 from playwright.async_api import Browser, Page
 from redis.asyncio import Redis
 
+from tests.screens import walk_to_consent
+
 from .conftest import VIEWPORT, Console, Journey
 from .test_journey import node, session_act
 
@@ -60,13 +62,9 @@ async def test_a_booth_killed_mid_call_leaves_an_incomplete_recording_another_no
         kiosk.on("pageerror", lambda e: errors.append(str(e)))
         closed = False
         try:
-            await kiosk.goto(f"{url1}/booth/{journey.booth}?token={journey.booth_token}")  # the booth on node 1
-            await kiosk.wait_for_selector("body[data-screen='welcome']")
-            await kiosk.click("#btn-start")
-            await kiosk.click(f"[data-province='{region[:2]}0000']")
-            await kiosk.click(f"[data-region='{region}']")
-            await kiosk.click(f"[data-matter='{journey.matter}']")
-            await kiosk.click("[data-priority='']")
+            # the booth on node 1
+            await walk_to_consent(kiosk, f"{url1}/booth/{journey.booth}?token={journey.booth_token}", region,
+                                  journey.matter)
             await kiosk.click("#consent-yes")
             await spec.page.wait_for_selector("#offer:not([hidden])", timeout=15000)
             await spec.page.keyboard.press("a")
