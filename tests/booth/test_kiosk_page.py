@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from av import VideoFrame
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from citizen_client.control import start_control
+from tests.screens import chromium
 from tests.service import running_service, service_env
 from window_server.accounts.store import AccountStore, LoginPolicy
 from window_server.appkeys import CATALOGUE
@@ -32,20 +33,13 @@ from window_server.store.keys import key
 from .conftest import SECRET, Booth, loopback_only, token
 from .test_restart import free_port
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 VIEWPORT = {"width": 1600, "height": 900}
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 class Kiosk:
@@ -140,20 +134,19 @@ async def test_the_kiosk_flow_from_matter_to_receipt(
         assert await k.text("#btn-start") == ("Start" if lang == "en" else "开始办理")
         await k.shot("welcome")
 
+        # The matter first (by its name, offered by several regions), then the place.
         await page.click("#btn-start")
-        await k.screen("region")
-        await k.shot("province")
-        await page.click(f"[data-province='{province.code}']")
-        await page.wait_for_selector(f"[data-region='{region.code}']")
-        assert name(province) in await k.text("#region-title")
-        await k.shot("region")
-        await page.click(f"[data-region='{region.code}']")
         await k.screen("matter")
         if lang == "zh":  # the optional search (the only keyboard use besides the comment)
             await page.fill("#matter-search", matter.name_zh[:3])
             assert await page.locator(".matter").count() >= 1
         await k.shot("matter")
-        await page.click(f"[data-matter='{matter.code}']")
+        await page.click(f"#matter-list [data-matters~='{matter.code}']")
+        await k.screen("place")
+        assert name(matter) in await k.text("#place-matter")
+        assert name(province) in await k.text("#place-list")
+        await k.shot("place")
+        await page.click(f"#place-list [data-matter='{matter.code}']")
         await k.screen("priority")
         await k.shot("priority")
         await page.click("[data-priority='elderly']")
@@ -232,7 +225,8 @@ async def test_the_kiosk_flow_from_matter_to_receipt(
         assert await k.text("#receipt-sid") == sid
         assert await k.text("#receipt-case") == "SZ-2026-000123"
         assert await k.text("#receipt-outcome") == ("Your question was answered" if lang == "en" else "已解答您的咨询")
-        assert await page.get_attribute("#receipt-qr", "data-qr") == sid
+        qr = await page.get_attribute("#receipt-qr", "data-qr") or ""  # the public status page (issue 18)
+        assert re.fullmatch(rf"{re.escape(url.rstrip('/'))}/r/[A-Za-z0-9_-]{{22}}", qr), qr
         await k.shot("receipt")
         stored_rating = await redis.hmget(key("session", sid=sid), ["state", "rating", "rating_comment"])
         assert stored_rating == ["rated", "2", "等待时间太长；事情没有办成；form unclear"]
@@ -259,9 +253,8 @@ async def take_a_ticket(k: Kiosk) -> str:
     page = k.page
     await k.screen("welcome")
     await page.click("#btn-start")
-    await page.click(".tile >> nth=0")
-    await page.click(".tile >> nth=0")
-    await page.click(".matter >> nth=0")
+    await page.click("#matter-list .matter >> nth=0")  # offered by several regions: the place follows
+    await page.click("#place-list .place >> nth=0")
     await page.click("[data-priority='']")
     await page.click("#consent-yes")
     await k.screen("waiting")
@@ -369,15 +362,12 @@ async def test_every_touch_target_is_big_enough(browser: Browser, booth_account:
         await k.screen("welcome")
         small["welcome"] = await small_targets(page)
         await page.click("#btn-start")
-        await k.screen("region")
-        small["province"] = await small_targets(page)
-        await page.click(f"[data-province='{catalogue.region(region.province_code).code}']")
-        await page.wait_for_selector(f"[data-region='{region.code}']")
-        small["region"] = await small_targets(page)
-        await page.click(f"[data-region='{region.code}']")
         await k.screen("matter")
         small["matter"] = await small_targets(page)
-        await page.click(f"[data-matter='{matter.code}']")
+        await page.click(f"#matter-list [data-matters~='{matter.code}']")
+        await k.screen("place")
+        small["place"] = await small_targets(page)
+        await page.click(f"#place-list [data-region='{region.code}'][data-matter='{matter.code}']")
         await k.screen("priority")
         small["priority"] = await small_targets(page)
         await page.click("[data-priority='']")

@@ -21,6 +21,8 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
 MAX_PROMISED_DAYS = 365
 MAX_TEXT = 200
+MAX_ALIASES = 20
+MAX_ALIAS = 40
 
 _REGION_CODE = re.compile(r"[1-9][0-9]{5}")
 _CENTRE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -149,6 +151,8 @@ class Matter:
     theme: str
     materials: tuple[Material, ...]
     promised_days: int
+    aliases: tuple[str, ...] = ()
+    """Common names a citizen may search for (医保, 营业执照, 公积金 …); optional."""
 
     def supports(self, mode: ServiceMode) -> bool:
         """Return whether the matter can be handled in ``mode``."""
@@ -600,6 +604,12 @@ def _parse_matters(
         theme = e.text("theme")
         materials = _parse_materials(e)
         days = e.integer("promised_days", 0, MAX_PROMISED_DAYS)
+        aliases = e.strings("aliases", optional=True, non_empty=False)
+        if len(aliases) > MAX_ALIASES:
+            raise e.fail("aliases", f"must list at most {MAX_ALIASES} names, got {len(aliases)}")
+        for j, alias in enumerate(aliases):
+            if len(alias) > MAX_ALIAS:
+                raise e.fail(f"aliases[{j}]", f"must be at most {MAX_ALIAS} characters")
         matters[code] = Matter(
             code=code,
             name_zh=name_zh,
@@ -611,6 +621,7 @@ def _parse_matters(
             theme=theme,
             materials=materials,
             promised_days=days,
+            aliases=tuple(aliases),
         )
     return matters
 

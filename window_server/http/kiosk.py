@@ -18,6 +18,7 @@ from window_server.appkeys import CATALOGUE, SETTINGS
 from window_server.domain.auth import is_booth_id
 from window_server.domain.catalogue import Catalogue
 from window_server.http.pages import package_dir, page, serve_assets, templates
+from window_server.runtime.catalogue import search_keys
 
 routes = web.RouteTableDef()
 
@@ -40,7 +41,11 @@ def setup(app: web.Application) -> None:
 
 
 def catalogue_json(catalogue: Catalogue) -> dict[str, Any]:
-    """Regions grouped by province, matters with audience, theme and materials, centre names."""
+    """Regions grouped by province, matters with audience, theme and materials, centre names.
+
+    Each matter also carries its ``aliases`` and their and its name's ``pinyin`` and
+    ``initials`` (name first), so the kiosk's search understands qysl, yibao, 医保 …
+    """
     def region(r: Any) -> dict[str, Any]:
         return {"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "level": r.level.value}
 
@@ -52,7 +57,8 @@ def catalogue_json(catalogue: Catalogue) -> dict[str, Any]:
              "audience": m.audience.value, "theme": m.theme, "department": m.department,
              "promised_days": m.promised_days, "service_modes": [s.value for s in m.service_modes],
              "materials": [{"kind": x.kind, "name_zh": x.name_zh, "name_en": x.name_en, "required": x.required,
-                            "original": x.original} for x in m.materials]}
+                            "original": x.original} for x in m.materials],
+             "aliases": list(m.aliases), **search_keys(m)}
             for m in catalogue.matters
         ],
         "centres": {c.id: {"name_zh": c.name_zh, "name_en": c.name_en} for c in catalogue.centres},

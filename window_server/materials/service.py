@@ -25,7 +25,7 @@ from window_server.documents.sniff import sniff
 from window_server.domain import errors
 from window_server.domain import materials as M
 from window_server.domain import recognition as R
-from window_server.domain.auth import Principal
+from window_server.domain.auth import Principal, Role
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.idcard import UNKNOWN
 from window_server.materials.recognition import Notify, Recogniser
@@ -301,8 +301,18 @@ class MaterialService:
             raise errors.Forbidden(refusal, code="not_member", field="sid") from None
 
     async def list(self, principal: Principal, sid: str) -> list[dict[str, Any]]:
+        """Every material, oldest first; for the booth each with what it was last told of it
+        (``advice_zh``, ``advice_en``): a reloaded kiosk rebuilds its checklist from this."""
         await self.visible(principal, sid)
-        return await self.store.list(sid)
+        materials = await self.store.list(sid)
+        if principal.role is not Role.DEVICE:
+            return materials
+        code = await self.matter_of(sid)
+        matter = self.catalogue.matter(code) if self.catalogue.has_matter(code) else None
+        for m in materials:
+            advice = _advice_now(m, matter)
+            m["advice_zh"], m["advice_en"] = advice.zh, advice.en
+        return materials
 
     async def variant(self, principal: Principal, sid: str, material_id: str, variant: str) -> Blob:
         """The bytes of one variant of one material; the view is recorded before they are sent.
@@ -402,3 +412,19 @@ def _record(
         # the second phase fills these in (materials/recognition.py); null: not recognised yet
         "class": None, "recognition": None, "masked": False, "masked_sha256": None, "masked_thumb_sha256": None,
     }
+
+
+def _advice_now(m: dict[str, Any], matter: Any) -> M.Advice:
+    """The citizen's words for a material as it stands: the specialist's verdict if any, else the
+    automatic check's (a wrong document named in the catalogue's words, as the recognition says it)."""
+    review = m.get("review")
+    if review:
+        return M.advice_for_verdict(str(review.get("verdict", "")), str(review.get("reason") or ""))
+    reasons = m.get("reasons") or []
+    if "wrong_kind" in reasons and matter is not None:
+        try:
+            material = matter.material(m["kind"])
+        except errors.NotFound:
+            return M.ADVICE["wrong_kind"]
+        return M.advice_wrong_kind(m["kind"], material.name_zh, material.name_en)
+    return M.advice_for_check(str(m.get("verdict", "")), reasons)

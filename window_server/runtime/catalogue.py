@@ -13,13 +13,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from window_server.domain.catalogue import Catalogue, CatalogueError, parse_catalogue
+from pypinyin import Style, lazy_pinyin
+
+from window_server.domain.catalogue import Catalogue, CatalogueError, Matter, parse_catalogue
 
 DEMO_CENTRES = "centres.toml"
 DEMO_MATTERS = "matters.toml"
 
 _AT_LINE = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 _AT_END = re.compile(r"^(?P<msg>.*?)\s*\(at end of document\)$")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def _read(path: Path | None, demo_name: str) -> tuple[dict[str, Any], str]:
@@ -61,3 +64,22 @@ def load_catalogue(centres_file: Path | None = None, matters_file: Path | None =
     centres_doc, centres_source = _read(centres_file, DEMO_CENTRES)
     matters_doc, matters_source = _read(matters_file, DEMO_MATTERS)
     return parse_catalogue(centres_doc, matters_doc, centres_source, matters_source)
+
+
+def pinyin_keys(text: str) -> tuple[str, str] | None:
+    """Return the full pinyin (toneless, no spaces) and the initials of the Chinese in ``text``.
+
+    企业设立登记 → ("qiyeshelidengji", "qysldj"); None for a text without Chinese. Everything
+    that is not a Chinese character (punctuation, 《》, Latin words) is left out.
+    """
+    if not _HAN.search(text):
+        return None
+    syllables = lazy_pinyin(text, errors="ignore")  # phrase-aware: 银行 yin hang, 重庆 chong qing
+    return "".join(syllables), "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore"))
+
+
+def search_keys(matter: Matter) -> dict[str, list[str]]:
+    """The pinyin and the initials of a matter's name and of its Chinese aliases, for the kiosk's
+    search (name first): computed once when the catalogue is served, never in the page."""
+    keys = [k for text in (matter.name_zh, *matter.aliases) if (k := pinyin_keys(text))]
+    return {"pinyin": [k[0] for k in keys], "initials": [k[1] for k in keys]}

@@ -6,7 +6,7 @@ import { getLang, setLang, t, tIn } from "./i18n.js";
 import { repeat, say } from "./speech.js";
 import { S } from "./state.js";
 import { go, reset, bannerKey, banner, showToast, ask } from "./screens.js";
-import { renderRegions, renderMatters } from "./views.js";
+import { renderMatters, needsPlace } from "./finder.js";
 import { request, resume } from "./connection.js";
 import { calls } from "./media.js";
 
@@ -45,30 +45,23 @@ export function bindFlow() {
   });
   $("#btn-repeat").addEventListener("click", () => repeat());
   $("#btn-home").addEventListener("click", () => reset());
+  // --- choosing (issue 18, helper D1): the matter first, the place only when there is a choice
   $("#btn-start").addEventListener("click", () => {
-    S.province = null;
-    go("region");
+    Object.assign(S, { category: null, group: null, matter: null, region: null });
+    $("#matter-search").value = "";
+    go("matter");
   });
-  $("#region-back").addEventListener("click", () => {
-    if (S.province) {
-      S.province = null;
-      renderRegions();
-    } else reset();
-  });
-  $("#matter-back").addEventListener("click", () => go("region"));
-  $("#priority-back").addEventListener("click", () => go("matter"));
+  $("#matter-back").addEventListener("click", () => reset());
+  $("#place-back").addEventListener("click", () => go("matter"));
+  $("#priority-back").addEventListener("click", () => go(needsPlace() ? "place" : "matter"));
   // No recording, no video service: the hall's counter serves the citizen instead (no ticket).
   $("#consent-no").addEventListener("click", () => go("declined"));
   $("#declined-home").addEventListener("click", () => reset());
   $("#ended-home").addEventListener("click", () => reset());
-  $("#matter-search").addEventListener("input", () => renderMatters());
-  for (const tab of $$("#matter-tabs .tab")) {
-    tab.addEventListener("click", () => {
-      S.audience = tab.dataset.audience;
-      $("#matter-search").value = "";
-      renderMatters();
-    });
-  }
+  $("#matter-search").addEventListener("input", () => {
+    S.category = null; // a search looks in every category
+    renderMatters();
+  });
   for (const b of $$("#priority-list .choice")) {
     b.addEventListener("click", () => {
       S.priority = b.dataset.priority;

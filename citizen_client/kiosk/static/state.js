@@ -26,9 +26,9 @@ export const DEVICE_PORT = Number(localStorage.getItem(PORT_KEY)) || 8765;
 export const S = {
   screen: null,
   catalogue: null,
-  province: null,
+  category: null, // the category tile touched on the matter screen (a catalogue theme)
+  group: null, // the matter's name touched (a name may be offered by several regions)
   region: null,
-  audience: "person",
   matter: null,
   priority: "",
   session: null, // {sid, ticket, state, matter, agent, agent_centre, position, ahead, eta_s, wide, outcome, case_number}

@@ -1,16 +1,15 @@
-// What each screen shows: the catalogue's places and matters, the ticket and the wait, the
-// materials' verdicts during service, the receipt with its QR code.
+// What each screen shows: the matter and the place (finder.js), the choice summed up, the ticket
+// and the wait, the checklist during service (checklist.js), the receipt with its QR code.
 
-import qrcode from "/kiosk/vendor/qrcode.mjs";
-import { $, $$, h } from "../shared/dom.js";
+import { $, h } from "../shared/dom.js";
 import { STATE } from "../protocol/protocol.js";
-import { getLang, nameOf, t, themeName } from "./i18n.js";
-import { say } from "./speech.js";
+import { nameOf, t } from "./i18n.js";
 import { BOOTH, S } from "./state.js";
-import { go } from "./screens.js";
+import { renderMatters, renderPlaces, placeWords } from "./finder.js";
+import { renderMaterials } from "./checklist.js";
+import { renderReceipt } from "./receipt.js";
 
-const GOOD = new Set(["accepted", "ok", "pass", "passed", "approved"]);
-const BAD = new Set(["rejected", "recapture", "retake", "fail", "failed"]);
+export { verdictClass, materialName, renderMaterials } from "./checklist.js";
 
 export const matterOf = (code) => S.catalogue?.matters.find((m) => m.code === code) || null;
 export const regionOf = (code) => {
@@ -26,70 +25,14 @@ export const centreName = (id) => nameOf(S.catalogue?.centres?.[id], id || "");
 // --- rendering -----------------------------------------------------------------------------------
 
 export function render(screen = S.screen) {
-  if (screen === "region") renderRegions();
-  else if (screen === "matter") renderMatters();
+  if (screen === "matter") renderMatters();
+  else if (screen === "place") renderPlaces();
+  else if (screen === "priority") renderChosen("#priority-chosen");
   else if (screen === "consent") renderConsent();
   else if (screen === "waiting") renderWaiting();
   else if (screen === "service") renderMaterials();
   else if (screen === "receipt") renderReceipt();
   else if (screen === "setup") $("#setup-tech").textContent = t("setup_tech", { booth: BOOTH });
-}
-
-export function renderRegions() {
-  const list = $("#region-list");
-  list.replaceChildren();
-  if (!S.catalogue) return;
-  if (!S.province) {
-    $("#region-title").textContent = t("region_title");
-    for (const p of S.catalogue.provinces) {
-      list.append(h("button", { class: "tile", type: "button", dataset: { province: p.code },
-        on: { click: () => { S.province = p.code; renderRegions(); say("say_region_pick"); } } }, nameOf(p)));
-    }
-    return;
-  }
-  const province = regionOf(S.province);
-  $("#region-title").textContent = t("region_pick", { province: nameOf(province) });
-  for (const r of province.regions) {
-    const level = r.level === "province" ? t("region_level_province") : t(`region_level_${r.level}`);
-    list.append(h("button", { class: "tile", type: "button", dataset: { region: r.code },
-      on: { click: () => { S.region = r.code; S.audience = firstAudience(); go("matter"); } } },
-      nameOf(r), h("small", {}, level)));
-  }
-}
-
-export function regionMatters() {
-  return (S.catalogue?.matters || []).filter((m) => m.region === S.region);
-}
-
-export function firstAudience() {
-  return regionMatters().some((m) => m.audience === "person") ? "person" : "company";
-}
-
-export function renderMatters() {
-  const all = regionMatters();
-  for (const tab of $$("#matter-tabs .tab")) {
-    tab.hidden = !all.some((m) => m.audience === tab.dataset.audience);
-    tab.setAttribute("aria-selected", String(tab.dataset.audience === S.audience));
-  }
-  const q = $("#matter-search").value.trim().toLowerCase();
-  const shown = all.filter((m) => (q ? `${m.name_zh} ${m.name_en} ${m.theme}`.toLowerCase().includes(q) : m.audience === S.audience));
-  const list = $("#matter-list");
-  list.replaceChildren();
-  if (!shown.length) {
-    list.append(h("p", { class: "empty" }, t("matter_none")));
-    return;
-  }
-  const themes = [...new Set(shown.map((m) => m.theme))];
-  for (const theme of themes) {
-    list.append(h("h2", { class: "theme" }, themeName(theme)));
-    const group = h("div", { class: "matter-list" });
-    for (const m of shown.filter((x) => x.theme === theme)) {
-      const days = m.promised_days ? t("matter_days", { n: m.promised_days }) : t("matter_days_0");
-      group.append(h("button", { class: "matter", type: "button", dataset: { matter: m.code },
-        on: { click: () => { S.matter = m.code; go("priority"); } } }, nameOf(m), h("small", {}, days)));
-    }
-    list.append(group);
-  }
 }
 
 export function priorityLabel(p) {
@@ -102,11 +45,31 @@ export function retentionDays() {
   return Number.isFinite(days) && days > 0 ? Math.round(days) : 180;
 }
 
+/** The service modes of a matter in plain words (全程网办 · 异地代收代办). */
+export function modesOf(m) {
+  return (m?.service_modes || []).map((mode) => t(`mode_${mode}`)).join(" · ");
+}
+
+/** The chosen matter as a card: its name, the place, how it is handled and who is responsible. */
+export function renderChosen(selector) {
+  const m = matterOf(S.matter);
+  const el = $(selector);
+  el.replaceChildren();
+  if (!m) return;
+  el.append(h("p", { class: "chosen" }, nameOf(m)),
+    h("dl", { class: "facts" },
+      h("dt", {}, t("chosen_place")), h("dd", {}, placeWords(m.region)),
+      h("dt", {}, t("chosen_modes")), h("dd", { class: "modes" }, modesOf(m)),
+      h("dt", {}, t("chosen_department")), h("dd", { class: "department" }, m.department)));
+}
+
 export function renderConsent() {
   const m = matterOf(S.matter);
-  const parts = [nameOf(regionOf(S.region)), nameOf(m)];
+  const parts = [nameOf(m), placeWords(m?.region || S.region)];
   if (S.priority) parts.push(priorityLabel(S.priority));
   $("#consent-summary").textContent = parts.join(" · ");
+  $("#consent-modes").textContent = modesOf(m);
+  $("#consent-department").textContent = m?.department || "";
   $("#consent-keep").textContent = t("consent_keep", { days: retentionDays() });
 }
 
@@ -135,61 +98,5 @@ export function renderWaiting() {
   }
 }
 
-/** good: the specialist accepted it; bad: it must be taken again; pending: waiting for the specialist. */
-export function verdictClass(m) {
-  if (BAD.has(m.verdict)) return "bad";
-  if (m.stage === "specialist" && GOOD.has(m.verdict)) return "good";
-  return "pending";
-}
-
-export function materialName(kind) {
-  const m = matterOf(S.session?.matter || S.matter);
-  const item = m?.materials.find((x) => x.kind === kind);
-  return item ? nameOf(item) : kind || "";
-}
-
-export function renderMaterials() {
-  const list = $("#materials");
-  list.replaceChildren();
-  const items = [...S.materials.values()].reverse();
-  $("#materials-empty").hidden = items.length > 0;
-  for (const m of items) {
-    const cls = verdictClass(m);
-    const label = { good: t("verdict_ok"), bad: t("verdict_bad"), pending: t("verdict_pending") }[cls];
-    const advice = getLang() === "en" ? m.advice_en : m.advice_zh;
-    // another document than the one asked for: its words in the largest type of the list
-    const wrong = cls === "bad" && m.stage === "check" && (m.reasons || []).includes("wrong_kind");
-    const data = { material: m.id };
-    if (m.cls) data.class = m.cls;
-    list.append(h("li", { class: cls, dataset: data }, materialName(m.kind), h("span", { class: "badge" }, label),
-      advice && cls !== "good" ? h("span", { class: cls === "bad" ? `advice${wrong ? " wrong" : ""}` : "advice soft" }, advice) : null));
-  }
-}
-
-export function renderReceipt() {
-  const s = S.session || {};
-  $("#receipt-sid").textContent = s.sid || "";
-  $("#receipt-matter").textContent = nameOf(matterOf(s.matter), s.matter || "");
-  $("#receipt-outcome").textContent = s.outcome ? t(`outcome_${s.outcome}`) : "";
-  $("#receipt-case").textContent = s.case_number || t("receipt_case_none");
-  $("#receipt-rating").textContent = S.rating ? t(`rating_${S.rating}`) : "—";
-  $("#receipt-time").textContent = new Date().toLocaleString(getLang() === "en" ? "en-GB" : "zh-CN", { hour12: false });
-  drawQr($("#receipt-qr"), s.sid || "");
-}
-
-export function drawQr(canvas, text) {
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  if (!text) return;
-  const qr = qrcode(0, "M");
-  qr.addData(text);
-  qr.make();
-  const n = qr.getModuleCount();
-  const quiet = 4;
-  const cell = Math.floor(canvas.width / (n + 2 * quiet));
-  const offset = Math.floor((canvas.width - cell * n) / 2);
-  ctx.fillStyle = "#000";
-  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) ctx.fillRect(offset + c * cell, offset + r * cell, cell, cell);
-  canvas.dataset.qr = text;
-}
+// The receipt and its QR code live in receipt.js (issue 18); re-exported for the modules that import them here.
+export { renderReceipt, drawQr } from "./receipt.js";
