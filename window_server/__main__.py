@@ -140,6 +140,9 @@ def print_banner(settings: Settings, port: int, demo_lines: Sequence[str] = ()) 
     print(f"  health:    {base}/healthz   readiness: {base}/readyz", flush=True)
     if settings.demo:
         print(f"  demo booth kiosk:   {base}/booth/{DEMO_BOOTH}?token={demo_booth_token(DEMO_BOOTH)}", flush=True)
+        hall = DEMO_BOOTH.rsplit("-", 1)[0]  # the demo booth's centre: its hall's display and staff view
+        print(f"  hall display:       {base}/hall/{hall}/display      hall staff: {base}/hall/{hall}/staff",
+              flush=True)
     for line in demo_lines:  # demo accounts
         print(line, flush=True)
     print("Stop with Ctrl-C.\n", flush=True)

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from window_server.accounts.store import DEMO_PASSWORD, AccountStore
 from window_server.app import create_app
 from window_server.appkeys import ACCOUNTS
-from window_server.domain.auth import Role, read_connect_token, turn_credentials
+from window_server.domain.auth import Role, demo_accounts, read_connect_token, turn_credentials
 from window_server.http.auth import require_user
 from window_server.store.keys import key
 
@@ -74,7 +74,7 @@ async def test_login_sets_a_strict_httponly_cookie(start_server: Any, secure: bo
     status, body, resp = await _post(srv, "/api/login", {"username": "li.wei", "password": PW})
     assert status == 200
     assert body == {"user": {"username": "li.wei", "role": "specialist", "centre": "sh-huangpu",
-                             "langs": ["zh", "en"], "name": "李伟"}}
+                             "langs": ["zh", "en"], "name": "李伟", "staff_no": ""}}
     assert resp.headers["Cache-Control"] == "no-store"
     morsel = _set_cookie(resp)["rw_session"]
     assert morsel["httponly"] is True and morsel["samesite"] == "Strict" and morsel["path"] == "/"
@@ -341,7 +341,8 @@ async def test_demo_accounts_log_in_only_in_demo_mode(start_server: Any, redis: 
                                   headers={"Authorization": "Bearer demo-sh-huangpu-01"})
     assert status == 200 and body["centre"] == "sh-huangpu"
     await AccountStore(redis, _accounts(srv).catalogue, demo=True).seed_demo()  # as a 2nd node would
-    assert len(await redis.smembers(key("users"))) == 31
+    # one per demo account (specialists, leads, managers, hall staff, the chain manager), not twice
+    assert len(await redis.smembers(key("users"))) == len(demo_accounts(_accounts(srv).catalogue)) == 53
     assert len(await redis.smembers(key("booth_accounts"))) == 22
 
 

@@ -4,7 +4,10 @@ One method per queue call (``rw_enqueue`` … ``rw_tick``), each applying the ru
 order the Redis functions do, over plain objects and the routing oracle (``QueueModel``):
 offers and their deadlines, declines and their memory, misses and away, transfers (named or
 to a centre, warm or cold) with their offer and deadline, lost heartbeats, the reconnect grace
-(back to the head of the queue, lane 0, or interrupted), no-show, wrap-up and its timer.
+(back to the head of the queue, lane 0, or interrupted), no-show, wrap-up and its timer, and the
+hall's seated tickets (issue 18, ``queue/lua/hall.lua``): sitting down, the call-back when fewer
+than ``call_ahead`` wait ahead, the claim at a free booth (queued again in its old place), the
+call not claimed in time (no-show).
 A refused call raises ``Refused`` with the code the queue must answer. No I/O, no clock: every
 call takes ``now`` (ms).
 """
@@ -19,7 +22,7 @@ from tests.oracle.presence import after_offer_timeout, manual_switch_refusal
 from tests.oracle.routing import ModelAgent, ModelSession, QueueModel, lane_for
 from window_server.domain.presence import Presence
 from window_server.domain.routing import Lane, PoolEntry
-from window_server.domain.session import TRANSITIONS, Action, State, next_state
+from window_server.domain.session import ENDED_STATES, TRANSITIONS, Action, State, next_state
 from window_server.queue.store import QueueTiming
 
 P, S, A = Presence, State, Action
@@ -53,6 +56,8 @@ class Session(ModelSession):
     lost: set[str] = field(default_factory=set)  # parties whose media is gone
     grace_until: int | None = None
     xfer: Transfer | None = None
+    seated: bool = False  # sat down with a slip: out of the queue, keeping its score (hall.lua)
+    call_deadline: int | None = None  # called back: claimed at a booth by then, or no-show
 
 
 @dataclass
@@ -342,6 +347,28 @@ class QueueOracle:
         self._move(s, A.COMPLETE)
         self._start_wrap_up(self.agents[aid], now)
 
+    def hang_up(self, sid: str, booth: str, now: int) -> None:
+        """The citizen ends the call (issue 18, conversation.lua): completed with no outcome; a
+        transfer in flight ends (its receiver is free again); the holder goes to wrap-up."""
+        s = self.sessions[sid]
+        if s.booth != booth:
+            raise Refused("not_your_session")
+        self._check(s, A.HANG_UP)
+        aid, target, kind = s.agent, "", ""
+        if s.state is S.TRANSFERRING:
+            x, target, kind = self._end_transfer(s)
+            aid = x.src
+        s.grace_until = None
+        s.lost.clear()
+        self._move(s, A.HANG_UP)
+        self._free_target(target, kind, now)
+        if aid:
+            a = self.agents[aid]
+            if a.status is not P.OFFLINE:
+                self._start_wrap_up(a, now)
+            else:
+                a.session = a.reserve = ""
+
     def leave(self, sid: str, now: int) -> None:
         s = self.sessions[sid]
         self._check(s, A.LEAVE)
@@ -391,6 +418,46 @@ class QueueOracle:
             s.grace_until = None
             self._move(s, A.MEDIA_BACK)
 
+    # --- the hall (hall.lua) -----------------------------------------------------------------------
+
+    def sit_down(self, sid: str, booth: str, now: int) -> None:
+        """The booth's waiting citizen sits down: out of the queue (keeping its score), booth free."""
+        s = self.sessions[sid]
+        if s.booth != booth:
+            raise Refused("not_your_session")
+        if s.state is not S.WAITING or sid not in self.router.waiting:
+            raise Refused("not_waiting")
+        del self.router.waiting[sid]
+        s.booth, s.seated, s.call_deadline = "", True, None
+        self.seen["sit_down"] += 1
+
+    def claim(self, sid: str, booth: str, now: int) -> str | None:
+        """A free booth claims a called ticket: it is that booth's, queued again in its old place."""
+        s = self.sessions[sid]
+        if s.state is not S.WAITING or s.call_deadline is None:
+            raise Refused("not_called")
+        if any(x.booth == booth and x.state not in ENDED_STATES for x in self.sessions.values()):
+            raise Refused("booth_busy")
+        s.booth, s.seated, s.call_deadline = booth, False, None
+        self.seen["claim"] += 1
+        return self._enqueue(s, s.lane, now)
+
+    def _hall_tick(self, now: int) -> None:
+        """Seated tickets with fewer than call_ahead ahead in their queue are called; calls past due end."""
+        for s in sorted((x for x in self.sessions.values() if x.seated and x.call_deadline is None),
+                        key=lambda x: (x.score, x.sid)):
+            ahead = sum(1 for w in self.router.waiting.values()
+                        if (w.region, w.lang) == (s.region, s.lang) and (w.score, w.sid) < (s.score, s.sid))
+            if ahead < self.t.call_ahead:
+                s.call_deadline = now + self.t.call_back_ms
+                self.seen["called"] += 1
+        due = [x for x in self.sessions.values() if x.call_deadline is not None and x.call_deadline <= now]
+        for s in sorted(due, key=lambda x: (x.call_deadline or 0, x.sid)):
+            s.seated, s.call_deadline = False, None
+            if s.state is S.WAITING:
+                self._move(s, A.NO_SHOW)
+                self.seen["hall_no_show"] += 1
+
     def _grace_over(self, s: Session, now: int) -> None:
         if s.state is not S.RECONNECTING:
             return
@@ -439,4 +506,5 @@ class QueueOracle:
         for s in sorted(expired, key=lambda s: (s.xfer.deadline if s.xfer else 0, s.sid)):
             if s.state is S.TRANSFERRING:
                 self._free_target(*self._transfer_returned(s, A.TRANSFER_TIMEOUT, now), now)
+        self._hall_tick(now)
 

@@ -5,7 +5,8 @@ plainly. A seeded sequence of operations drives both: tickets, specialists signi
 available, away or silent, accepting and declining, transferring (to a named specialist or a
 centre, warm or cold), completing, no-shows, citizens leaving, booths losing media, time
 passing (offer timeouts, widening, lost heartbeats, the reconnect grace with its lane-0 requeue,
-the wrap-up timer, transfer deadlines). The real side runs through ``QueueService`` (and, for
+the wrap-up timer, transfer deadlines), citizens sitting down with a slip, called back and
+claiming their ticket at another booth, or not coming back in time (the hall, issue 18). The real side runs through ``QueueService`` (and, for
 the calls handlers still make on the store directly, its store) against a real Redis. After
 every step every session's and specialist's state must be what the oracle says, and a refused
 call must be refused with the oracle's code. The harness only picks operations: what follows
@@ -47,7 +48,8 @@ STEPS = 400
 MUST_SEE = {"offer": 250, "accept": 80, "decline": 30, "offer_timeout": 50, "offer_lost": 3, "transfer": 30,
             "transfer_offer": 15, "transfer_accept": 3, "transfer_decline": 8, "transfer_timeout": 15,
             "requeue": 2, "interrupt": 8, "heartbeat_lost": 15, "no_show": 20, "wrap_up_timer": 30,
-            "media_back": 3, "leave": 25}
+            "media_back": 3, "leave": 25, "sit_down": 20, "called": 15, "claim": 8, "hall_no_show": 3,
+            "hang_up": 5}
 
 
 class Harness:
@@ -151,7 +153,10 @@ class Harness:
 
     async def complete(self) -> None:
         sid = self.pick(self.sessions(State.IN_SERVICE, State.TRANSFERRING))
-        if sid:  # completing while transferring is refused (illegal_transition)
+        if sid and self.rng.random() < 0.25:  # the citizen hangs up instead (issue 18; a transfer ends with it)
+            booth = self.oracle.sessions[sid].booth
+            await self.both(self.service.hang_up(sid, booth), lambda: self.oracle.hang_up(sid, booth, self.now))
+        elif sid:  # completing while transferring is refused (illegal_transition)
             aid = self.oracle.sessions[sid].agent
             await self.both(self.service.complete(aid, sid, "consultation"),
                             lambda: self.oracle.complete(aid, sid, self.now))
@@ -182,7 +187,7 @@ class Harness:
             assert got[0].ok["offered_to"] == got[1]
 
     async def leave(self) -> None:
-        sid = self.pick(self.sessions(State.WAITING, State.OFFERED))
+        sid = self.pick(x for x in self.sessions(State.WAITING, State.OFFERED) if not self.oracle.sessions[x].seated)
         if sid:
             await self.service.leave(sid, self.booth_of[sid])
             self.oracle.leave(sid, self.now)
@@ -194,6 +199,31 @@ class Harness:
             aid = s.agent or s.offer_agent
             await self.store.no_show(aid, sid, "nobody at the booth")
             self.oracle.no_show(aid, sid, self.now)
+
+    async def sit_down(self) -> None:
+        """A waiting citizen takes a slip (sometimes one already seated, or offered: refused)."""
+        waiting = self.sessions(State.WAITING, State.OFFERED)
+        sid = self.pick(waiting)
+        if sid:
+            booth = self.booth_of[sid]
+            await self.both(self.store.call("rw_sit_down", sid=sid, booth=booth),
+                            lambda: self.oracle.sit_down(sid, booth, self.now))
+
+    async def claim(self) -> None:
+        """A called citizen touches their number on a booth: mostly a free one; sometimes a busy one,
+        or a ticket that is not (or no longer) called."""
+        called = [x.sid for x in self.oracle.sessions.values() if x.call_deadline is not None]
+        sid = self.pick(called if called and self.rng.random() < 0.85 else self.sessions(State.WAITING))
+        if sid is None:
+            return
+        busy = [self.booth_of[x] for x in self.open_sessions() if self.oracle.sessions[x].booth]
+        self.n += 1
+        booth = self.pick(busy) if busy and self.rng.random() < 0.15 else f"k{self.n:04d}"
+        got = await self.both(self.store.call("rw_claim_ticket", sid=sid, booth=booth, centre="sh-huangpu"),
+                              lambda: self.oracle.claim(sid, booth, self.now))
+        if got:
+            self.booth_of[sid] = booth
+            assert (got[0].ok["state"], got[0].ok["agent"]) == (self.oracle.sessions[sid].state.value, got[1] or "")
 
     async def booth_media(self) -> None:
         """A booth's media goes, or comes back within the grace."""
@@ -232,7 +262,8 @@ class Harness:
     async def compare(self, sids: list[str]) -> None:
         """Every listed session and every specialist: Redis holds what the oracle says."""
         aids = sorted(self.oracle.agents)
-        s_fields = ["state", "agent", "offer_agent", "offer_kind", "lane", "lost_agent", "lost_booth", "xfer"]
+        s_fields = ["state", "agent", "offer_agent", "offer_kind", "lane", "lost_agent", "lost_booth", "xfer", "booth",
+                    "call_deadline"]
         a_fields = ["status", "session", "reserve", "offer", "misses", "idle_since"]
         async with self.store.redis.pipeline(transaction=False) as p:
             for sid in sids:
@@ -244,12 +275,14 @@ class Harness:
         for sid, row in zip(sids, rows, strict=False):
             s = self.oracle.sessions[sid]
             raw = dict(zip(s_fields, row, strict=True))
-            got = {f: raw[f] or "" for f in ("state", "agent", "offer_agent", "offer_kind", "lane")}
+            got = {f: raw[f] or "" for f in ("state", "agent", "offer_agent", "offer_kind", "lane", "booth",
+                                             "call_deadline")}
             got["xfer"] = bool(raw["xfer"])
             got["lost"] = {party for party in ("agent", "booth") if raw[f"lost_{party}"]}
             want = {"state": s.state.value, "agent": s.agent, "offer_agent": s.offer_agent,
                     "offer_kind": s.offer_kind, "lane": str(int(s.lane)), "xfer": s.xfer is not None,
-                    "lost": s.lost}
+                    "lost": s.lost, "booth": s.booth,
+                    "call_deadline": "" if s.call_deadline is None else str(s.call_deadline)}
             assert got == want, f"session {sid} at {self.now}"
         rest = rows[len(sids):]
         for i, aid in enumerate(aids):
@@ -268,7 +301,7 @@ async def run(service: QueueService, clock: Clock, seed: int, steps: int = STEPS
     h = Harness(service, clock, random.Random(seed))
     ops = [h.ticket] * 6 + [h.sign_in] * 2 + [h.hand_switch] * 5 + [h.accept] * 5 + [h.decline] * 2 + \
         [h.complete] * 3 + [h.transfer] * 6 + [h.leave] * 1 + [h.no_show] * 1 + [h.booth_media] * 1 + \
-        [h.console_gone] * 1
+        [h.console_gone] * 1 + [h.sit_down] * 2 + [h.claim] * 2
     for _ in range(4):
         await h.sign_in()
     for step in range(steps):

@@ -121,12 +121,14 @@ class Role(StrEnum):
     TEAM_LEAD = "team_lead"
     MANAGER = "manager"
     CHAIN_MANAGER = "chain_manager"
+    HALL_STAFF = "hall_staff"
+    """大厅工作人员: the hall's own staff of one centre: its call display and help calls, no namespace."""
     BOOTH = "booth"
     DEVICE = "device"
 
 
 STAFF_ROLES: frozenset[Role] = frozenset(
-    {Role.SPECIALIST, Role.TEAM_LEAD, Role.MANAGER, Role.CHAIN_MANAGER}
+    {Role.SPECIALIST, Role.TEAM_LEAD, Role.MANAGER, Role.CHAIN_MANAGER, Role.HALL_STAFF}
 )
 """Roles that log in with a username and password (web session cookie)."""
 
@@ -142,6 +144,7 @@ _MAY_OPEN: dict[Role, frozenset[str]] = {
     Role.TEAM_LEAD: frozenset({"/agent", "/dashboard"}),
     Role.MANAGER: frozenset({"/dashboard"}),
     Role.CHAIN_MANAGER: frozenset({"/dashboard"}),
+    Role.HALL_STAFF: frozenset(),  # the hall pages poll over HTTP (window_server/hall/)
 }
 
 MEDIA_NAMESPACES: frozenset[str] = frozenset({"/booth", "/device", "/agent"})
@@ -189,6 +192,17 @@ def can_manage_centre(principal: Principal, centre_id: str) -> bool:
     if principal.role in (Role.MANAGER, Role.TEAM_LEAD):
         return principal.centre == centre_id
     return False
+
+
+HALL_ROLES: frozenset[Role] = frozenset({Role.HALL_STAFF, Role.TEAM_LEAD, Role.MANAGER, Role.CHAIN_MANAGER})
+"""Roles that may open a hall's call display and help-call view (``can_use_hall``)."""
+
+
+def can_use_hall(principal: Principal, centre_id: str) -> bool:
+    """Hall staff, team leads and managers use their own centre's hall pages; chain managers any."""
+    if principal.role is Role.CHAIN_MANAGER:
+        return True
+    return principal.role in HALL_ROLES and bool(centre_id) and principal.centre == centre_id
 
 
 def can_serve(principal: Principal) -> bool:
@@ -263,6 +277,27 @@ def check_display_name(value: str, field: str = "name") -> str:
     return value
 
 
+#: A specialist's service number (工号), shown to the citizen: letters, digits and dashes.
+STAFF_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,23}")
+
+
+def check_staff_no(value: str, field: str = "staff_no") -> str:
+    """Return a trimmed service number ('' for none); refuse anything but letters, digits and dashes."""
+    value = value.strip()
+    if value and not STAFF_NO.fullmatch(value):
+        raise InvalidInput("a service number is 1-24 letters, digits or dashes, e.g. SH0101-01", field=field)
+    if _LONG_DIGITS.search(value):
+        raise InvalidInput("a service number may not be an ID number", field=field)
+    return value
+
+
+def demo_staff_no(centre_id: str, region_code: str, n: int) -> str:
+    """The demo service number of a centre's ``n``-th demo account: ``SH0101-01`` (province letters,
+    the region code's last four digits, the account's number)."""
+    prefix = re.sub(r"[^A-Za-z]", "", centre_id.split("-", 1)[0]).upper()[:4] or "RW"
+    return f"{prefix}{region_code[-4:]}-{n:02d}"
+
+
 # --- demo accounts ------------------------------------------------------------------------
 
 
@@ -271,7 +306,8 @@ def demo_accounts(catalogue: Catalogue) -> list[tuple[str, Role, str, str]]:
 
     One specialist per centre (``spec-<centre>``); a team lead (``lead-<centre>``) and a
     manager (``mgr-<centre>``) for the first city or district centre of each province; one
-    chain manager (``chain-manager``). Usernames a custom chain's long ids would make invalid
+    hall staff account (``hall-<centre>``) per centre (each has a demo booth); one chain manager
+    (``chain-manager``). Usernames a custom chain's long ids would make invalid
     are left out.
     """
     plan: list[tuple[str, Role, str, str]] = []
@@ -284,6 +320,8 @@ def demo_accounts(catalogue: Catalogue) -> list[tuple[str, Role, str, str]]:
         c = catalogue.centre(centre_id)
         plan.append((f"lead-{c.id}", Role.TEAM_LEAD, c.id, f"演示组长·{c.name_zh}"))
         plan.append((f"mgr-{c.id}", Role.MANAGER, c.id, f"演示管理员·{c.name_zh}"))
+    for c in catalogue.centres:  # every centre has a demo booth, so a hall
+        plan.append((f"hall-{c.id}", Role.HALL_STAFF, c.id, f"演示大厅工作人员·{c.name_zh}"))
     plan.append(("chain-manager", Role.CHAIN_MANAGER, "", "演示总管理员"))
     return [p for p in plan if is_username(p[0])]
 

@@ -91,8 +91,9 @@ register('rw_tick', function(a, now, cfg)
     close_rating(sid, now)
     done = done + 1
   end
+  done = done + hall_tick(now, cfg, limit) -- seated tickets called back, calls not claimed in time (hall.lua)
   local nxt = {}
-  for _, z in ipairs({K.offers, K.rematch, K.grace, K.wrap_up, K.transfer_deadlines, K.rating_window}) do
+  for _, z in ipairs({K.offers, K.rematch, K.grace, K.wrap_up, K.transfer_deadlines, K.rating_window, K.hall_calls}) do
     local r = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
     if #r > 0 then nxt[#nxt + 1] = tonumber(r[2]) end
   end
