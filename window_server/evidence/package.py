@@ -3,8 +3,11 @@
 Members: ``manifest.json`` (the session's facts, every item with its path, kind, ref, SHA-256 and
 size, the chain, the seal, the seal log's next entry if there is one yet, the session's purge
 entries, the key id), then one member per chain entry: ``facts.json``, ``events.jsonl``,
-``materials.json``, ``notes.json``, ``recording.json``, ``stills/<material>/<variant>.jpg|png``,
-``recording/seg<n>/<seq>.webm`` (the chunks as uploaded), ``materials.pdf``, ``summary.html``.
+``materials.json``, ``notes.json``, ``recording.json``, ``delivery.json`` (the delivery address in full, when
+the result is posted), ``stills/<material>/<variant>.jpg|png``,
+``recording/seg<n>/<seq>.webm`` (the chunks as uploaded), ``signatures/<n>.json|.strokes.json|.pdf`` (each
+signature, chained when it was given: its record with the document's text, its strokes, the stamped PDF),
+``signatures.json`` (those records in one list, at seal time), ``materials.pdf``, ``summary.html``.
 Every member but the manifest is a chained item, byte for byte as it was when chained; the
 manifest is written canonically (sorted keys, indent 1, UTF-8, one final newline) and holds
 nothing ``evidence verify`` does not check, so any byte changed anywhere is caught.
@@ -49,7 +52,13 @@ FILES: dict[str, str] = {
     "recording": "recording.json",
     "pdf": "materials.pdf",
     "summary": "summary.html",
+    "delivery": "delivery.json",  # issue 18: the delivery address in full (结果寄递), when there is one
+    "signatures": "signatures.json",  # issue 18: the records of signatures/<n>.json in one list, at seal time
 }
+#: A signature's items (chained when it is signed, ref = its number n): kind -> suffix of signatures/<n>.
+SIGNATURE_RECORD = "signature_record"
+SIGNATURE_FILES: dict[str, str] = {"signature": ".pdf", "signature_strokes": ".strokes.json",
+                                   SIGNATURE_RECORD: ".json"}
 _SAFE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _STORED = (".webm", ".jpg", ".png", ".pdf")  # compressed already: stored as they are
 
@@ -93,6 +102,8 @@ def item_path(kind: str, ref: str, ext: str = "jpg") -> str:
         return f"stills/{parts[0]}/{parts[1]}.{ext}"
     if kind == "chunk" and len(parts) == 2:
         return f"recording/{parts[0]}/{parts[1]}.webm"
+    if kind in SIGNATURE_FILES and len(parts) == 1:  # signing (issue 18, helper B)
+        return f"signatures/{parts[0]}{SIGNATURE_FILES[kind]}"
     kind_dir = kind if _SAFE.fullmatch(kind) else "other"
     return f"items/{kind_dir}/{'/'.join(parts)}"
 

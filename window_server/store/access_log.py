@@ -22,7 +22,7 @@ from window_server.store.keys import key
 
 MAX_ENTRIES = 1_000_000  # the chain-wide stream, approximately (XADD MAXLEN ~)
 MAX_READ = 10_000
-ACTIONS = ("recording", "recording_list", "still", "pdf", "evidence")
+ACTIONS = ("recording", "recording_list", "still", "pdf", "evidence", "signature", "signature_list")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Signing on the kiosk (E2): sign requests, the strokes, the stamped PDF, the evidence chain."""
