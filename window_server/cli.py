@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--langs", default="", help="comma-separated languages, e.g. zh,en "
                      "(default: the centre's languages)")
     add.add_argument("--name", default="", help="display name shown on screens")
+    add.add_argument("--staff-no", default="", help="service number (工号) shown to the citizen while this "
+                     "specialist serves them, e.g. SH0101-07")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password as one line from stdin instead of prompting")
     pw = ucmd.add_parser("passwd", parents=[common], help="set a new password")
@@ -157,11 +159,12 @@ async def _dispatch(ns: argparse.Namespace, store: AccountStore) -> int:
     if ns.kind == "users":
         if ns.cmd == "add":
             langs = tuple(x.strip() for x in ns.langs.split(",") if x.strip()) or None
-            store.validate_user(ns.username, ns.role, ns.centre, langs, ns.name)  # before the prompt
+            store.validate_user(ns.username, ns.role, ns.centre, langs, ns.name, ns.staff_no)  # before the prompt
             password = store.check_password(_read_password(ns.password_stdin))
-            user = await store.add_user(ns.username, password, ns.role, ns.centre, langs, ns.name)
+            user = await store.add_user(ns.username, password, ns.role, ns.centre, langs, ns.name, ns.staff_no)
             _out(f"user {user.username} added: {user.role.value}"
-                 + (f" at {user.centre}" if user.centre else "") + f", languages {','.join(user.langs)}")
+                 + (f" at {user.centre}" if user.centre else "") + f", languages {','.join(user.langs)}"
+                 + (f", service number {user.staff_no}" if user.staff_no else ""))
         elif ns.cmd == "passwd":
             await store.get_user(ns.username)
             await store.set_password(ns.username, store.check_password(_read_password(ns.password_stdin)))
@@ -253,6 +256,8 @@ def demo_banner(demo: DemoLogins) -> list[str]:
     lines = [f"Demo logins (demo mode only), password {demo.password} for each:"]
     if specs:
         lines.append(f"  specialists:   spec-<centre id>, {len(specs)} in all, e.g. {specs[min(1, len(specs) - 1)]}")
+    if halls := by_role.get(Role.HALL_STAFF, []):
+        lines.append(f"  hall staff:    hall-<centre id>, {len(halls)} in all, e.g. {halls[min(1, len(halls) - 1)]}")
     for role, label in ((Role.TEAM_LEAD, "team leads:   "), (Role.MANAGER, "managers:     "),
                         (Role.CHAIN_MANAGER, "chain manager:")):
         if by_role.get(role):

@@ -62,7 +62,8 @@ async def test_add_user_hashes_with_argon2id_and_authenticates(redis: Redis) -> 
     assert got.username == "li.wei" and got.role is Role.SPECIALIST
     assert "pw" not in {f for f in User.__dataclass_fields__}  # a User never carries the hash
     assert (await store.list_users())[0].public() == {
-        "username": "li.wei", "role": "specialist", "centre": "sh-huangpu", "langs": ["zh"], "name": "李伟"}
+        "username": "li.wei", "role": "specialist", "centre": "sh-huangpu", "langs": ["zh"], "name": "李伟",
+        "staff_no": ""}
 
 
 async def test_languages_default_to_the_centre_and_chain_manager_has_no_centre(redis: Redis) -> None:
@@ -296,7 +297,7 @@ async def test_demo_seeding_is_idempotent_and_works_only_in_demo_mode(redis: Red
     demo = make_store(redis, demo=True)
     seeded = await demo.seed_demo()
     users = await redis.smembers(key("users"))
-    assert len(users) == 22 + 4 + 4 + 1 and len(seeded.users) == len(users)
+    assert len(users) == 22 + 4 + 4 + 22 + 1 and len(seeded.users) == len(users)  # + hall staff, one per centre
     assert len(seeded.booths) == 22 and ("sh-huangpu-01", "sh-huangpu", "demo-sh-huangpu-01") in seeded.booths
     snapshot = {u: await redis.hgetall(key("user", username=u)) for u in users}
     again = await make_store(redis, demo=True).seed_demo()

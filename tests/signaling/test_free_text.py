@@ -28,7 +28,8 @@ MASKED = "张三丰 / 310101********1234 / 138****8000"
 FREE_TEXT = {("/booth", "leave_queue", "reason"), ("/booth", "rate", "comment"), ("/agent", "decline", "reason"),
              ("/agent", "transfer", "reason"), ("/agent", "complete", "case_number"),
              ("/agent", "no_show", "reason"), ("/agent", "note", "text"), ("/agent", "verdict", "reason"),
-             ("/agent", "verdict", "override_reason")}
+             ("/agent", "verdict", "override_reason"),
+             ("/agent", "chat", "text"), ("/booth", "chat", "text")}  # issue 18: the text beside the video
 
 
 def test_every_free_text_field_is_masked_by_parse() -> None:

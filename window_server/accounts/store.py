@@ -44,8 +44,10 @@ from window_server.domain.auth import (
     check_booth_id,
     check_display_name,
     check_langs,
+    check_staff_no,
     check_username,
     demo_accounts,
+    demo_staff_no,
     is_booth_id,
     is_username,
 )
@@ -152,6 +154,8 @@ class User:
     generation: int
     """Bumped when the password changes or the account is disabled: older web sessions, connect
     tokens and sockets stop working."""
+    staff_no: str = ""
+    """The service number (工号) a citizen is shown while this specialist serves them; '' for none."""
 
     def principal(self) -> Principal:
         return Principal(self.role, self.username, self.centre, self.langs, self.name)
@@ -164,6 +168,7 @@ class User:
             "centre": self.centre,
             "langs": list(self.langs),
             "name": self.name,
+            "staff_no": self.staff_no,
         }
 
 
@@ -314,9 +319,10 @@ class AccountStore:
         centre: str = "",
         langs: tuple[str, ...] | None = None,
         name: str = "",
+        staff_no: str = "",
     ) -> User:
         """Create a staff account; raise InvalidInput, or Conflict ``user_exists``."""
-        user = self.validate_user(username, role, centre, langs, name)
+        user = self.validate_user(username, role, centre, langs, name, staff_no)
         self.check_password(password)
         if not await self._insert_user(user, await self._hash(password)):
             raise Conflict(f'user "{username}" already exists', code="user_exists", field="username")
@@ -330,9 +336,10 @@ class AccountStore:
         centre: str = "",
         langs: tuple[str, ...] | None = None,
         name: str = "",
+        staff_no: str = "",
     ) -> User:
         """Check a new account's fields (no I/O) and return it; raise InvalidInput."""
-        return self._new_user(username, role, centre, langs, name, demo=False)
+        return self._new_user(username, role, centre, langs, name, demo=False, staff_no=staff_no)
 
     def _new_user(
         self,
@@ -343,6 +350,7 @@ class AccountStore:
         name: str,
         *,
         demo: bool,
+        staff_no: str = "",
     ) -> User:
         check_username(username)
         try:
@@ -357,14 +365,14 @@ class AccountStore:
         langs = check_langs(tuple(langs) if langs else self._default_langs(centre))
         return User(
             username=username, role=role, centre=centre, langs=langs, name=check_display_name(name),
-            disabled=False, demo=demo, created_ms=self.now_ms(), generation=1,
+            disabled=False, demo=demo, created_ms=self.now_ms(), generation=1, staff_no=check_staff_no(staff_no),
         )
 
     async def _insert_user(self, user: User, pw_hash: str) -> bool:
         fields = {  # "gen" is set by the script: 1 for a new user
             "role": user.role.value, "centre": user.centre, "langs": ",".join(user.langs),
             "name": user.name, "pw": pw_hash, "disabled": "0", "demo": "1" if user.demo else "0",
-            "created_ms": str(user.created_ms),
+            "created_ms": str(user.created_ms), "staff_no": user.staff_no,
         }
         flat = [x for kv in fields.items() for x in kv]
         done = await self._create(
@@ -398,6 +406,7 @@ class AccountStore:
             demo=d.get("demo") == "1",
             created_ms=int(d.get("created_ms", "0")),
             generation=int(d.get("gen", "1")),
+            staff_no=d.get("staff_no", ""),
         )
 
     async def find_user(self, username: str) -> User | None:
@@ -640,6 +649,14 @@ class AccountStore:
 
     # --- demo seeding ------------------------------------------------------------------
 
+    def _demo_staff_no(self, role: Role, centre: str) -> str:
+        """A demo account's service number, from its centre: ``SH0101-01`` (specialist), -02 (team
+        lead), -03 (manager); none for the chain manager."""
+        n = {Role.SPECIALIST: 1, Role.TEAM_LEAD: 2, Role.MANAGER: 3}.get(role)
+        if n is None or not centre:
+            return ""
+        return demo_staff_no(centre, self.catalogue.centre(centre).region, n)
+
     async def seed_demo(self) -> DemoLogins:
         """Create the demo accounts and booths if absent (idempotent); demo mode only."""
         if not self.demo:
@@ -648,11 +665,14 @@ class AccountStore:
         pw_hash: str | None = None
         created = 0
         for username, role, centre, name in plan:
+            staff_no = self._demo_staff_no(role, centre)
             if await self.redis.exists(key("user", username=username)):
+                # demo accounts seeded before service numbers existed get theirs
+                await self.redis.hsetnx(key("user", username=username), "staff_no", staff_no)
                 continue
             # One hash for all: they share the published password, so a shared salt hides nothing.
             pw_hash = pw_hash or await self._hash(DEMO_PASSWORD)
-            user = self._new_user(username, role, centre, None, name, demo=True)
+            user = self._new_user(username, role, centre, None, name, demo=True, staff_no=staff_no)
             created += await self._insert_user(user, pw_hash)
         booths = []
         for c in self.catalogue.centres:

@@ -34,7 +34,9 @@ BUSY_PRESENCE = frozenset({Presence.OFFERED, Presence.IN_SERVICE, Presence.WRAP_
 STAFFED_PRESENCE = BUSY_PRESENCE | {Presence.AVAILABLE}
 
 #: Actions that end a session for its specialist (a rating may still follow ``complete``).
-_ENDINGS = frozenset({Action.COMPLETE, Action.LEAVE, Action.NO_SHOW, Action.INTERRUPT})
+_ENDINGS = frozenset({Action.COMPLETE, Action.HANG_UP, Action.LEAVE, Action.NO_SHOW, Action.INTERRUPT})
+#: Endings that leave the session completed (and ratable): the specialist's, or the citizen's hang-up.
+_COMPLETIONS = frozenset({Action.COMPLETE, Action.HANG_UP})
 _LEVELS = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 
 
@@ -164,7 +166,7 @@ def _fold(f: _Facts, event: Event) -> None:
         if f.end is None:
             f.end, f.end_act = ts, act
             f.agent = event.get("agent") or f.agent
-    elif act == Action.RATE and f.end_act == Action.COMPLETE and not f.level:
+    elif act == Action.RATE and f.end_act in _COMPLETIONS and not f.level:
         # One rating per session (一次一评), and only of a completed one.
         f.level = _LEVELS.get(event.get("level", ""), 0)
 
@@ -256,7 +258,7 @@ def _tally(f: _Facts, t_ms: float, s_ms: float) -> _Tally:
         # A leave after an answer (possible only after a requeue) is not an abandon.
         t.abandoned, t.short_abandons = 1, int(f.end - f.enq <= s_ms)
     t.no_show = int(f.end_act == Action.NO_SHOW)
-    t.completed = int(f.end_act == Action.COMPLETE)
+    t.completed = int(f.end_act in _COMPLETIONS)
     t.interrupted = int(f.end_act == Action.INTERRUPT)
     t.transfers = f.transfers
     t.transfers_accepted = f.transfers_accepted

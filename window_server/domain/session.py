@@ -14,6 +14,8 @@ disagree on what is legal.
     reconnecting --interrupt--> interrupted (the booth did not come back)
     waiting | offered --leave--> abandoned
     waiting | offered | in_service --no_show--> no_show (called, but nobody at the booth)
+    in_service | transferring | reconnecting --hang_up--> completed (the citizen ended the call at the
+        booth: outcome ''; a transfer in flight ends with it, the specialist goes to wrap-up as after complete)
 
 A completed session may be rated for the rating window (``QueueTiming.rating_ms``); when that
 closes unrated it stays completed but is no longer active (``close_rating`` in ``queue/lua/rating.lua``).
@@ -58,6 +60,7 @@ class Action(StrEnum):
     RATE = "rate"
     LEAVE = "leave"
     NO_SHOW = "no_show"
+    HANG_UP = "hang_up"  # the citizen ends the call at the booth (结束通话)
 
 
 class Priority(StrEnum):
@@ -114,6 +117,9 @@ TRANSITIONS: dict[tuple[State | None, Action], State] = {
     (S.WAITING, A.NO_SHOW): S.NO_SHOW,
     (S.OFFERED, A.NO_SHOW): S.NO_SHOW,
     (S.IN_SERVICE, A.NO_SHOW): S.NO_SHOW,
+    (S.IN_SERVICE, A.HANG_UP): S.COMPLETED,
+    (S.TRANSFERRING, A.HANG_UP): S.COMPLETED,
+    (S.RECONNECTING, A.HANG_UP): S.COMPLETED,
 }
 del S, A
 

@@ -40,6 +40,11 @@ class LiveStore:
     async def agent_centre(self, aid: str) -> str:
         return cast(str | None, await self.redis.hget(key("agent", aid=aid), "centre")) or ""
 
+    async def agent_no(self, aid: str) -> str:
+        """The specialist's service number (工号) from their account ('' if none): what a booth is
+        shown of who serves it, never the name or username (accounts/store.py writes it)."""
+        return cast(str | None, await self.redis.hget(key("user", username=aid), "staff_no")) or ""
+
     # --- positions ---------------------------------------------------------------------------
 
     def _aht(self, recent: list[str]) -> float:

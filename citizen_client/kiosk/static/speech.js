@@ -2,6 +2,7 @@
 // prompt is also shown on screen, so nothing depends on sound. The last prompt can be repeated.
 
 import { getLang, t } from "./i18n.js";
+import { caption } from "./caption.js";
 
 const log = []; // the most recent prompts, newest last (read by the page tests)
 let last = null;
@@ -9,6 +10,7 @@ let last = null;
 function speak(text) {
   log.push({ lang: getLang(), text });
   if (log.length > 40) log.shift();
+  caption(text); // issue 18: what is spoken is also shown (and what cannot be spoken)
   const synth = window.speechSynthesis;
   if (!synth || typeof SpeechSynthesisUtterance === "undefined") return;
   try {
@@ -37,6 +39,7 @@ export function repeat() {
 
 export function hush() {
   last = null;
+  caption("");
   try {
     window.speechSynthesis?.cancel();
   } catch {
