@@ -8,6 +8,7 @@ import { errText, report } from "./feedback.js";
 import { HELD, S, sock, materials } from "./state.js";
 import { loadDetail, reloadDetail } from "./session.js";
 import { renderAll, renderSide } from "./render.js";
+import { clearDelivery, deliveryReady, fillMissing, missingPayload, showOutcomeBoxes } from "./outcomes.js";
 
 export async function recordIdentity(result) {
   if (!S.sess) return;
@@ -77,9 +78,7 @@ export function identityPassed() {
 
 export function openComplete() {
   if (!S.sess || S.sess.state !== STATE.IN_SERVICE) return;
-  const missing = materials.missingRequired();
-  fill($("#done-missing"), missing.map((m) =>
-    h("label", h("input", { type: "checkbox", name: "missing", value: m.kind, checked: true }), " ", nameOf(m))));
+  fillMissing(); // issue 18: each missing material with how it is supplied; the delivery address
   $("#done-error").textContent = "";
   $("#dlg-complete").showModal();
   updateCompleteForm();
@@ -90,6 +89,7 @@ export function updateCompleteForm() {
   const blocked = outcome === "intake" && !identityPassed();
   show($("#done-identity"), blocked);
   show($("#done-missing-box"), outcome === "needs_supplement");
+  showOutcomeBoxes(outcome);
   $("#done-submit").disabled = blocked;
 }
 
@@ -99,13 +99,13 @@ export async function submitComplete(ev) {
   const payload = { sid: S.sess.sid, outcome: f.elements.outcome.value };
   const cn = $("#done-case").value.trim();
   if (cn) payload.case_number = cn;
-  if (payload.outcome === "needs_supplement") {
-    payload.missing = $$("input[name=missing]:checked", f).map((i) => i.value);
-  }
+  if (payload.outcome === "needs_supplement") payload.missing = missingPayload(f);
+  if (payload.outcome === "postal_delivery" && !(await deliveryReady())) return;
   try {
     await sock.call("complete", payload);
     $("#dlg-complete").close();
     $("#done-case").value = "";
+    clearDelivery();
   } catch (err) {
     $("#done-error").textContent = errText(err);
   }

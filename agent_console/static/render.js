@@ -212,7 +212,11 @@ export function renderHistory() {
       } else {
         if (ev.why) extra.push(ev.why);
         if (ev.to_agent || ev.to_centre) extra.push(`→ ${ev.to_agent || centreName(ev.to_centre)}`);
-        if (ev.missing) extra.push(ev.missing.split(",").map((k) => materials.kindName(k)).join("、"));
+        if (ev.missing) { // issue 18: with how each is supplied, when the event says
+          const hows = (ev.missing_how || "").split(",");
+          extra.push(ev.missing.split(",").map((k, i) => materials.kindName(k) + (hows[i] ? `（${t(`how.${hows[i]}`)}）` : "")).join("、"));
+        }
+        if (ev.act === "delivery_address") extra.push(`${ev.recipient || ""} ${ev.phone || ""} ${ev.address || ""}`.trim()); // masked
         if (ev.outcome) extra.push(t(`outcome.${ev.outcome}`));
         if (ev.mode) extra.push(t(`xfer.${ev.mode}_short`));
       }

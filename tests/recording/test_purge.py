@@ -258,7 +258,7 @@ async def test_the_stills_purge_honours_holds_and_is_logged_so_the_package_still
     assert not await materials.exists(shas[gone.sid]) and await materials.exists(shas[held.sid])
     [seq] = await sealer.seals.purge_seqs(gone.sid)
     entry = await sealer.seals.entry(seq)
-    assert entry is not None and entry["what"] == ["notes", "pdf", "still"]
+    assert entry is not None and entry["what"] == ["delivery", "notes", "pdf", "still"]
     lines = await verified(sealer, gone, gone.sid, tmp_path / "gone.zip")
-    assert lines[0] == "OK" and any(line.startswith("purged: notes, pdf, still") for line in lines), lines
+    assert lines[0] == "OK" and any(line.startswith("purged: delivery, notes, pdf, still") for line in lines), lines
     assert (await verified(sealer, held, held.sid, tmp_path / "held.zip"))[0] == "OK"

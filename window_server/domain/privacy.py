@@ -85,3 +85,51 @@ def _mask(m: re.Match[str]) -> str:
 def mask_free_text(text: str) -> str:
     """Mask resident ID numbers and mainland mobile numbers in ``text``; leave the rest as written."""
     return _PATTERN.sub(_mask, text)
+
+
+# --- a delivery address and its recipient (issue 18, helper D2) ---------------------------------
+
+_ADMIN = re.compile(
+    r"(?P<province>[^\d\s,，]{1,8}?(?:省|自治区|特别行政区))?"
+    r"(?P<city>[^\d\s,，]{1,8}?(?:市|自治州|地区|盟))?"
+)
+_DISTRICT = re.compile(r"[^\d\s,，]{1,8}?(?:区|县|市|旗)")
+_HIDDEN = "****"
+
+
+def mask_name(name: str) -> str:
+    """A person's name with only its first character: ``张*``, ``欧**``, ``J*** *****``."""
+    name = name.strip()
+    if not name:
+        return ""
+    return name[0] + "".join(c if c.isspace() else "*" for c in name[1:]) if len(name) > 1 else name[0] + "*"
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number with its first three and last four digits: ``138****5678``, ``021****5678``."""
+    digits = [c for c in phone if c.isdecimal()]
+    if len(digits) < 8:
+        return "*" * len(digits)
+    return "".join(digits[:3]) + "****" + "".join(digits[-4:])
+
+
+def mask_address(address: str) -> str:
+    """An address down to its district: ``上海市黄浦区****``; nothing of the street, building or room.
+
+    Chinese addresses keep their leading province, city and district (a district only after a
+    province or city); other text keeps its last two comma-separated parts (city, country).
+    """
+    text = "".join(address.split())
+    if not text:
+        return ""
+    m = _ADMIN.match(text)
+    kept = m.group(0) if m else ""
+    if kept:
+        d = _DISTRICT.match(text, len(kept))
+        if d:
+            kept = text[:d.end()]
+        return kept + _HIDDEN
+    parts = [p.strip() for p in address.split(",") if p.strip()]
+    if len(parts) >= 3 and all(c.isascii() for c in address):
+        return _HIDDEN + ", " + ", ".join(parts[-2:])
+    return _HIDDEN

@@ -31,9 +31,11 @@ from window_server.domain import errors
 from window_server.domain.session import ENDED_STATES
 from window_server.evidence.chain import canonical, format_head, parse_head, sha256_hex
 from window_server.evidence.keys import SealKey
+from window_server.evidence.package import SIGNATURE_RECORD as RECORD_KIND
 from window_server.evidence.package import Blobs, render_summary
 from window_server.evidence.seal_store import SealStore
 from window_server.evidence.store import MAX_RETRIES, ChainContended, next_entry
+from window_server.queue.outcomes_store import OutcomesStore
 from window_server.queue.store import QueueStore
 from window_server.runtime.tasks import cancelled, pause
 
@@ -45,9 +47,9 @@ Finalize = Callable[[str, int], Awaitable[dict[str, Any]]]
 LEASE_MS = 600_000  # a claimed session is the claimer's this long; then any node may seal it
 RETRY_MS = 60_000  # a seal that failed is tried again this much later
 #: What a purge entry may name: kinds of chain items ("chunk", "still", …) or "<kind>:<ref>".
-PURGEABLE = ("chunk", "still", "pdf", "notes", "summary", "events", "materials", "recording", "facts")
+PURGEABLE = ("chunk", "still", "pdf", "notes", "summary", "events", "materials", "recording", "facts", "delivery")
 #: Seal-time items kept in the evidence store that a purge of their kind deletes with it.
-EVIDENCE_KINDS = frozenset({"pdf", "notes", "summary", "events", "materials", "recording", "facts"})
+EVIDENCE_KINDS = frozenset({"pdf", "notes", "summary", "events", "materials", "recording", "facts", "delivery"})
 
 
 class MaterialsReader(Protocol):
@@ -194,11 +196,17 @@ class Sealer:
             _Item("materials", "materials.json", await put(_json({"sid": sid, "materials": materials}))),
             _Item("notes", "notes.json", await put(_json({
                 "sid": sid, "notes": notes, "rating_comment": s.get("rating_comment", ""),
+                "chat": await self.sessions.chat_log(sid),  # issue 18: the text beside the video
                 "transfer_reasons": [{"at": x.get("at"), "reason": x.get("reason", ""),
                                       "result_reason": x.get("result_reason", "")}
                                      for x in _loads(s.get("transfers"), [])]}))),
             _Item("recording", "recording.json", await put(_json(recording))),
         ]
+        delivery = await OutcomesStore(self.sessions.redis).delivery(sid)  # issue 18: in full, only here
+        if delivery:
+            items.append(_Item("delivery", "delivery.json", await put(_json({"sid": sid, "delivery": delivery}))))
+        if signatures := await self._signatures(sid):  # issue 18 (signing): one index of those chained
+            items.append(_Item("signatures", "signatures.json", await put(_json({"sid": sid, "signatures": signatures}))))
         for m in materials:
             for variant, field in (("original", "sha256"), ("corrected", "corrected_sha256"), ("thumb", "thumb_sha256")):
                 if m.get(field):
@@ -209,6 +217,20 @@ class Sealer:
             pdf = await self.pdf.compose_pdf(pages, title=f"{sid} materials")
             items.append(_Item("pdf", "materials.pdf", await put(pdf)))
         return items, {"facts": facts, "events": events, "materials": materials}
+
+    async def _signatures(self, sid: str) -> list[dict[str, Any]]:
+        """The records of the signatures chained while the session ran (``signatures/<n>.json``), in order.
+
+        Read from the chain and the evidence store, so every sealer (the service, the command line)
+        writes the same ``signatures.json`` without knowing the signing feature.
+        """
+        count, _head = parse_head(await self.seals.chain_head(sid))
+        out = []
+        for raw in await self.seals.chain_entries(sid, count):
+            e = json.loads(raw)
+            if e["kind"] == RECORD_KIND:
+                out.append(json.loads(await self.blobs.evidence.get(str(e["sha256"]))))
+        return out
 
     async def _facts(self, sid: str, s: dict[str, str], recording: dict[str, Any]) -> dict[str, Any]:
         """The session's facts: who, where, when, what came of it (no free text: that is notes.json)."""
@@ -229,6 +251,7 @@ class Sealer:
                                           if c)),
             "times": {k: _int(s.get(k)) for k in ("created", "answered", "ended", "rated_at")},
             "outcome": s.get("outcome", ""), "case_number": s.get("case_number", ""),
+            "missing": _loads(s.get("missing"), []), "delivery": _loads(s.get("delivery"), None),  # masked
             "identity": identity, "identity_result": s.get("identity_result", ""),
             "rating": _int(rating), "transfers": transfers,
             "recording": {"state": recording.get("state", ""), "segments": len(recording.get("segments") or [])},

@@ -18,6 +18,7 @@ from window_server.appkeys import ACCOUNTS, CATALOGUE, SETTINGS
 from window_server.domain.auth import Role
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.errors import Forbidden, RemoteWindowError
+from window_server.domain.outcomes import allowed_hows
 from window_server.http.auth import current_user
 from window_server.http.pages import package_dir, page, serve_assets, templates
 
@@ -75,7 +76,9 @@ def catalogue_view(catalogue: Catalogue) -> dict[str, Any]:
             m.code: {"name_zh": m.name_zh, "name_en": m.name_en, "region": m.home_region,
                      "department": m.department, "promised_days": m.promised_days,
                      "materials": [{"kind": x.kind, "name_zh": x.name_zh, "name_en": x.name_en,
-                                    "required": x.required, "original": x.original} for x in m.materials]}
+                                    "required": x.required, "original": x.original,
+                                    # issue 18: how it may be supplied when missing, the default first
+                                    "hows": [h.value for h in allowed_hows(m, x)]} for x in m.materials]}
             for m in catalogue.matters
         },
         "centres": {

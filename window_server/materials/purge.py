@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 ORPHAN_GRACE_S = 86_400.0
 #: What the seal log says a purge deleted: the chain's kinds (evidence/verify.py excuses their absence).
-WHAT = ("still", "pdf", "notes")
+WHAT = ("still", "pdf", "notes", "delivery")  # delivery: the address in full (issue 18), gone with the private hash
 
 
 @dataclass

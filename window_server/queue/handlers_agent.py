@@ -82,9 +82,16 @@ def register(hub: Hub, live: QueueLive) -> None:
 
     @hub.handle(P.AGENT, "complete")
     async def complete(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
-        if p["missing"] and p["outcome"] == "needs_supplement":
-            await live.push((await live.queue.record_missing(conn.subject, p["sid"], p["missing"])).fx)
-        return await live.pushed(await live.queue.complete(conn.subject, p["sid"], p["outcome"], p["case_number"]))
+        return await live.pushed(await live.queue.complete(conn.subject, p["sid"], p["outcome"], p["case_number"],
+                                                           p["missing"]))
+
+    # --- outcomes (issue 18, helper D2)
+    @hub.handle(P.AGENT, "delivery_address")
+    async def delivery_address(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        res = await live.queue.delivery_address(conn.subject, p["sid"], p["recipient"], p["phone"], p["address"])
+        await live.push(res.fx)
+        return {"sid": p["sid"], "delivery": json.loads(await live.store.session_field(p["sid"], "delivery") or "{}")}
+    # --- end outcomes
 
     @hub.handle(P.AGENT, "no_show")
     async def no_show(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,12 @@ every rule about centres, matters, outcomes and ratings is checked in one place.
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
-from window_server.domain import errors
+from window_server.domain import errors, outcomes
 from window_server.domain.catalogue import Catalogue, Centre, Matter
+from window_server.domain.conversation import MAX_CHAT, MAX_CHAT_MESSAGES, QUICK_REPLIES, quick_text
 from window_server.domain.routing import agent_pool
 from window_server.domain.session import (
     LANGUAGES,
@@ -97,6 +99,7 @@ class QueueService:
         result = await self.store.enqueue(
             booth=booth, intake_centre=intake_centre, matter=m.code, region=m.home_region, lang=lang,
             priority=prio.value, source=src.value, consent=True,
+            status_code=secrets.token_urlsafe(16),  # the public status page's code (/r/<code>): unguessable
         )
         log.info("ticket %s session=%s booth=%s matter=%s", result.ok.get("ticket"), result.ok.get("sid"),
                  booth, m.code)
@@ -139,13 +142,37 @@ class QueueService:
         return await self.store.transfer(aid, sid, reason=reason_text, mode=mode_v.value,
                                          to_agent=to_agent, to_centre=to_centre)
 
-    async def complete(self, aid: str, sid: str, outcome: Any, case_number: Any = "") -> Result:
-        """End a session; an intake outcome needs a passed identity check first."""
+    async def complete(self, aid: str, sid: str, outcome: Any, case_number: Any = "", missing: Any = None) -> Result:
+        """End a session; an intake outcome needs a passed identity check first, needs_supplement its
+        list of missing materials (stored with the completion), postal_delivery the delivery address."""
         out = _enum(Outcome, outcome, "outcome")
+        items: list[dict[str, str]] = []
+        note = ""
+        if out is Outcome.NEEDS_SUPPLEMENT:
+            items, note = await self._missing(sid, missing)
         return await self.store.complete(
             aid, sid, out.value, _text(case_number, "case_number", MAX_CASE_NUMBER),
-            require_identity=out is Outcome.INTAKE,
+            require_identity=out is Outcome.INTAKE, missing=items, missing_note=note,
+            require_address=out is Outcome.POSTAL_DELIVERY,
         )
+
+    async def _missing(self, sid: str, raw: Any) -> tuple[list[dict[str, str]], str]:
+        """A needs_supplement outcome's list ``[{kind, how}]``, checked against the matter, and its note."""
+        s = await self.store.session(sid)
+        if not s:
+            raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
+        matter = self.matter(s.get("matter", ""))
+        items = outcomes.missing_items(matter, raw)
+        if not items:
+            raise errors.InvalidInput("a needs_supplement outcome must list the missing materials",
+                                      code="missing_required", field="missing")
+        names = [f"{matter.material(i['kind']).name_zh}（{outcomes.how_words(i['how'], matter)['zh']}）" for i in items]
+        return items, "需补正材料 / missing: " + "；".join(names)
+
+    async def delivery_address(self, aid: str, sid: str, recipient: Any, phone: Any, address: Any) -> Result:
+        """Keep the delivery address (结果寄递) of the session ``aid`` holds: full in private, masked on it."""
+        full = outcomes.delivery(recipient, phone, address)
+        return await self.store.delivery(aid, sid, full, outcomes.masked_delivery(full))
 
     async def note(self, aid: str, sid: str, text: Any) -> Result:
         return await self.store.annotate(aid, sid, "note", text=_text(text, "text", MAX_NOTE, required=True))
@@ -171,6 +198,26 @@ class QueueService:
     async def no_show(self, aid: str, sid: str, reason: str = "") -> Result:
         return await self.store.no_show(aid, sid, reason)
 
+    # --- conversation (issue 18, helper C) ---
+    async def chat(self, sid: str, party: str, who: str, text: Any, quick: Any = "") -> Result:
+        """A message beside the video from the specialist holding ``sid`` or its booth (``party``).
+
+        A quick reply (the booth's chips) is a key of ``QUICK_REPLIES``; without words of its own it
+        is kept with its Chinese words. The words arrive masked (the protocol's door).
+        """
+        key = quick or ""
+        if key and (party != "booth" or key not in QUICK_REPLIES):
+            raise errors.InvalidInput("quick must be one of the booth's quick replies", field="quick")
+        words = _text(text, "text", MAX_CHAT) or quick_text(key, "zh")
+        if not words:
+            raise errors.coded("chat_empty", "send some text or a quick reply", field="text")
+        return await self.store.chat(sid, party, who, words, key, cap=MAX_CHAT_MESSAGES)
+
+    async def hang_up(self, sid: str, booth: str) -> Result:
+        """The citizen ends the call at the booth (结束通话): completed without an outcome."""
+        return await self.store.hang_up(sid, booth)
+    # --- end conversation ---
+
     async def media(self, sid: str, party: str, what: str, *, by: str) -> Result:
         """A party's media is ``lost`` or ``back`` (its socket went or came)."""
         return await self.store.media(sid, party, what, by=by)
@@ -179,21 +226,3 @@ class QueueService:
         """Record the specialist's identity check on the session (``check`` carries ``at`` and ``by``)."""
         return await self.store.annotate(aid, sid, "identity", data=check, now=check["at"], event={
             "method": check["method"], "result": check["result"], "material_id": check["material_id"]})
-
-    async def record_missing(self, aid: str, sid: str, kinds: list[Any]) -> Result:
-        """Keep a needs_supplement outcome's list of missing materials in the history (a note)."""
-        s = await self.store.session(sid)
-        if not s:
-            raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
-        matter = self.matter(s.get("matter", ""))
-        names = []
-        for kind in kinds:
-            if not isinstance(kind, str):
-                raise errors.InvalidInput("complete: missing must list material kinds", field="missing")
-            try:
-                names.append(matter.material(kind).name_zh)
-            except errors.NotFound:
-                raise errors.InvalidInput(f"complete: matter {matter.code} has no material {kind[:64]!r}",
-                                          field="missing") from None
-        return await self.store.annotate(aid, sid, "note", text="需补正材料 / missing: " + "；".join(names),
-                                         event={"missing": ",".join(kinds)})

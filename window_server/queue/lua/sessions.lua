@@ -20,6 +20,10 @@ register('rw_enqueue', function(a, now, cfg)
     'created', num(now), 'enq', num(now), 'wide', '0', 'agent', '', 'served', '[]',
     'transfers', '[]', 'xfer', '', 'version', 0)
   redis.call('SET', booth_key, sid)
+  if (a.status_code or '') ~= '' then -- the public status page's code (issue 18): with the session, one call
+    redis.call('HSET', k, 'status_code', a.status_code)
+    redis.call('SET', key('status_code', a.status_code), sid)
+  end
   redis.call('SADD', K.active, sid)
   transition(sid, A.ENQUEUE, 'booth:' .. a.booth, '', now,
     {intake = a.intake_centre, matter = a.matter, region = a.region, priority = a.priority,
@@ -107,10 +111,20 @@ register('rw_complete', function(a, now, cfg)
   if a.require_identity and (hget(k, 'identity_result') or '') ~= 'passed' then
     fail(E.identity_required, 'record a passed identity check before completing with outcome ' .. a.outcome, state)
   end
+  -- issue 18 (outcomes): the delivery address must be on the session first; the missing list
+  -- (JSON [{kind, how}]) is stored with the completion, its note in the same call
+  if a.require_address and (hget(k, 'delivery') or '') == '' then
+    fail(E.address_required, 'record the delivery address before completing with outcome ' .. a.outcome, state)
+  end
   redis.call('HSET', k, 'outcome', a.outcome, 'case_number', a.case_number or '', 'ended', num(now))
+  local done = {outcome = a.outcome, agent = a.aid, agent_centre = centre_of(a.aid)}
+  if (a.missing or '') ~= '' then
+    redis.call('HSET', k, 'missing', a.missing)
+    redis.call('RPUSH', key('notes', a.sid), cjson.encode({by = a.aid, at = now, text = a.missing_note}))
+    done.missing, done.missing_how = a.missing_kinds, a.missing_hows
+  end
   redis.call('ZADD', K.rating_window, num(now + cfg.rating_ms), a.sid) -- then it closes unrated
-  local to = transition(a.sid, A.COMPLETE, a.aid, '', now, {outcome = a.outcome, agent = a.aid,
-    agent_centre = centre_of(a.aid)})
+  local to = transition(a.sid, A.COMPLETE, a.aid, '', now, done)
   start_wrap_up(a.aid, a.sid, now, cfg)
   return {sid = a.sid, state = to}
 end)
