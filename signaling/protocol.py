@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from window_server.domain.conversation import CHAT_FROM, MAX_CHAT, QUICK_KEYS
 from window_server.domain.errors import CODES, InvalidInput, TooLarge
 from window_server.domain.idcard import CLASSES
 from window_server.domain.materials import (
@@ -47,6 +48,8 @@ from window_server.domain.session import (
     TicketSource,
     TransferMode,
 )
+from window_server.domain.signing import DOCS as SIGNING_DOCS  # signing (issue 18, helper B)
+from window_server.domain.signing import MAX_REQUEST_ID as SIGN_MAX_REQUEST_ID
 
 # --- namespaces -----------------------------------------------------------------------------
 
@@ -154,7 +157,7 @@ SESSION_STATE_FIELDS = (
     F("party", "str", "media_lost, media_back: whose media", required=False, choices=MEDIA_PARTIES),
     F("mode", "str", "transfer: warm or cold", required=False, choices=TRANSFER_MODES),
     F("to_agent", "str", "transfer: the named receiving specialist ('' for a centre); transfer_decline, "
-      "transfer_timeout: the specialist it was offered to, if any", required=False),
+      "transfer_timeout, hang_up during a transfer: the specialist it was offered to, if any", required=False),
     F("to_centre", "str", "transfer: the receiving centre ('' for a named specialist)", required=False),
     F("from_agent", "str", "transfer_accept: the specialist who handed it over", required=False),
     F("outcome", "str", "complete: what came of it", required=False, choices=OUTCOMES),
@@ -163,6 +166,8 @@ SESSION_STATE_FIELDS = (
 DEVICE_SESSION_STATE_FIELDS = tuple(f for f in SESSION_STATE_FIELDS if f.name != "why")
 BOOTH_SESSION_STATE_FIELDS = (
     *DEVICE_SESSION_STATE_FIELDS,
+    F("agent_no", "str", "with agent: that specialist's service number (工号), '' if none; the kiosk shows it "
+      "with agent_centre (never a name)", required=False),
     F("matter", "str", "resume: the matter code", required=False),
     F("case_number", "str", "resume: the home system's case number, '' if none", required=False),
     F("rating", "str", "resume: the level given, '' if not rated", required=False),
@@ -170,6 +175,14 @@ BOOTH_SESSION_STATE_FIELDS = (
     F("ahead", "int", "resume while waiting: as in queue_position", required=False),
     F("eta_s", "number", "resume while waiting: as in queue_position", required=False),
     F("wide", "bool", "resume while waiting: as in queue_position", required=False),
+    # --- outcomes (issue 18, helper D2)
+    F("missing", "array", "resume: needs_supplement's materials still missing, [{kind, how}] (how: post, upload, "
+      "visit)", required=False),
+    F("delivery", "object", "resume: where the result is posted, masked: {address, recipient}; null if none",
+      required=False),
+    F("status_code", "str", "resume: the public status page's code (its address: /r/<status_code>)",
+      required=False),
+    # --- end outcomes
 )
 SIGNAL_IN = (
     SID,
@@ -226,6 +239,24 @@ AGENT_VERDICT_OUT = (
 RECOGNISED_BOOTH_DOC = ("{id, kind, verdict, reasons, class}: the automatic verdict once the still is recognised "
                         "(wrong_kind, id_number_invalid, expired, sides_mismatch may have joined the reasons)")
 RELAY_ERRORS = ("not_member", "unknown_session")
+
+# --- signing (issue 18, helper B) ---
+SIGN_DOCS = SIGNING_DOCS
+SIGN_REQUEST_ID = F("request_id", "str", "the sign request's id, e.g. q0a1b2c3d4e5f6a7b", max_len=SIGN_MAX_REQUEST_ID)
+SIGNATURE_DOC = ("{id, n, doc, request_id, at, sha256 (the document's), pdf_sha256, strokes_sha256, points, by, "
+                 "url}: see docs/protocol.md, Signatures")
+# --- end signing ---
+
+# --- conversation (issue 18, helper C) ---
+CHAT_OUT = (
+    SID,
+    F("id", "int", "the message's number in the session, from 1"),
+    F("from", "str", "who wrote it", choices=CHAT_FROM),
+    F("text", "str", "the words, masked (ID and mobile numbers)"),
+    F("quick", "str", "a quick reply's stable key (the booth's chips)", required=False, choices=QUICK_KEYS),
+    F("at", "int", "epoch ms"),
+)
+# --- end conversation ---
 
 RECORDING_STATUS = (
     SID,
@@ -315,10 +346,14 @@ EVENTS: Final[tuple[Event, ...]] = (
              max_len=MAX_CASE_NUMBER, default="",
              free_text=True),
            # --- console ---
-           F("missing", "array", "needs_supplement: material kinds still missing (补正清单), kept in the history",
+           F("missing", "array", "needs_supplement (required, not empty: missing_required): the materials still "
+             "missing (补正清单), each {kind, how} with how post (邮寄) | upload (网上上传, a copy of a matter done "
+             "fully online) | visit (回来现场补交), or a plain kind (its default how); stored with the completion, "
+             "shown on the booth's receipt and the status page, and a note in the history",
              required=False, max_len=32)),
-          ack="{sid, state}", errors=("identity_required", "not_your_session", "illegal_transition",
-                                      "unknown_session", "unknown_matter")),
+          ack="{sid, state}", errors=("identity_required", "missing_required", "address_required",
+                                      "not_your_session", "illegal_transition", "unknown_session",
+                                      "unknown_matter")),
     Event("no_show", AGENT, Direction.C2S, "Nobody is at the booth (过号).",
           (SID, F("reason", "str", "optional", required=False, max_len=MAX_REASON, free_text=True, default="")),
           ack="{sid, state}", errors=("not_your_session", "illegal_transition", "unknown_session")),
@@ -455,6 +490,118 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("screen_share_reply", AGENT, Direction.S2C,
           "The citizen answered your screen_share_request (false: declined, or the share could not start).",
           (SID, F("accepted", "bool", "the citizen agreed"))),
+    # --- hall (issue 18, helper A) ---
+    Event("sit_down", BOOTH, Direction.C2S,
+          "The waiting citizen takes a slip and sits down (取号凭条): the ticket keeps its place, the booth is "
+          "free for the next citizen (it has no open session any more); the hall calls the ticket back "
+          "(ticket_called) when it is next.",
+          (SID,), ack="{sid, ticket, state, call_back_s}: call_back_s, the seconds a called ticket waits to be "
+          "claimed", errors=("not_your_session", "not_waiting", "unknown_session")),
+    Event("claim_ticket", BOOTH, Direction.C2S,
+          "The citizen of a called ticket touched its call on this free booth: the session is this booth's now "
+          "and queued again in its old place (at the head); session is its view, as resume's.",
+          (SID,), ack="{sid, ticket, state, agent, session}",
+          errors=("not_called", "other_hall", "booth_busy", "unknown_session")),
+    Event("hall_calls", BOOTH, Direction.C2S,
+          "Ask for the tickets the hall is calling now and this booth's help call (after a (re)connect).",
+          (), ack="{calls: [{sid, ticket, deadline}], help: {since, reason} | null}"),
+    Event("call_staff", BOOTH, Direction.C2S,
+          "The citizen calls the hall's staff (呼叫现场工作人员); pressing again keeps the first time. The hall "
+          "staff view (GET /hall/{centre}/staff) lists it until staff acknowledge it (staff_coming).",
+          (F("reason", "str", "what for: help (default), device (the booth misbehaves), accessibility",
+             required=False, choices=("help", "device", "accessibility"), default="help"),),
+          ack="{since}"),
+    Event("call_staff_cancel", BOOTH, Direction.C2S, "The citizen no longer needs the hall's staff.", (),
+          ack="{}"),
+    Event("ticket_called", BOOTH, Direction.S2C,
+          "A seated ticket of this hall is called back: a free booth shows a big button to claim it "
+          "(claim_ticket) until ticket_call_over or the deadline.",
+          (SID, F("ticket", "str", "the ticket number, e.g. A012"),
+           F("deadline", "int", "ms since the epoch: claimed by then, or the ticket becomes no_show"))),
+    Event("ticket_call_over", BOOTH, Direction.S2C,
+          "A call is over: claimed at a booth, or not claimed in time (the ticket is no_show).",
+          (SID, F("ticket", "str", "the ticket number"),
+           F("why", "str", "claimed or expired", choices=("claimed", "expired")))),
+    Event("staff_coming", BOOTH, Direction.S2C,
+          "Hall staff acknowledged this booth's help call (已处理): someone is on the way; the call is cleared.",
+          (F("by", "str", "the username of the member of staff", required=False),)),
+    # --- end hall ---
+    # --- signing (issue 18, helper B) ---
+    Event("sign_request", AGENT, Direction.C2S,
+          "Ask the citizen to sign a document of the session's matter on the kiosk (告知承诺书 or 申请表); "
+          "the booth gets sign_request with its text. A newer request replaces a pending one. See docs/booth.md, "
+          "Signing.",
+          (SID, F("doc", "str", "which document: commitment (告知承诺书) or application_form (申请表)",
+                  choices=SIGN_DOCS)),
+          ack="{request_id, doc, sha256, at, title: {zh, en}}",
+          errors=("not_your_session", "illegal_transition", "unknown_session", "unknown_matter")),
+    Event("sign_request", BOOTH, Direction.S2C,
+          "The specialist asks the citizen to sign: show the document (large, scrolling), then the pad; send the "
+          "strokes with POST /api/sessions/{sid}/signatures, or sign_declined.",
+          (SID, SIGN_REQUEST_ID, F("doc", "str", "commitment | application_form", choices=SIGN_DOCS),
+           F("sha256", "str", "SHA-256 of the document's canonical text (docs/booth.md, Signing)"),
+           F("title", "object", "{zh, en}"),
+           F("paragraphs", "array", "[{zh, en}]: the document's text; the Chinese is the binding one"))),
+    Event("sign_declined", BOOTH, Direction.C2S, "The citizen chose 暂不签 (not now); the specialist is told.",
+          (SID, SIGN_REQUEST_ID), ack="{}",
+          errors=("not_member", "unknown_sign_request", "sign_request_closed", "illegal_transition",
+                  "unknown_session")),
+    Event("sign_declined", AGENT, Direction.S2C, "The citizen did not sign now (暂不签).",
+          (SID, SIGN_REQUEST_ID, F("doc", "str", "the document asked for", choices=SIGN_DOCS),
+           F("at", "int", "epoch ms"))),
+    Event("signature_added", AGENT, Direction.S2C,
+          "The citizen signed: the signature is stored (strokes and the stamped PDF) and chained as evidence. "
+          "Fetch the PDF at url (GET /api/sessions/{sid}/signatures/{id}.pdf).",
+          (SID, F("signature", "object", SIGNATURE_DOC))),
+    Event("signature_added", BOOTH, Direction.S2C, "The signature was stored: thank the citizen (已签名).",
+          (SID, SIGN_REQUEST_ID, F("doc", "str", "the document signed", choices=SIGN_DOCS),
+           F("at", "int", "epoch ms"))),
+    # --- end signing ---
+    # --- conversation (issue 18, helper C) ---
+    Event("chat", AGENT, Direction.C2S,
+          "Write to the citizen beside the video (shown large on the kiosk); kept in the session's record "
+          "and evidence. Only while you hold the session.",
+          (SID, F("text", "str", "your words (masked: ID and mobile numbers)", max_len=MAX_CHAT, free_text=True)),
+          ack="{sid, id, from, text, at}",
+          errors=("chat_empty", "chat_full", "not_member", "illegal_transition", "unknown_session"),
+          max_bytes=8192),
+    Event("chat", BOOTH, Direction.C2S,
+          "The citizen writes to the specialist: a quick reply (a chip: its key and its words in the "
+          "citizen's language) or typed words. Only while a specialist holds the session.",
+          (SID, F("text", "str", "the words (a chip's in the citizen's language; masked: ID and mobile "
+                  "numbers); may be left out with quick", required=False, max_len=MAX_CHAT, free_text=True,
+                  default=""),
+           F("quick", "str", "the quick reply's stable key", required=False, choices=QUICK_KEYS, default="")),
+          ack="{sid, id, from, text, quick?, at}",
+          errors=("chat_empty", "chat_full", "not_member", "illegal_transition", "unknown_session"),
+          max_bytes=8192),
+    Event("chat_history", AGENT, Direction.C2S, "The session's messages so far (after a reload).", (SID,),
+          ack="{sid, messages: [{sid, id, from, text, quick?, at}]}", errors=("not_member", "unknown_session")),
+    Event("chat_history", BOOTH, Direction.C2S, "The booth's session's messages so far (after a reload).",
+          (SID,), ack="{sid, messages: [{sid, id, from, text, quick?, at}]}",
+          errors=("not_member", "unknown_session")),
+    Event("chat", AGENT, Direction.S2C,
+          "A message of the session you hold (yours, from any tab, or the citizen's): a quick reply carries "
+          "its key (show the Chinese words of the key).", CHAT_OUT),
+    Event("chat", BOOTH, Direction.S2C, "A message of this booth's session (the specialist's, or its own).",
+          CHAT_OUT),
+    Event("hang_up", BOOTH, Direction.C2S,
+          "The citizen ends the call (结束通话, after a confirmation): the session is completed without an "
+          "outcome and may be rated; a transfer in flight ends with it, the specialist goes to wrap-up.",
+          (SID,), ack="{sid, state}", errors=("not_your_session", "illegal_transition", "unknown_session")),
+    # --- end conversation ---
+    # --- outcomes (issue 18, helper D2) ---
+    Event("delivery_address", AGENT, Direction.C2S,
+          "The delivery address of the result (结果寄递), typed with the citizen, for the session you hold: kept "
+          "in full in the session's private record and its evidence, masked everywhere else (张*, 138****5678, "
+          "上海市黄浦区****) and in the history; a later one replaces it. Needed before completing with "
+          "postal_delivery (address_required). Never logged.",
+          (SID, F("recipient", "str", "who receives it (收件人)", max_len=40),
+           F("phone", "str", "their phone number (7 to 15 digits)", max_len=24),
+           F("address", "str", "the full postal address", max_len=200)),
+          ack="{sid, delivery: {recipient, phone, address} (masked)}",
+          errors=("not_your_session", "illegal_transition", "unknown_session")),
+    # --- end outcomes ---
 )
 
 _BY_KEY: Final = {e.key: e for e in EVENTS}
@@ -558,6 +705,7 @@ def browser_constants() -> dict[str, Any]:
         "signalKinds": list(SIGNAL_KINDS),
         "outcomes": list(OUTCOMES),
         "priorities": list(PRIORITIES),
+        "quickReplies": list(QUICK_KEYS),  # issue 18, conversation: the booth's chips, in this order
 
         "materials": {"cameras": list(CAMERAS), "captureCameras": list(CAPTURE_CAMERAS),
                       "variants": list(VARIANTS), "verdicts": list(VERDICTS),

@@ -46,6 +46,10 @@ from window_server.documents.pool import DocumentPool
 from window_server.documents.quality import QualityThresholds
 from window_server.domain.auth import ice_urls_problem, secret_problem
 from window_server.domain.catalogue import Catalogue
+from window_server.hall import handlers as hall_handlers
+from window_server.hall import routes as hall_routes
+from window_server.hall.service import HALL, HallService
+from window_server.hall.store import HallStore
 from window_server.http import auth as auth_http
 from window_server.http import console as console_http
 from window_server.http import evidence as evidence_http
@@ -54,6 +58,8 @@ from window_server.http import kiosk as kiosk_http
 from window_server.http import materials as materials_http
 from window_server.http import oversight as oversight_http
 from window_server.http import recording as recording_http
+from window_server.http import signing as signing_http
+from window_server.http import status as status_http
 from window_server.http.errors import error_middleware
 from window_server.http.evidence import EVIDENCE
 from window_server.materials import handlers as materials_live
@@ -70,6 +76,9 @@ from window_server.recording.store import RecordingStore
 from window_server.runtime.catalogue import load_catalogue
 from window_server.runtime.tasks import stop_tasks
 from window_server.settings import Settings
+from window_server.signing import handlers as signing_handlers
+from window_server.signing import setup as signing_setup
+from window_server.signing.service import SIGNING
 from window_server.store.access_log import AccessLog
 from window_server.store.blobs import FileBlobStore
 from window_server.store.claims import ConnectionClaims
@@ -95,6 +104,8 @@ def queue_timing(settings: Settings) -> QueueTiming:
         heartbeat_ttl_ms=ms(settings.heartbeat_ttl_seconds),
         rating_ms=ms(settings.rating_window_hours * 3600),
         seal_grace_ms=ms(settings.seal_grace_seconds),
+        call_back_ms=ms(settings.call_back_seconds),
+        call_ahead=settings.call_ahead,
     )
 
 
@@ -141,6 +152,7 @@ def create_app(
     app.cleanup_ctx.append(lambda a: _queue_ctx(a, clock))
     app.cleanup_ctx.append(_materials_ctx)
     app.cleanup_ctx.append(lambda a: _recording_ctx(a, clock))
+    signing_setup.setup(app)  # signing on the kiosk (issue 18): after materials' context
     evidence_http.setup(app)  # the seal key (refused without one outside demo mode), the sealer, the routes
     sio = create_server(signaling_settings(settings))
     sio.attach(app)
@@ -153,9 +165,12 @@ def create_app(
     app.add_routes(auth_http.routes)
     app.add_routes(materials_http.routes)
     app.add_routes(recording_http.routes)
+    app.add_routes(signing_http.routes)
     app.add_routes(oversight_http.routes)
     kiosk_http.setup(app)
+    hall_routes.setup(app)  # the hall's display and staff view (its service is built with the hub)
     console_http.setup(app)
+    status_http.setup(app)  # issue 18: the public status page /r/{code}
     return app
 
 
@@ -231,7 +246,10 @@ async def _signaling_ctx(app: web.Application, dashboard: dashboard_setup.Parts)
     pusher = app[DASHBOARD].pusher
     live = queue_live.register(hub, app[QUEUE], views, dashboards=pusher.changed if pusher else None)
     app[QUEUE_LIVE] = live
+    app[HALL] = HallService(HallStore(redis, app[STORE]), app[ACCOUNTS], app[CATALOGUE])
+    hall_handlers.register(hub, live, app[HALL])
     app[MATERIALS_LIVE] = materials_live.register(hub, app[QUEUE], app[MATERIALS].store, views.members)
+    signing_handlers.register(hub, app[SIGNING])
     heartbeats = asyncio.create_task(
         periodic(max(1.0, settings.heartbeat_ttl_seconds / 4), live.heartbeat_all, "heartbeats"), name="heartbeats")
     signaling = run_signaling(app[SIO], hub)

@@ -17,8 +17,11 @@ import { setPresence, changePresence, refreshQueue, onOffer, accept, decline } f
 import { reloadDetail, onSessionState } from "./session.js";
 import { restartCall, startPreview, onDeviceReady, onSignal, toggleMute, toggleCamera, toggleShare, askShare, updateStats } from "./calls.js";
 import { recordIdentity, addNote, openTransfer, submitTransfer, openComplete, updateCompleteForm, submitComplete, noShow } from "./actions.js";
+import { bindOutcomes } from "./outcomes.js";
 import { connStatus, renderAll, renderSide, tick } from "./render.js";
 import { bindPlayback, openPlayback } from "./playback.js";
+import { bindSigning, openSign } from "./signing.js"; // issue 18: asking to sign
+import { bindChat } from "./chat.js"; // issue 18, conversation
 
 // --- boot -------------------------------------------------------------------------------------
 
@@ -92,6 +95,7 @@ const KEYS = {
   e: () => openComplete(),
   m: () => S.sess && toggleMute(),
   p: () => openPlayback(),
+  s: () => openSign(),
   h: () => materials.toggleMasked(),
 };
 
@@ -153,7 +157,10 @@ function bindUi() {
   });
   for (const b of $$(".js-cancel")) b.addEventListener("click", () => b.closest("dialog").close());
   materials.bind();
+  bindOutcomes(); // issue 18: the delivery address form
   bindPlayback();
+  bindSigning();
+  bindChat();
   document.addEventListener("keydown", onKey);
   onLang(() => {
     renderAll();

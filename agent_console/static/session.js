@@ -9,9 +9,10 @@ import { HELD, S, sock, materials } from "./state.js";
 import { clearOffer } from "./queue.js";
 import { livePeer, ensureCall, restartCall, startPreview, stopShare } from "./calls.js";
 import { matterOf, renderAll, renderWork, renderRecording } from "./render.js";
+import { loadChat } from "./chat.js"; // issue 18, conversation
 
 const ENDS = { complete: "ended.completed", no_show: "ended.no_show", interrupt: "ended.interrupted",
-  requeue: "ended.requeue", leave: "ended.abandoned" };
+  requeue: "ended.requeue", leave: "ended.abandoned", hang_up: "ended.hung_up" };
 
 export async function startSession(sid, { detail = null, resumed = false } = {}) {
   if (S.offer && S.offer.sid === sid) S.offer = null;
@@ -30,6 +31,7 @@ export async function startSession(sid, { detail = null, resumed = false } = {})
   if (resumed) toast(t("banner.resumed", { sid }));
   await loadDetail();
   materials.load().catch((err) => console.debug("materials", err.code || err));
+  loadChat(sid); // issue 18: the conversation so far
 }
 
 export function applyDetail(r) {
@@ -69,6 +71,7 @@ export function endSession(message) {
   S.sess = null;
   S.device = null;
   materials.reset(null);
+  loadChat(null); // issue 18
   if (sid) S.wrap = { ...(S.wrap || {}), sid };
   if (message) toast(t(message));
   renderAll();

@@ -3,11 +3,15 @@
 export const PROTOCOL = Object.freeze({
   "errors": [
     "account_disabled",
+    "address_required",
     "already_rated",
     "booth_busy",
     "centre_not_authorised",
+    "chat_empty",
+    "chat_full",
     "consent_required",
     "cross_origin",
+    "empty_signature",
     "evidence_unsealed",
     "forbidden",
     "identity_required",
@@ -15,14 +19,19 @@ export const PROTOCOL = Object.freeze({
     "internal_error",
     "invalid_input",
     "invalid_rating",
+    "invalid_strokes",
     "invalid_target",
     "invalid_token",
+    "missing_required",
     "no_centre_serves",
+    "not_called",
     "not_id_photo",
     "not_member",
+    "not_waiting",
     "not_your_offer",
     "not_your_session",
     "offer_expired",
+    "other_hall",
     "override_required",
     "payload_too_large",
     "peer_absent",
@@ -30,6 +39,7 @@ export const PROTOCOL = Object.freeze({
     "rate_limited",
     "rating_closed",
     "reason_required",
+    "sign_request_closed",
     "signed_out",
     "stale_material",
     "target_not_authorised",
@@ -48,6 +58,9 @@ export const PROTOCOL = Object.freeze({
     "unknown_matter",
     "unknown_request",
     "unknown_session",
+    "unknown_sign_request",
+    "unknown_signature",
+    "unknown_status",
     "wrong_namespace"
   ],
   "events": {
@@ -65,7 +78,10 @@ export const PROTOCOL = Object.freeze({
         "material_verdict",
         "material_recognised",
         "recording_status",
-        "screen_share_reply"
+        "screen_share_reply",
+        "sign_declined",
+        "signature_added",
+        "chat"
       ],
       "send": [
         "presence",
@@ -81,7 +97,11 @@ export const PROTOCOL = Object.freeze({
         "signal",
         "identity",
         "capture",
-        "verdict"
+        "verdict",
+        "sign_request",
+        "chat",
+        "chat_history",
+        "delivery_address"
       ]
     },
     "/booth": {
@@ -93,7 +113,13 @@ export const PROTOCOL = Object.freeze({
         "recording_status",
         "material_added",
         "material_recognised",
-        "material_verdict"
+        "material_verdict",
+        "ticket_called",
+        "ticket_call_over",
+        "staff_coming",
+        "sign_request",
+        "signature_added",
+        "chat"
       ],
       "send": [
         "request_service",
@@ -101,7 +127,16 @@ export const PROTOCOL = Object.freeze({
         "rate",
         "resume",
         "signal",
-        "screen_share_reply"
+        "screen_share_reply",
+        "sit_down",
+        "claim_ticket",
+        "hall_calls",
+        "call_staff",
+        "call_staff_cancel",
+        "sign_declined",
+        "chat",
+        "chat_history",
+        "hang_up"
       ]
     },
     "/dashboard": {
@@ -215,6 +250,14 @@ export const PROTOCOL = Object.freeze({
     "elderly",
     "disabled",
     "pregnant"
+  ],
+  "quickReplies": [
+    "cant_hear",
+    "say_again",
+    "slower",
+    "ok",
+    "no_material",
+    "wait"
   ],
   "sessions": {
     "ended": [

@@ -178,6 +178,35 @@ _REGISTRY: Final = (
        "(override_reason)", field="override_reason"),
     _C("not_id_photo", Conflict, "the ID photo must be a still of this session filed as id_card_front, accepted "
        "by you and recognised as an ID card's photo side (or unknown)", field="material_id"),
+    # --- hall (issue 18, helper A) ---
+    _C("not_called", Conflict, "that ticket is not being called (claimed at another booth, no longer waiting, "
+       "or not seated)", field="sid"),
+    _C("other_hall", Forbidden, "that ticket was taken in another hall; claim it at a booth of its own hall",
+       field="sid"),
+    _C("not_waiting", Conflict, "only a ticket still waiting (not yet offered to a specialist) may sit down",
+       field="sid"),
+    # --- end hall ---
+    # --- signing (issue 18, helper B) ---
+    _C("unknown_sign_request", NotFound, "no such sign request in that session", field="request_id"),
+    _C("sign_request_closed", Conflict, "that sign request was signed or declined already, or the booth "
+       "was asked to sign something newer", field="request_id"),
+    _C("invalid_strokes", InvalidInput, "the signature's strokes are malformed: [[x, y, t_ms], …] per stroke, "
+       "inside the pad, t_ms never decreasing, within the limits", field="strokes"),
+    _C("empty_signature", InvalidInput, "the signature has no strokes", field="strokes"),
+    _C("unknown_signature", NotFound, "no such signature in that session"),
+    # --- end signing ---
+    # --- conversation (issue 18, helper C) ---
+    _C("chat_full", Conflict, "this session has as many text messages as it may keep; go on by voice or note",
+       field="text"),
+    _C("chat_empty", InvalidInput, "send some text or a quick reply", field="text"),
+    # --- end conversation ---
+    # --- outcomes (issue 18, helper D2) ---
+    _C("missing_required", InvalidInput, "a needs_supplement outcome must list the missing materials (missing)",
+       field="missing"),
+    _C("address_required", Conflict, "a postal_delivery outcome needs the delivery address first "
+       "(delivery_address)", field="outcome"),
+    _C("unknown_status", NotFound, "no status page has that code"),
+    # --- end outcomes ---
 )
 del _C
 

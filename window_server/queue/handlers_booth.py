@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
+from window_server.queue.receipt import receipt_view
 
 if TYPE_CHECKING:  # live.py registers this module
     from window_server.queue.live import QueueLive
@@ -24,14 +25,17 @@ async def session_view(live: QueueLive, sid: str) -> dict[str, Any] | None:
     }
     if view["agent"]:
         view["agent_centre"] = await live.views.agent_centre(view["agent"])
+        view["agent_no"] = await live.views.agent_no(view["agent"])  # issue 18: who serves (工号)
     if view["state"] == "waiting":
         view.update({k: v for k, v in (await live.position_of(sid)).items() if k != "sid"})
+    view.update(receipt_view(s))  # issue 18 (helper D2): missing [{kind, how}], delivery (masked), status_code
     return view
 
 
 def register(hub: Hub, live: QueueLive) -> None:
     async def on_connect(conn: Conn) -> None:
         await hub.enter(conn, f"booth:{conn.subject}")
+        await hub.enter(conn, f"hall:{conn.principal.centre}")  # the hall's call-backs (window_server/hall/)
         await hub.claim(conn, "booth")
         await live.views.booths_seen((conn.subject,), live.store.now_ms())
         sid = await live.store.booth_session(conn.subject)

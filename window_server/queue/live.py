@@ -18,7 +18,12 @@ from signaling import protocol as P
 from signaling.hub import Conn, Hub
 from window_server.domain import errors
 from window_server.domain.session import HELD_STATES
-from window_server.queue import handlers_agent, handlers_booth, handlers_device
+from window_server.queue import (
+    handlers_agent,
+    handlers_booth,
+    handlers_conversation,
+    handlers_device,
+)
 from window_server.queue.live_store import LiveStore
 from window_server.queue.service import QueueService
 from window_server.queue.store import QueueStore
@@ -61,6 +66,9 @@ class QueueLive:
                 await hub.emit("queue_changed", {"region": e["region"]}, P.AGENT, f"pool:{e['region']}")
             elif kind == "widen" and e.get("queued"):  # the effect names its queue (routing.lua)
                 self.positions.changed(e["region"], e["lang"])
+            elif kind in ("ticket_called", "ticket_call_over"):  # hall.lua: to every booth of the hall
+                body: dict[str, Any] = {k: e[k] for k in ("sid", "ticket", "deadline", "why") if k in e}
+                await hub.emit(kind, body, P.BOOTH, f"hall:{e['centre']}")
 
     async def _push_session(self, e: dict[str, Any]) -> None:
         payload: dict[str, Any] = {k: e[k] for k in ("sid", "state", "act", "ticket", "agent", "agent_centre") if k in e}
@@ -70,8 +78,11 @@ class QueueLive:
         booth = e.get("booth", "")
         if booth:  # never the specialists' words (a transfer's or decline's reason) to the booth side
             public = {k: v for k, v in payload.items() if k != "why"}
+            device = dict(public)
+            if public.get("agent"):  # who serves: the service number (工号), never the name
+                public["agent_no"] = await self.views.agent_no(public["agent"])
             await self.hub.emit("session_state", public, P.BOOTH, f"booth:{booth}")
-            await self.hub.emit("session_state", public, P.DEVICE, f"device:{booth}")
+            await self.hub.emit("session_state", device, P.DEVICE, f"device:{booth}")
         for aid in {e.get("agent"), e.get("from_agent"), e.get("to_agent")} - {None, ""}:
             await self.hub.emit("session_state", payload, P.AGENT, f"agent:{aid}")
         self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
@@ -208,4 +219,5 @@ def register(hub: Hub, queue: QueueService, views: LiveStore, *,
     handlers_booth.register(hub, live)
     handlers_agent.register(hub, live)
     handlers_device.register(hub, live)
+    handlers_conversation.register(hub, live)  # issue 18: chat, its history, the citizen's hang-up
     return live

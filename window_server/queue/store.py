@@ -57,6 +57,8 @@ class QueueTiming:
     heartbeat_ttl_ms: int = 30_000
     rating_ms: int = 86_400_000  # a completed session may be rated this long, then it closes
     seal_grace_ms: int = 30_000  # after a session ends, its evidence is sealed this much later
+    call_back_ms: int = 180_000  # a seated ticket called back is claimed at a booth within this, or no-show
+    call_ahead: int = 1  # a seated ticket is called back when fewer than this many wait ahead of it
 
 
 @dataclass
@@ -85,8 +87,11 @@ LUA_PARTS = (
     "reconnect",  # media lost and back, the reconnect grace
     "agents",  # sign-in, heartbeat, presence by hand, sign-out and a lost specialist
     "sessions",  # the session lifecycle: enqueue, accept, decline, complete, leave, no-show, notes
+    "hall",  # the hall: sitting down with a slip, the call-back and its claim or no-show, help calls
     "tick",  # everything that happens because time passed
     "materials",  # stills, verdicts, capture requests, views, retention
+    "outcomes",  # issue 18: the delivery address (the missing list is rw_complete's)
+    "conversation",  # issue 18: the text beside the video (chat) and the citizen's hang-up
 )
 
 
@@ -236,11 +241,13 @@ class QueueStore:
         source: str,
         consent: bool,
         now: int | None = None,
+        status_code: str = "",
     ) -> Result:
         now = now or self.now_ms()
         return await self.call(
             "rw_enqueue", now=now, day=self.day(now), booth=booth, intake_centre=intake_centre, matter=matter,
             region=region, lang=lang, priority=priority, source=source, consent=consent,
+            status_code=status_code,
         )
 
     async def leave(self, sid: str, booth: str, reason: str = "", now: int | None = None) -> Result:
@@ -299,10 +306,28 @@ class QueueStore:
         case_number: str = "",
         require_identity: bool = False,
         now: int | None = None,
+        *,
+        missing: list[dict[str, str]] | None = None,
+        missing_note: str = "",
+        require_address: bool = False,
     ) -> Result:
+        extra: dict[str, Any] = {}
+        if missing:  # issue 18: stored with the completion ([{kind, how}]), its note in the same call
+            extra = {"missing": json.dumps(missing, ensure_ascii=False), "missing_note": missing_note,
+                     "missing_kinds": ",".join(m["kind"] for m in missing),
+                     "missing_hows": ",".join(m["how"] for m in missing)}
         return await self.call(
             "rw_complete", now=now, aid=aid, sid=sid, outcome=outcome, case_number=case_number,
-            require_identity=require_identity,
+            require_identity=require_identity, require_address=require_address, **extra,
+        )
+
+    async def delivery(self, aid: str, sid: str, full: dict[str, str], masked: dict[str, str],
+                       now: int | None = None) -> Result:
+        """Issue 18: the delivery address, full in ``rw:s:<sid>:private`` (field ``delivery``), masked on
+        the session and in its history (act ``delivery_address``): one call (``rw_delivery``)."""
+        return await self.call(
+            "rw_delivery", now=now, aid=aid, sid=sid, field="delivery", act="delivery_address",
+            full=json.dumps(full, ensure_ascii=False), masked=json.dumps(masked, ensure_ascii=False), event=masked,
         )
 
     async def no_show(self, aid: str, sid: str, reason: str = "", now: int | None = None) -> Result:
@@ -387,6 +412,21 @@ class QueueStore:
 
     async def notes(self, sid: str) -> list[dict[str, Any]]:
         return [json.loads(n) for n in await self.redis.lrange(key("notes", sid=sid), 0, -1)]
+
+    # --- conversation (issue 18, helper C): chat and hang-up --------------------------------
+
+    async def chat(self, sid: str, party: str, who: str, text: str, quick: str = "", *, cap: int,
+                   now: int | None = None) -> Result:
+        """Keep one message of the specialist holding ``sid`` or of its booth (``party``), atomically."""
+        return await self.call("rw_chat", now=now, sid=sid, party=party, who=who, text=text, quick=quick, cap=cap)
+
+    async def chat_log(self, sid: str) -> list[dict[str, Any]]:
+        """The session's messages, oldest first."""
+        return [json.loads(m) for m in await self.redis.lrange(key("chat", sid=sid), 0, -1)]
+
+    async def hang_up(self, sid: str, booth: str, now: int | None = None) -> Result:
+        """The citizen ends the call at the booth: completed, no outcome (``rw_hang_up``)."""
+        return await self.call("rw_hang_up", now=now, sid=sid, booth=booth)
 
     async def booth_session(self, booth: str) -> str | None:
         """The open session of a booth, if any (a reloaded kiosk page resumes it)."""

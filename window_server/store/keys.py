@@ -12,6 +12,7 @@ KEYS: dict[str, str] = {
     "session_events": "rw:s:{sid}:ev",  # STREAM: the session's own history
     "declined": "rw:s:{sid}:declined",  # HASH agent -> remembered-until ms
     "notes": "rw:s:{sid}:notes",  # LIST of JSON notes
+    "chat": "rw:s:{sid}:chat",  # LIST of JSON messages beside the video (issue 18, conversation)
     "materials": "rw:s:{sid}:materials",  # HASH material id -> JSON (documents issue)
     "session_seq": "rw:seq:session:{day}",  # STRING counter: session numbers of one day
     "ticket_seq": "rw:seq:ticket:{centre}:{day}",  # STRING counter: ticket numbers
@@ -76,6 +77,9 @@ KEYS: dict[str, str] = {
     "access": "rw:access",  # STREAM: every view or download of a recording, still or package (and refusals)
     "session_access": "rw:s:{sid}:access",  # STREAM: the same, of one session
     "user_access": "rw:access:u:{who}",  # STREAM: the same, of one person (username or booth:<id>)
+    # --- signing (issue 18, helper B; window_server/signing/store.py) ---
+    "sign_requests": "rw:s:{sid}:signreq",  # HASH request id -> JSON {id, doc, sha256, at, by, state, document}
+    "signatures": "rw:s:{sid}:signatures",  # LIST of JSON signature records, n = place (every one is kept)
     # --- dashboards: aggregates folded from rw:events (docs/dashboard.md) ---
     "dash_agg": "rw:dash:agg:{layout}:{day}:{scope}:{dim}",  # HASH group -> "n,n,…" counts; scope chain|centre
     "dash_record": "rw:dash:rec:{sid}",  # STRING JSON: a session's folded facts, with a TTL
@@ -87,6 +91,14 @@ KEYS: dict[str, str] = {
     "dash_presence": "rw:dash:presence",  # HASH aid -> JSON {status, centre, since, id}
     "dash_states": "rw:dash:states",  # HASH state -> sessions in it now
     "dash_viewers": "rw:dash:viewers",  # HASH node -> JSON {rooms, until}: dashboards open per node
+    # --- the hall (issue 18, helper A): seated tickets, call-backs, help calls (queue/lua/hall.lua) ---
+    "hall_seated": "rw:hall:{centre}:seated",  # ZSET sid -> queue score: a hall's seated tickets (called or not)
+    "hall_called": "rw:hall:{centre}:called",  # ZSET sid -> claim deadline ms: tickets the hall is calling
+    "hall_help": "rw:hall:{centre}:help",  # HASH booth -> JSON {since, reason, sid}: booths calling staff
+    "hall_waiting": "rw:t:hallwait",  # ZSET sid -> queue score: seated tickets not yet called (chain-wide)
+    "hall_calls": "rw:t:hallcalls",  # ZSET sid -> claim deadline ms: called tickets (chain-wide)
+    # --- outcomes (issue 18, helper D2): the public status page's code, written with the session ---
+    "status_code": "rw:status:{code}",  # STRING: the session a status page code opens (GET /r/{code})
 }
 
 

@@ -11,6 +11,7 @@ import { BOOTH, TOKEN_KEY, S } from "./state.js";
 import { go, reset, dismissed, banner, showToast, ask, closeModal } from "./screens.js";
 import { centreName, renderWaiting, verdictClass, materialName, renderMaterials } from "./views.js";
 import { calls, device, recorder } from "./media.js";
+import { rebuildChecklist } from "./checklist.js";
 
 const SESSION_SCREENS = new Set(["waiting", "service"]);
 
@@ -91,6 +92,7 @@ export function onSession(d) {
     case STATE.TRANSFERRING:
     case STATE.RECONNECTING:
       showService(d);
+      if (d.act === "resume") rebuildChecklist(d.sid); // a reload or a reconnection: the server's list
       break;
     case STATE.COMPLETED:
       endMedia();

@@ -1,8 +1,9 @@
-// The booth's kiosk page: choose the place and the matter, take a ticket, wait, be served on
+// The booth's kiosk page: find the matter (then its place), take a ticket, wait, be served on
 // video, rate, take the receipt; then everything of that citizen is cleared.
 //
 // The parts: state.js (set-up and state), screens.js (screen changes, idle, reset), views.js (what
-// each screen shows), flow.js (the buttons), connection.js (the socket), media.js (call, camera).
+// each screen shows), finder.js (the matter and the place), checklist.js (the materials during
+// service), flow.js (the buttons), connection.js (the socket), media.js (call, camera).
 
 import { apply } from "./i18n.js";
 import { TOKEN_KEY, S } from "./state.js";
@@ -11,6 +12,9 @@ import { render } from "./views.js";
 import { bindFlow } from "./flow.js";
 import { SetupNeeded, socket, showSetup, bindSocket } from "./connection.js";
 import { bindMedia } from "./media.js";
+import { bindChat } from "./chat.js"; // issue 18, conversation
+import { bindCaption } from "./caption.js"; // issue 18, conversation
+import { bindSigning } from "./signing.js"; // issue 18, signing
 
 async function loadCatalogue() {
   for (let delay = 1000; ; delay = Math.min(delay * 2, 15000)) {
@@ -29,6 +33,9 @@ async function start() {
   bindFlow();
   bindSocket();
   bindMedia();
+  bindChat(); // after bindSocket: its session_state handler runs after the page's own
+  bindCaption();
+  bindSigning(); // issue 18: the specialist's sign requests, over the service screen
   apply();
   if (!localStorage.getItem(TOKEN_KEY)) {
     S.authProblem = new SetupNeeded("no booth token");

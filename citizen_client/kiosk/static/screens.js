@@ -6,15 +6,19 @@ import { getLang, setLang, t } from "./i18n.js";
 import { hush, say } from "./speech.js";
 import { DISMISSED_KEY, IDLE_CHOOSING_S, IDLE_RECEIPT_S, S } from "./state.js";
 import { render, renderMaterials } from "./views.js";
+import { clearReceipt } from "./receipt.js";
+import { needsPlace } from "./finder.js";
 import { calls, device } from "./media.js";
+import { clearChat } from "./chat.js"; // issue 18, conversation
 
 export const SCREENS = {
   setup: {},
   welcome: { say: "say_welcome" },
-  region: { step: 1, say: "say_region", idle: IDLE_CHOOSING_S },
-  matter: { step: 2, say: "say_matter", idle: IDLE_CHOOSING_S },
-  priority: { step: 3, say: "say_priority", idle: IDLE_CHOOSING_S },
-  consent: { step: 4, say: "say_consent", idle: IDLE_CHOOSING_S },
+  // the choosing steps: the place is a step only when the chosen matter exists in several regions
+  matter: { step: "matter", say: "say_matter", idle: IDLE_CHOOSING_S },
+  place: { step: "place", say: "say_place", idle: IDLE_CHOOSING_S },
+  priority: { step: "priority", say: "say_priority", idle: IDLE_CHOOSING_S },
+  consent: { step: "consent", say: "say_consent", idle: IDLE_CHOOSING_S },
   declined: { say: "say_declined", idle: IDLE_CHOOSING_S },
   waiting: {},
   service: {},
@@ -22,7 +26,16 @@ export const SCREENS = {
   rating: { say: "say_rating", idle: IDLE_CHOOSING_S },
   reason: { say: "say_reason", idle: IDLE_CHOOSING_S },
   receipt: { say: "say_receipt", idle: IDLE_RECEIPT_S },
+  slip: { idle: IDLE_RECEIPT_S }, // hall (issue 18, helper A): hall.js fills it and says its prompt
 };
+
+/** 第 n 步，共 m 步: m is known once the matter is (3 steps, or 4 with the place); before, 第 1 步. */
+export function stepText(step) {
+  const path = ["matter", ...(needsPlace() ? ["place"] : []), "priority", "consent"];
+  const n = path.indexOf(step) + 1;
+  if (step === "matter" && !S.matter && !S.group) return t("step_first");
+  return t("step_of", { n, m: path.length });
+}
 
 export let idleTimer = null;
 export let countdown = null;
@@ -36,7 +49,7 @@ export function go(screen, { speak = true } = {}) {
   S.screen = screen;
   document.body.dataset.screen = screen;
   for (const el of $$(".screen")) el.classList.toggle("active", el.dataset.screen === screen);
-  $("#step").textContent = spec.step ? t("step", { n: spec.step }) : "";
+  $("#step").textContent = spec.step ? stepText(spec.step) : "";
   $("#btn-home").hidden = !spec.step && screen !== "ended";
   render(screen);
   if (speak && spec.say && old !== screen) say(spec.say);
@@ -73,9 +86,10 @@ export function reset(toast = "") {
   device.stop();
   closeModal();
   if (S.session?.sid) dismiss(S.session.sid);
-  Object.assign(S, { province: null, region: null, audience: "person", matter: null, priority: "", session: null,
+  Object.assign(S, { category: null, group: null, region: null, matter: null, priority: "", session: null,
     rating: null, greeted: null });
   S.materials.clear();
+  clearChat(); // issue 18: the conversation goes with the citizen
   $("#matter-search").value = "";
   $("#reason-comment").value = "";
   for (const chip of $$(".chip")) chip.setAttribute("aria-pressed", "false");
@@ -83,6 +97,7 @@ export function reset(toast = "") {
     "#receipt-outcome", "#receipt-case", "#receipt-rating", "#receipt-time"]) $(id).textContent = "";
   const qr = $("#receipt-qr");
   qr.getContext("2d").clearRect(0, 0, qr.width, qr.height);
+  clearReceipt(); // issue 18: the missing list, the masked address, the status page's QR code
   renderMaterials();
   sessionStorage.clear();
   if (getLang() !== "zh") setLang("zh");
