@@ -17,10 +17,10 @@ from typing import Any
 
 import av
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
-from tests.console.conftest import ARGS, CHROMIUM, PASSWORD, VIEWPORT
-from tests.screens import Screens, walk_to_consent
+from tests.console.conftest import VIEWPORT
+from tests.screens import Screens, chromium, open_screens, specialist_ready, walk_to_consent
 
 from .test_kiosk_page import small_targets
 
@@ -33,15 +33,12 @@ SPECIALIST = "spec-js-nantong"
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     # A booth runs Chromium with sound allowed without a touch (docs/booth.md): the recorder's mix too.
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, "--autoplay-policy=no-user-gesture-required"])
+    async with chromium("--autoplay-policy=no-user-gesture-required") as b:
         yield b
-        await b.close()
 
 
 async def open_page(browser: Browser, shots: Path, who: str) -> tuple[BrowserContext, Screens]:
-    ctx = await browser.new_context(viewport=VIEWPORT, locale="zh-CN")
-    return ctx, Screens(await ctx.new_page(), shots, who)
+    return await open_screens(browser, shots, who, VIEWPORT)
 
 
 async def to_consent(k: Screens, base: str) -> None:
@@ -104,13 +101,7 @@ async def test_a_call_is_recorded_and_both_screens_say_so(start_server: Any, bro
     cctx, c = await open_page(browser, tmp_path, "console")
     kctx, k = await open_page(browser, tmp_path, "kiosk")
     try:
-        await c.page.goto(srv.url + "/console")
-        await c.page.fill("#username", SPECIALIST)
-        await c.page.fill("#password", PASSWORD)
-        await c.page.click("#login-submit")
-        await c.page.wait_for_selector("#conn.on", timeout=15000)
-        await c.page.click("#btn-available")
-        await c.page.wait_for_selector("#status-pill.p-available", timeout=10000)
+        await specialist_ready(c.page, srv.url, SPECIALIST)
 
         await to_consent(k, srv.url)
         await k.page.click("#consent-yes")

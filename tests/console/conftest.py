@@ -11,29 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
+from tests.screens import DEMO_PASSWORD, chromium
 from window_server.domain.catalogue import Catalogue
 from window_server.runtime.catalogue import load_catalogue
 
 from .peers import loopback_ice
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
-PASSWORD = "demo1234"
+PASSWORD = DEMO_PASSWORD
 VIEWPORT = {"width": 1600, "height": 900}
 
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 @pytest.fixture

@@ -7,27 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.dashboard.conftest import PASSWORD, Chain
+from tests.screens import chromium as launch_chromium
 from tests.signaling.conftest import SECRET
 from window_server.appkeys import ACCOUNTS, QUEUE
 from window_server.domain.auth import Role
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
-
 
 @pytest.fixture(scope="session")
 async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    async with launch_chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def test_a_manager_sees_the_queue_change_live(

@@ -67,6 +67,21 @@ async def caller(request: web.Request, sid: str) -> Principal:
     return Principal(role=Role.DEVICE, subject=booth.booth, centre=booth.centre, name=booth.name)
 
 
+async def read_limited(request: web.Request, cap: int, what: str) -> bytes:
+    """Read the body as a stream and refuse it (413) past ``cap`` bytes; the rest is never kept."""
+    limit = f"{what} is larger than the limit of {cap:,} bytes"
+    if request.content_length is not None and request.content_length > cap:
+        raise TooLarge(limit)
+    parts: list[bytes] = []
+    total = 0
+    async for part in request.content.iter_chunked(CHUNK):
+        total += len(part)
+        if total > cap:
+            raise TooLarge(limit)
+        parts.append(part)
+    return b"".join(parts)
+
+
 async def read_capped(request: web.Request, cap: int) -> bytes:
     """Read the body as a stream: refuse a non-image on its first bytes and stop past ``cap``."""
     if request.content_type not in _UPLOAD_TYPES:

@@ -13,10 +13,10 @@ from aiohttp import web
 from window_server.appkeys import RECORDING, SETTINGS
 from window_server.domain import recording as R
 from window_server.domain.auth import Principal
-from window_server.domain.errors import InvalidInput, TooLarge, UnsupportedMedia
+from window_server.domain.errors import InvalidInput, UnsupportedMedia
 from window_server.http.access import logged
 from window_server.http.auth import json_object, require_user
-from window_server.http.materials import CHUNK, _sid, caller
+from window_server.http.materials import _sid, caller, read_limited
 
 routes = web.RouteTableDef()
 
@@ -82,19 +82,10 @@ async def put_chunk(request: web.Request) -> web.StreamResponse:
 async def _read(request: web.Request, cap: int) -> bytes:
     if request.content_type not in _CHUNK_TYPES:
         raise UnsupportedMedia("send the chunk as video/webm or application/octet-stream")
-    limit = f"the chunk is larger than the limit of {cap:,} bytes"
-    if request.content_length is not None and request.content_length > cap:
-        raise TooLarge(limit)
-    parts: list[bytes] = []
-    total = 0
-    async for part in request.content.iter_chunked(CHUNK):
-        total += len(part)
-        if total > cap:
-            raise TooLarge(limit)
-        parts.append(part)
-    if not total:
+    data = await read_limited(request, cap, "the chunk")
+    if not data:
         raise InvalidInput("the chunk is empty")
-    return b"".join(parts)
+    return data
 
 
 @routes.post("/api/sessions/{sid}/recording/segments/{n}/end")
