@@ -16,8 +16,9 @@ from window_server.appkeys import CATALOGUE
 from .brief import LANDSCAPE, PORTRAIT, SCREENS, Walk, axe_findings, measure
 
 
-@pytest.mark.parametrize(("viewport", "lang"), [(PORTRAIT, "zh"), (LANDSCAPE, "zh"), (PORTRAIT, "en")],
-                         ids=["portrait-zh", "landscape-zh", "portrait-en"])
+@pytest.mark.parametrize(("viewport", "lang"), [(PORTRAIT, "zh"), (LANDSCAPE, "zh"), (PORTRAIT, "en"),
+                                                (LANDSCAPE, "en")],
+                         ids=["portrait-zh", "landscape-zh", "portrait-en", "landscape-en"])
 async def test_every_screen_meets_the_brief(viewport: dict[str, int], lang: str, browser: Browser,
                                             booth_account: Any, demo: dict[str, str], clients: Any,
                                             still: bytes, tmp_path: Path) -> None:
