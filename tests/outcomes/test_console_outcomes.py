@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from playwright.async_api import expect
+
 from tests.console.conftest import Console, Journey
 from tests.signaling.conftest import SECRET, Client, token
 from window_server.domain.auth import Role
@@ -18,7 +20,7 @@ async def _serve(c: Console, booth: Client, journey: Journey) -> str:
     await c.page.click("#btn-accept")
     await c.page.wait_for_selector("#service:not([hidden])", timeout=30000)
     # the view shows before the accept's session_state lands; E completes only an in_service session
-    await c.page.wait_for_function("window.rwConsole.state.sess?.state === 'in_service'", timeout=30000)
+    await c.page.wait_for_selector("#btn-complete:enabled", timeout=30000)
     return str(ticket["sid"])
 
 
@@ -79,6 +81,6 @@ async def test_the_complete_dialog_sends_how_each_material_is_supplied_and_the_a
         view = (await booth.ok("resume"))["session"]
         assert view["delivery"] == {"address": "浙江省杭州市西湖区****", "recipient": "赵*"}
         # not kept in the page once the completion is acknowledged (the booth's push may come first)
-        await page.wait_for_function("document.querySelector('#delivery-address').value === ''", timeout=30000)
+        await expect(page.locator("#delivery-address")).to_have_value("", timeout=30000)
     finally:
         await booth.close()
