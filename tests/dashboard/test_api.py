@@ -199,11 +199,16 @@ async def test_bad_review_steps_in_order_once_each_logged_with_who_and_when(dash
     assert (status, error_code(body)) == (404, "unknown_review")  # a chain manager sees every centre anyway
 
     await d.at(1300)
+    # what was done is required to move on (issue 19): no note, or a blank one, is refused naming the field
+    for body_ in ({"action": "called_back"}, {"action": "called_back", "note": "   "}):
+        status, body = await d.post(url, body_, "mgr-home")
+        assert (status, error_code(body), body["error"]["field"]) == (400, "note_required", "note")
     status, body = await d.post(url, {"action": "called_back", "note": "回电 13812345678，已致歉"}, "mgr-home")
     assert status == 200, body
     step = body["steps"]["called_back"]
     assert step["done_at"] == d.store.now_ms() and step["by"] == "mgr-home" and not step["late"]
-    status, body = await d.post(url, {"action": "called_back"}, "lead-home")
+    assert step["note"] == "回电 138****5678，已致歉"
+    status, body = await d.post(url, {"action": "called_back", "note": "again"}, "lead-home")
     assert (status, error_code(body)) == (409, "already_recorded")
     log = [e for _, e in read_entries(await d.store.redis.xrange(key("events"))) if e.get("act", "").startswith("review_")]
     assert log == [{"sid": sid, "act": "review_called_back", "from": "rated", "to": "rated", "by": "mgr-home",
@@ -219,9 +224,9 @@ async def test_bad_review_steps_in_order_once_each_logged_with_who_and_when(dash
     status, k = await d.get(f"/api/dashboard/kpis?from={DAY}", "chief")
     assert k["reviews"] == {"open": 1, "overdue": 1}
     await d.drained()  # the review steps went through the log and its consumer too
-    status, body = await d.post(url, {"action": "rectified"}, "lead-home")
+    status, body = await d.post(url, {"action": "rectified", "note": "窗口流程已整改"}, "lead-home")
     assert status == 200 and body["steps"]["rectified"]["late"] and body["status"] == "overdue"
-    status, body = await d.post(url, {"action": "replied"}, "chief")
+    status, body = await d.post(url, {"action": "replied", "note": "已书面反馈"}, "chief")
     assert status == 200 and body["status"] == "closed"
     status, body = await d.get("/api/dashboard/bad-reviews", "chief")
     assert body["reviews"] == []

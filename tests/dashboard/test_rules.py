@@ -136,11 +136,14 @@ def test_review_deadlines_status_and_order() -> None:
     assert review_status(rev, rated)["status"] == "open"
     assert review_status(rev, rated + 2 * 86_400_000)["status"] == "overdue"
     with pytest.raises(Conflict, match="called back first"):
-        check_step(rev, "rectified")
+        check_step(rev, "rectified", "整改了")
     done = {**rev, "done_called_back": str(rated + 1000)}
-    check_step(done, "rectified")
+    check_step(done, "rectified", "整改了")
+    with pytest.raises(InvalidInput) as err:  # what was done is required to move on (issue 19)
+        check_step(done, "rectified", "  ")
+    assert (err.value.code, err.value.field) == ("note_required", "note")
     with pytest.raises(Conflict):
-        check_step(done, "called_back")
+        check_step(done, "called_back", "again")
     closed = {**done, "done_rectified": "1", "done_replied": "2"}
     assert next_due(closed) is None and review_status(closed, rated * 2)["status"] == "closed"
     assert ReviewPolicy().deadlines("999999").rectify_days == 15

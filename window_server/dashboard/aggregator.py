@@ -46,10 +46,13 @@ from window_server.dashboard.rules import (
     encode,
     id_key,
     is_wrap_end,
+    local_day,
     max_id,
     next_due,
+    review_centre,
     review_fields,
-    scopes,
+    review_scopes,
+    view_scopes,
 )
 from window_server.dashboard.store import GROUP, STREAM, DashboardStore
 from window_server.domain.catalogue import Catalogue
@@ -69,6 +72,8 @@ CLAIM_IDLE_MS = 30_000
 CLAIM_EVERY_S = 10.0
 MAX_ATTEMPTS = 8
 SESSION_EVENTS_CAP = 2000
+#: A centre's presence changes of one day are kept this long (today's occupancy needs only today).
+PRESENCE_DAY_TTL_MS = 3 * DAY_MS
 
 @dataclass
 class Plan:
@@ -81,6 +86,7 @@ class Plan:
     hset: list[list[Any]] = field(default_factory=list)
     state: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     pres: list[list[str]] = field(default_factory=list)
+    expire: list[list[str]] = field(default_factory=list)
     ack: list[str] = field(default_factory=list)
     centres: set[str] = field(default_factory=set)
 
@@ -105,7 +111,7 @@ class Plan:
             {
                 "cas": self.cas, "set": self.sets, "incr": self.increments(), "zadd": self.zadd,
                 "hset": self.hset, "state": [[s, str(v)] for s, v in self.state.items() if v],
-                "pres": self.pres, "ack": self.ack,
+                "pres": self.pres, "expire": self.expire, "ack": self.ack,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -162,17 +168,18 @@ class Folder:
             plan.state[view.state] += 1
         f = view.facts
         day = next(iter(after))[0]
-        old_scopes = set(scopes(before_view.facts)) if before_view else set()
-        new_scopes = [s for s in scopes(f) if s not in old_scopes]
+        old_scopes = set(view_scopes(before_view))
+        now_scopes = view_scopes(view)
+        new_scopes = [s for s in now_scopes if s not in old_scopes]
         for s in new_scopes:
             plan.zadd.append([key("dash_sessions", day=day, scope=s), str(f.enq), sid])
         was_rated = bool(before_view and before_view.facts.level)
         if f.level and view.rated_at is not None:
-            for s in scopes(f) if not was_rated else new_scopes:
+            for s in now_scopes if not was_rated else new_scopes:
                 plan.zadd.append([key("dash_ratings", day=day, scope=s), str(view.rated_at), sid])
             if f.level in BAD_LEVELS and not was_rated:
                 self._bad_review(plan, sid, view)
-        plan.centres.update(s for s in (*old_scopes, *scopes(f)) if s != CHAIN)
+        plan.centres.update(s for s in (*old_scopes, *now_scopes) if s != CHAIN)
         # The centres that may serve its region see their queue change too.
         region = next((e.get("region", "") for _, e in events if e.get("act") == "enqueue"), "")
         plan.centres.update(c.id for c in self.catalogue.centres_serving(region))
@@ -184,14 +191,15 @@ class Folder:
 
     def _bad_review(self, plan: Plan, sid: str, view: SessionView) -> None:
         f = view.facts
-        fields = review_fields(view, self.province(f.serving or f.intake), f.agent, self.policy)
+        # Attributed to the centre that completed the session (its province's deadlines): rules.review_centre.
+        fields = review_fields(view, self.province(review_centre(view)), f.agent, self.policy)
         fields["sid"] = sid
         flat: list[str] = []
         for k, v in fields.items():
             flat += [k, v]
         plan.hset.append([key("dash_review", sid=sid), flat])
         due = next_due(fields)
-        for s in scopes(f):
+        for s in review_scopes(fields):
             plan.zadd.append([key("dash_reviews", scope=s), fields["rated_at"], sid])
             plan.zadd.append([key("dash_reviews_open", scope=s), str(due), sid])
 
@@ -201,10 +209,17 @@ class Folder:
         if not aid:
             return
         centre = ev.get("centre", "")
-        value = {"status": ev.get("to", ""), "centre": centre, "since": int(ev.get("ts", 0) or 0), "id": entry_id}
+        ts = int(ev.get("ts", 0) or 0)
+        value = {"status": ev.get("to", ""), "centre": centre, "since": ts, "id": entry_id}
         plan.pres.append([aid, entry_id, json.dumps(value, separators=(",", ":"))])
         if centre:
             plan.centres.add(centre)
+            # The centre's presence changes of the day, for its specialists' occupancy (metrics.occupancy);
+            # a duplicate delivery adds the same member again: nothing.
+            k = key("dash_presday", day=local_day(ts, self.tz), centre=centre)
+            change = {"aid": aid, "from": ev.get("from", ""), "to": ev.get("to", ""), "ts": str(ts), "id": entry_id}
+            plan.zadd.append([k, str(ts), json.dumps(change, separators=(",", ":"), sort_keys=True)])
+            plan.expire.append([k, str(PRESENCE_DAY_TTL_MS)])
 
 
 class Aggregator:

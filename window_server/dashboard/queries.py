@@ -28,16 +28,22 @@ from window_server.dashboard.rules import (
     buckets,
     by_group,
     check_step,
+    day_bounds_ms,
+    decode,
+    id_key,
     kpis,
     local_day,
     mask_digits,
     regroup,
+    review_scopes,
     review_status,
 )
 from window_server.dashboard.store import DashboardStore
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.errors import Conflict, NotFound
-from window_server.domain.session import LANGUAGES, State
+from window_server.domain.metrics import PAIR_SEP, PRESENCE, TALLY_FIELDS, occupancy
+from window_server.domain.routing import region_contains
+from window_server.domain.session import HELD_STATES, LANGUAGES, State
 from window_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -317,9 +323,9 @@ class Queries:
     async def record_step(self, sid: str, step: str, by: str, note: str) -> dict[str, Any]:
         """Record one follow-up step (called back, rectified, replied) with who and when."""
         rev = await self.review(sid)
-        check_step(rev, step)
+        check_step(rev, step, note)
         prev = STEPS[STEPS.index(step) - 1] if STEPS.index(step) else ""
-        scopes = [s for s in dict.fromkeys([CHAIN, rev.get("intake", ""), rev.get("serving", "")]) if s]
+        scopes = review_scopes(rev)
         answer = await self.store.record_step(sid, scopes, step, prev, by, self.now_ms(), mask_digits(note))
         if answer == "not_found":
             raise NotFound(f"no bad review of session {sid}", code="unknown_review", field="sid")
@@ -328,6 +334,101 @@ class Queries:
         log.info("bad review session=%s: %s by %s", sid, step, by)
         rev = await self.review(sid)
         return {"sid": sid, **review_status(rev, self.now_ms())}
+
+    # --- specialists (issue 19) -------------------------------------------------------------------
+
+    async def specialists(self, centre: str) -> dict[str, Any]:
+        """A centre's specialists: name, status and since when, current session, today's handled
+        count and occupancy (busy over staffed time since local midnight, ``metrics.occupancy``)."""
+        now = self.now_ms()
+        today = datetime.fromtimestamp(now / 1000, self.tz).date()
+        day = today.strftime("%Y%m%d")
+        index: dict[str, dict[str, Any]] = {}
+        for aid, raw in (await self.store.presence()).items():
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if entry.get("centre") == centre:
+                index[aid] = entry
+        aids = sorted(index)
+        r = await self.store.specialists(aids, layout=LAYOUT, day=day, centre=centre, dim=Dim.AGENT.value)
+        start, _ = day_bounds_ms(today, self.tz)
+        changes: list[dict[str, str]] = []
+        for raw in r.changes:
+            try:
+                changes.append({**json.loads(raw), "act": PRESENCE, "centre": centre})
+            except ValueError:
+                continue
+        changes.sort(key=lambda c: (int(c.get("ts", 0)), id_key(c.get("id", "0-0"))))
+        rows: list[dict[str, Any]] = []
+        statuses: dict[str, str] = {}
+        for aid, (status, since, sid), name, counts in zip(aids, r.agents, r.names, r.counts or [None] * len(aids),
+                                                          strict=True):
+            st = status or index[aid].get("status") or "offline"
+            statuses[aid] = st
+            handled = dict(zip(TALLY_FIELDS, decode(counts or ""), strict=False)).get("handled", 0)
+            rows.append({"username": aid, "name": name or "", "status": st,
+                         "since": _int(since, _int(index[aid].get("since"))), "sid": sid or "",
+                         "handled_today": handled})
+        # Who changed nothing today was in their present status all day.
+        seen = {c["aid"] for c in changes}
+        quiet = [{"act": PRESENCE, "aid": a, "from": statuses[a], "to": statuses[a], "ts": str(start),
+                  "centre": centre} for a in aids if a not in seen]
+        occ = occupancy([*quiet, *changes], start, max(start, now))
+        sids = [row["sid"] for row in rows if row["sid"]]
+        fields = ["ticket", "state", "matter", "lang", "priority"]
+        sessions = dict(zip(sids, await self.store.sessions(sids, fields), strict=True)) if sids else {}
+        for row in rows:
+            row["occupancy"] = occ.agents.get(row["username"])
+            sid = row.pop("sid")
+            if sid not in sessions:
+                row["session"] = None
+                continue
+            sess = {f: v or "" for f, v in zip(fields, sessions[sid], strict=True)}
+            row["session"] = {"sid": sid, **sess, "live": sess["state"] in HELD_STATES}
+        order = {s: i for i, s in enumerate(("in_service", "offered", "wrap_up", "available", "away", "offline"))}
+        rows.sort(key=lambda x: (order.get(x["status"], 9), x["name"] or x["username"]))
+        return {"centre": centre, "as_of": now, "day_start": start, "occupancy": occ.centres.get(centre),
+                "specialists": rows}
+
+    # --- the intake → serving flow (N5, issue 19) ---------------------------------------------------
+
+    async def flow(self, scope: str, days: list[str]) -> dict[str, Any]:
+        """Answered sessions per (intake hall, serving centre) of the days, and whether the serving centre
+        was the home region's own or a partner (N5): which partner carries which hall's load."""
+        # kept for the chain only: a centre sees the pairs it is the intake or the serving side of
+        hashes, _ = await self.store.aggregates([(d, CHAIN, Dim.FLOW.value) for d in days], LAYOUT)
+        sums: dict[tuple[str, str], dict[str, Any]] = {}
+        for group, c in by_group(hashes).items():
+            intake, serving, region = (group.split(PAIR_SEP) + ["", ""])[:3]
+            if scope != CHAIN and scope not in (intake, serving):
+                continue
+            partner = self.catalogue.has_centre(serving) and not region_contains(
+                region, self.catalogue.centre(serving).region)
+            cell = sums.setdefault((intake, serving), {"intake": intake, "serving": serving, "served": 0,
+                                                       "handled": 0, "partner_served": 0, "regions": []})
+            cell["served"] += c.get("served", 0)
+            cell["handled"] += c.get("handled", 0)
+            if partner:
+                cell["partner_served"] += c.get("served", 0)
+            if region not in cell["regions"]:
+                cell["regions"].append(region)
+        cells = [sums[k] for k in sorted(sums)]
+        carried: dict[str, int] = defaultdict(int)
+        for x in cells:
+            if x["partner_served"]:
+                carried[x["serving"]] += x["partner_served"]
+        return {"scope": scope, "intakes": sorted({x["intake"] for x in cells}),
+                "servings": sorted({x["serving"] for x in cells}), "cells": cells,
+                "partners": [{"centre": c, "served": n} for c, n in sorted(carried.items(), key=lambda i: (-i[1], i[0]))]}
+
+    async def user_names(self, usernames: list[str]) -> dict[str, str]:
+        """Display names of users (those without one are left out)."""
+        if not usernames:
+            return {}
+        names = await self.store.user_names(usernames)
+        return {u: n for u, n in zip(usernames, names, strict=True) if n}
 
     # --- exports -----------------------------------------------------------------------------
 

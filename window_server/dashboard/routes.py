@@ -26,7 +26,10 @@ from window_server.dashboard.queries import Queries
 from window_server.dashboard.rules import (
     CHAIN,
     KPI_GROUPS,
+    MAX_NOTE,
     STEPS,
+    TARGETS,
+    against_targets,
     csv_cell,
     day_range,
     mask_digits,
@@ -35,9 +38,11 @@ from window_server.dashboard.rules import (
 )
 from window_server.dashboard.service import DASHBOARD, fold_config
 from window_server.domain.auth import Principal, Role, can_manage_centre, visible_centres
+from window_server.domain.catalogue import Catalogue
 from window_server.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from window_server.http.auth import json_object, require_user, text_field
 from window_server.http.client import client_address
+from window_server.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,6 @@ routes = web.RouteTableDef()
 DASHBOARD_ROLES = {Role.TEAM_LEAD, Role.MANAGER, Role.CHAIN_MANAGER}
 GROUPS = ("centre", *KPI_GROUPS)
 LEVEL_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-MAX_NOTE = 500
 
 
 def _queries(request: web.Request) -> Queries:
@@ -74,6 +78,10 @@ async def _scope(request: web.Request) -> tuple[Principal, str]:
     if not can_manage_centre(principal, wanted):
         raise Forbidden(f"you may see centre {principal.centre} only", code="out_of_scope", field="centre")
     return principal, wanted
+
+
+def _targets(settings: Settings) -> dict[str, float]:
+    return {name: float(getattr(settings, setting)) for name, (setting, _higher) in TARGETS.items()}
 
 
 def _days(request: web.Request, q: Queries) -> tuple[str, str, list[str]]:
@@ -125,6 +133,7 @@ async def meta(request: web.Request) -> web.StreamResponse:
             "wait_alarm_s": settings.wait_alarm_seconds, "handle_alarm_s": settings.handle_alarm_seconds,
             "push_interval_s": settings.dashboard_push_seconds,
         },
+        "targets": {**_targets(settings), "margin": settings.target_margin},
         "deadlines": {p: {**vars(policy.deadlines(p)), "name": policy.names.get(p, "")} for p in provinces},
         "groups": list(GROUPS),
     })
@@ -148,8 +157,30 @@ async def kpis(request: web.Request) -> web.StreamResponse:
     q = _queries(request)
     start, end, days = _days(request, q)
     result = await q.kpis(scope, days, group)
-    cfg = fold_config(request.app[SETTINGS])
-    return _json({"from": start, "to": end, **result, "t_answer_s": cfg.t_answer_s, "s_short_s": cfg.s_short_s})
+    settings = request.app[SETTINGS]
+    cfg = fold_config(settings)
+    targets = against_targets(result["total"], _targets(settings), settings.target_margin)
+    return _json({"from": start, "to": end, **result, "targets": targets, "t_answer_s": cfg.t_answer_s,
+                  "s_short_s": cfg.s_short_s})
+
+
+@routes.get("/api/dashboard/specialists")
+async def specialists(request: web.Request) -> web.StreamResponse:
+    """A centre's specialists by name: status and since when, current session, today's handled and occupancy."""
+    _p, scope = await _scope(request)
+    if scope == CHAIN:
+        raise InvalidInput("choose a centre (?centre=<id>): the panel shows one centre at a time",
+                           code="centre_required", field="centre")
+    return _json(await _queries(request).specialists(scope))
+
+
+@routes.get("/api/dashboard/flow")
+async def flow(request: web.Request) -> web.StreamResponse:
+    """Sessions per (intake centre, serving centre) over the range: which partner carries which hall's load."""
+    _p, scope = await _scope(request)
+    q = _queries(request)
+    start, end, days = _days(request, q)
+    return _json({"from": start, "to": end, **await q.flow(scope, days)})
 
 
 @routes.get("/api/dashboard/series")
@@ -191,6 +222,7 @@ async def review_action(request: web.Request) -> web.StreamResponse:
     action = text_field(body, "action", max_chars=32)
     if action not in STEPS:
         raise InvalidInput(f"action must be one of {', '.join(STEPS)}", field="action")
+    # what was done is required (rules.check_step answers note_required, field "note")
     note = text_field(body, "note", max_chars=MAX_NOTE) if "note" in body else ""
     return _json(await q.record_step(sid, action, principal.subject, note))
 
@@ -236,27 +268,53 @@ async def _csv(request: web.Request, name: str, header: list[str], rows: Any) ->
     return resp
 
 
-SESSION_COLUMNS = ["sid", "ticket", "enqueued_at", "intake_centre", "booth", "matter", "region", "lang", "priority",
-                   "source", "state", "answered_at", "wait_s", "serving_centre", "agents", "ended_at", "ended_by",
-                   "handle_s", "outcome", "case_number", "transfers", "rating"]
-RATING_COLUMNS = ["sid", "rated_at", "level", "label", "bad_review", "intake_centre", "serving_centre", "matter",
-                  "agent", "comment", "follow_up", "called_back_at", "rectified_at", "replied_at"]
+SESSION_COLUMNS = ["sid", "ticket", "enqueued_at", "intake_centre", "intake_centre_name", "booth", "matter",
+                   "matter_name", "region", "region_name", "lang", "priority", "source", "state", "answered_at",
+                   "wait_s", "serving_centre", "serving_centre_name", "agents", "agent_names", "ended_at",
+                   "ended_by", "handle_s", "outcome", "case_number", "transfers", "rating"]
+RATING_COLUMNS = ["sid", "rated_at", "level", "label", "bad_review", "intake_centre", "intake_centre_name",
+                  "serving_centre", "serving_centre_name", "matter", "matter_name", "agent", "agent_name", "comment",
+                  "follow_up", "called_back_at", "rectified_at", "replied_at"]
 
 
-def _session_row(sid: str, s: dict[str, str], rec: dict[str, Any] | None, q: Queries,
-                 centres: dict[str, str]) -> list[Any]:
+class Names:
+    """Names beside codes in the exports: centres, matters and regions from the catalogue (Chinese),
+    specialists' display names read per chunk."""
+
+    def __init__(self, catalogue: Catalogue, centres: dict[str, str]) -> None:
+        self.catalogue = catalogue
+        self.centres = centres  # specialist -> centre (the presence index), for expired records
+        self.users: dict[str, str] = {}
+
+    def centre(self, cid: str) -> str:
+        return self.catalogue.centre(cid).name_zh if cid and self.catalogue.has_centre(cid) else ""
+
+    def matter(self, code: str) -> str:
+        return self.catalogue.matter(code).name_zh if code and self.catalogue.has_matter(code) else ""
+
+    def region(self, code: str) -> str:
+        return self.catalogue.region(code).name_zh if code and self.catalogue.has_region(code) else ""
+
+    def user(self, username: str) -> str:
+        return self.users.get(username, "")
+
+
+def _session_row(sid: str, s: dict[str, str], rec: dict[str, Any] | None, q: Queries, names: Names) -> list[Any]:
     f = (rec or {}).get("f") or {}
-    served = _list(s.get("served"))
-    serving = f.get("serving") or (centres.get(served[0], "") if served else "")
+    served = [str(a) for a in _list(s.get("served"))]
+    serving = f.get("serving") or (names.centres.get(served[0], "") if served else "")
     end = f.get("wrap") or s.get("ended")
     answered = f.get("answered") or s.get("answered")
     waited_until = answered or (s.get("ended") if s.get("state") == "abandoned" else None)
+    intake, matter, region = s.get("intake_centre", ""), s.get("matter", ""), s.get("region", "")
     return [
-        sid, s.get("ticket", ""), _local(s.get("enq"), q), s.get("intake_centre", ""), s.get("booth", ""),
-        s.get("matter", ""), s.get("region", ""), s.get("lang", ""), s.get("priority", ""), s.get("source", ""),
-        s.get("state", ""), _local(answered, q) if answered else "", _seconds(s.get("enq"), waited_until)
-        if waited_until else "", serving, " ".join(served), _local(s.get("ended"), q) if s.get("ended") else "",
-        f.get("end_act", ""), _seconds(answered, end) if answered and end else "", s.get("outcome", ""),
+        sid, s.get("ticket", ""), _local(s.get("enq"), q), intake, names.centre(intake), s.get("booth", ""),
+        matter, names.matter(matter), region, names.region(region), s.get("lang", ""), s.get("priority", ""),
+        s.get("source", ""), s.get("state", ""), _local(answered, q) if answered else "",
+        _seconds(s.get("enq"), waited_until) if waited_until else "", serving, names.centre(serving),
+        " ".join(served), " ".join(names.user(a) or "-" for a in served),
+        _local(s.get("ended"), q) if s.get("ended") else "", f.get("end_act", ""),
+        _seconds(answered, end) if answered and end else "", s.get("outcome", ""),
         mask_digits(s.get("case_number", "")), len(_list(s.get("transfers"))), s.get("rating", ""),
     ]
 
@@ -269,19 +327,22 @@ def _list(raw: str | None) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _rating_row(sid: str, s: dict[str, str], rec: dict[str, Any] | None, q: Queries,
-                centres: dict[str, str]) -> list[Any]:
+def _rating_row(sid: str, s: dict[str, str], rec: dict[str, Any] | None, q: Queries, names: Names) -> list[Any]:
     f = (rec or {}).get("f") or {}
-    served = _list(s.get("served"))
+    served = [str(a) for a in _list(s.get("served"))]
     level = int(s.get("rating") or 0)
     review = (rec or {}).get("review")
     status = review_status(review, q.now_ms()) if review else None
     steps = status["steps"] if status else {}
+    # the rated service is the completing centre's (a bad review is attributed to it, docs/dashboard.md)
+    serving = (review or {}).get("serving") or (rec or {}).get("closer") or f.get("serving") or (
+        names.centres.get(served[0], "") if served else "")
+    intake, matter = s.get("intake_centre", ""), s.get("matter", "")
+    agent = served[-1] if served else ""
     return [
         sid, _local(s.get("rated_at"), q), level, LEVEL_LABELS.get(level, ""), "yes" if level in (1, 2) else "no",
-        s.get("intake_centre", ""), f.get("serving") or (centres.get(served[0], "") if served else ""),
-        s.get("matter", ""), served[-1] if served else "", mask_digits(s.get("rating_comment", "")),
-        status["status"] if status else "",
+        intake, names.centre(intake), serving, names.centre(serving), matter, names.matter(matter),
+        agent, names.user(agent), mask_digits(s.get("rating_comment", "")), status["status"] if status else "",
         *(_local(steps[st]["done_at"], q) if steps and steps[st]["done_at"] else "" for st in STEPS),
     ]
 
@@ -290,25 +351,28 @@ async def _export(request: web.Request, index: str, columns: list[str], row: Any
     principal, scope = await _scope(request)
     q = _queries(request)
     start, end, days = _days(request, q)
-    centres = await q.agent_centres()
+    names = Names(request.app[CATALOGUE], await q.agent_centres())
     log.info("export %s by %s scope=%s %s..%s", name, principal.subject, scope, start, end)
 
     async def rows() -> Any:
         async for sids in q.session_ids(scope, days, index):
-            yield [row(sid, s, rec, q, centres) for sid, s, rec in await q.session_rows(sids) if s]
+            chunk = [(sid, s, rec) for sid, s, rec in await q.session_rows(sids) if s]
+            staff = {str(a) for _sid, s, _rec in chunk for a in _list(s.get("served"))} - set(names.users)
+            names.users.update(await q.user_names(sorted(staff)))
+            yield [row(sid, s, rec, q, names) for sid, s, rec in chunk]
 
     return await _csv(request, f"{name}-{scope}-{start}-{end}.csv", columns, rows())
 
 
 @routes.get("/api/dashboard/export/sessions.csv")
 async def export_sessions(request: web.Request) -> web.StreamResponse:
-    """The sessions enqueued in the range and scope, one row each (free text masked)."""
+    """The sessions enqueued in the range and scope, one row each, names beside codes (free text masked)."""
     return await _export(request, "dash_sessions", SESSION_COLUMNS, _session_row, "sessions")
 
 
 @routes.get("/api/dashboard/export/ratings.csv")
 async def export_ratings(request: web.Request) -> web.StreamResponse:
-    """The ratings of the sessions enqueued in the range and scope (comments masked)."""
+    """The ratings of the sessions enqueued in the range and scope, names beside codes (comments masked)."""
     return await _export(request, "dash_ratings", RATING_COLUMNS, _rating_row, "ratings")
 
 

@@ -51,6 +51,7 @@ MAX_RANGE_DAYS = 366
 RECORD_VERSION = 1
 
 _ACTIONS = frozenset(a.value for a in Action)
+_COMPLETIONS = frozenset({Action.COMPLETE.value, Action.HANG_UP.value})
 _WRAP_END = "wrap_end"
 
 
@@ -62,9 +63,11 @@ class Dim(StrEnum):
     PAIR = "pair"  # intake → serving ("<intake>→" while unanswered)
     QUARTER = "q"  # 15-minute bucket of the enqueue, "HHMM" (the service-level chart)
     WAITING = "wq"  # counts "in" at the enqueue's bucket and "out" when waiting stopped
+    AGENT = "ag"  # the specialist holding the session (at its end: who finished it); chain scope only
+    FLOW = "fl"  # answered sessions: "<intake>→<serving>→<home region>" (the N5 flow chart); chain scope only
 
 
-_TOTAL, _MATTER, _PAIR, _QUARTER, _WAITING = (d.value for d in Dim)
+_TOTAL, _MATTER, _PAIR, _QUARTER, _WAITING, _AGENT, _FLOW = (d.value for d in Dim)
 
 #: Views a KPI request may group by. The intake and serving views are the pair view's groups
 #: added up by their intake or serving side: counts add, so the KPIs stay exact.
@@ -119,6 +122,12 @@ class SessionView:
     facts: SessionFacts
     state: str = ""
     rated_at: int | None = None
+    #: The centre of the specialist who completed the session (complete, or the citizen's hang-up
+    #: while they held it); "" until then. A transfer across centres makes it differ from
+    #: ``facts.serving`` (who answered first).
+    closer: str = ""
+    #: The home region the citizen asked for (from the enqueue).
+    region: str = ""
 
 
 def derive(events: Iterable[tuple[str, Event]]) -> SessionView | None:
@@ -128,12 +137,15 @@ def derive(events: Iterable[tuple[str, Event]]) -> SessionView | None:
         act = ev.get("act", "")
         if view is None:
             if act == Action.ENQUEUE:
-                view = SessionView(start_session(ev), state=ev.get("to", "waiting"))
+                view = SessionView(start_session(ev), state=ev.get("to", "waiting"), region=ev.get("region", ""))
             continue
         if act == Action.ENQUEUE:
             continue  # a repeated enqueue changes nothing (as in compute_kpis)
         rated = view.facts.level
+        ended = view.facts.end is not None
         fold_session(view.facts, ev)
+        if not ended and view.facts.end is not None and act in _COMPLETIONS:
+            view.closer = ev.get("agent_centre") or view.facts.serving
         if view.facts.level and not rated:
             view.rated_at = int(ev["ts"])
         if act in _ACTIONS and ev.get("to"):
@@ -165,6 +177,8 @@ class Record:
                 "f": asdict(v.facts) if v else None,
                 "state": v.state if v else "",
                 "rated_at": v.rated_at if v else None,
+                "closer": v.closer if v else "",
+                "region": v.region if v else "",
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -175,7 +189,8 @@ class Record:
         d = json.loads(text)
         view = None
         if d.get("f") is not None:
-            view = SessionView(SessionFacts(**d["f"]), d.get("state", ""), d.get("rated_at"))
+            view = SessionView(SessionFacts(**d["f"]), d.get("state", ""), d.get("rated_at"), d.get("closer", ""),
+                               d.get("region", ""))
         wraps = [(str(i), {str(k): str(v) for k, v in e.items()}) for i, e in d.get("wraps", [])]
         return cls(view, FoldConfig.from_list(d["cfg"]), str(d.get("last", "")), wraps)
 
@@ -198,12 +213,19 @@ def bucket(ms: int, tz: ZoneInfo) -> str:
     return f"{t.hour:02d}{t.minute - t.minute % BUCKET_MINUTES:02d}"
 
 
-def scopes(facts: SessionFacts) -> tuple[str, ...]:
-    """The scopes a session counts in: the chain, its intake centre and its serving centre."""
-    out = [CHAIN, facts.intake]
-    if facts.serving and facts.serving != facts.intake:
-        out.append(facts.serving)
-    return tuple(s for s in out if s)
+def scopes(facts: SessionFacts, closer: str = "") -> tuple[str, ...]:
+    """The scopes a session counts in: the chain, its intake centre, its serving centre (who answered
+    first) and the centre that completed it (when a transfer took it to another centre)."""
+    out = [CHAIN]
+    for s in (facts.intake, facts.serving, closer):  # a plain loop: the bulk path calls this a lot
+        if s and s not in out:
+            out.append(s)
+    return tuple(out)
+
+
+def view_scopes(view: SessionView | None) -> tuple[str, ...]:
+    """``scopes`` of a session view (none for no view)."""
+    return scopes(view.facts, view.closer) if view else ()
 
 
 def counts(view: SessionView, cfg: FoldConfig) -> Vector:
@@ -240,11 +262,18 @@ def cells(view: SessionView | None, cfg: FoldConfig, tz: ZoneInfo) -> dict[Cell,
     if went is not None:
         moves[went] = (1, 1) if went == came else (0, 1)
     out: dict[Cell, Vector] = {}
-    for scope in scopes(f):
+    for scope in scopes(f, view.closer):
         for dim, group in groups:
             out[(day, scope, dim, group)] = mine
         for group, v in moves.items():
             out[(day, scope, _WAITING, group)] = v
+    # Chain-wide only (a centre's share is read from the chain's, filtered): per specialist (today's
+    # handled count on the specialists panel), and answered sessions per intake, serving centre and
+    # home region (the flow chart).
+    if f.agent:
+        out[(day, CHAIN, _AGENT, f.agent)] = mine
+    if f.serving:
+        out[(day, CHAIN, _FLOW, f"{pair_key(f.intake, f.serving)}{PAIR_SEP}{view.region}")] = mine
     return out
 
 
@@ -419,13 +448,28 @@ def parse_review_policy(doc: Mapping[str, Any], source: str) -> ReviewPolicy:
     return ReviewPolicy(default, provinces, names)
 
 
+def review_centre(view: SessionView) -> str:
+    """The centre a bad review is attributed to: the one whose specialist completed the session (the
+    service the citizen rated), else the one that answered first, else the intake hall."""
+    return view.closer or view.facts.serving or view.facts.intake
+
+
+def review_scopes(review: Mapping[str, str]) -> list[str]:
+    """The scopes whose follow-up lists hold a bad review: the chain, the intake hall, the attributed centre."""
+    return [s for s in dict.fromkeys([CHAIN, review.get("intake", ""), review.get("serving", "")]) if s]
+
+
 def review_fields(view: SessionView, province: str, agent: str, policy: ReviewPolicy) -> dict[str, str]:
-    """The stored fields of a new bad review (its deadlines fixed when it is created)."""
+    """The stored fields of a new bad review (its deadlines fixed when it is created).
+
+    ``serving`` is the attributed centre (``review_centre``); ``answered_by`` the centre that
+    answered first, kept for the record."""
     f = view.facts
     rated_at = view.rated_at or f.enq
     out = {
         "sid": "", "level": str(f.level), "rated_at": str(rated_at), "intake": f.intake,
-        "serving": f.serving, "matter": f.matter, "province": province, "agent": agent,
+        "serving": review_centre(view), "answered_by": f.serving, "matter": f.matter, "province": province,
+        "agent": agent,
     }
     for step, due in policy.deadlines(province).dues(rated_at).items():
         out[f"due_{step}"] = str(due)
@@ -438,8 +482,12 @@ def next_due(review: Mapping[str, str]) -> int | None:
     return min(pending) if pending else None
 
 
-def check_step(review: Mapping[str, str], step: str) -> None:
-    """Raise unless ``step`` may be recorded now: each step once, in order."""
+#: Longest follow-up note (characters).
+MAX_NOTE = 500
+
+
+def check_step(review: Mapping[str, str], step: str, note: str) -> None:
+    """Raise unless ``step`` may be recorded now: each step once, in order, with a note of what was done."""
     if step not in STEPS:
         raise InvalidInput(f"action must be one of {', '.join(STEPS)}", field="action")
     if review.get(f"done_{step}"):
@@ -447,6 +495,8 @@ def check_step(review: Mapping[str, str], step: str) -> None:
     i = STEPS.index(step)
     if i and not review.get(f"done_{STEPS[i - 1]}"):
         raise Conflict(f"record {STEPS[i - 1].replace('_', ' ')} first", code="out_of_order", field="action")
+    if not note.strip():
+        raise InvalidInput(f"say what was done for {step.replace('_', ' ')}", code="note_required", field="note")
 
 
 def review_status(review: Mapping[str, str], now_ms: int) -> dict[str, Any]:
@@ -459,7 +509,7 @@ def review_status(review: Mapping[str, str], now_ms: int) -> dict[str, Any]:
         late = not done and now_ms > due
         overdue = overdue or late
         steps[s] = {"due": due, "done_at": int(done) if done else None, "by": review.get(f"by_{s}") or None,
-                    "overdue": late, "late": bool(done) and int(done) > due}
+                    "note": review.get(f"note_{s}") or None, "overdue": late, "late": bool(done) and int(done) > due}
     status = "closed" if next_due(review) is None else "overdue" if overdue else "open"
     return {"status": status, "steps": steps}
 
@@ -489,3 +539,37 @@ def csv_cell(value: Any) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+# ------------------------------------------------------------------------- targets (issue 19)
+
+#: KPI -> (the setting holding its target, whether higher is better).
+TARGETS = {
+    "service_level": ("target_service_level", True),
+    "asa_s": ("target_asa_seconds", False),
+    "abandonment_rate": ("target_abandonment_rate", False),
+    "aht_s": ("target_aht_seconds", False),
+    "satisfaction": ("target_satisfaction", True),
+    "rating_coverage": ("target_rating_coverage", True),
+}
+
+
+def target_status(value: float | None, target: float, higher_is_better: bool, margin: float) -> str:
+    """``green`` on the right side of the target, ``amber`` within ``margin`` (a share of the target)
+    of it, ``red`` further off; ``none`` without a value."""
+    if value is None:
+        return "none"
+    slack = abs(target) * margin
+    if higher_is_better:
+        return "green" if value >= target else "amber" if value >= target - slack else "red"
+    return "green" if value <= target else "amber" if value <= target + slack else "red"
+
+
+def against_targets(k: Mapping[str, Any], targets: Mapping[str, float], margin: float) -> dict[str, Any]:
+    """Each targeted KPI's value, target, which way is better and its status."""
+    out = {}
+    for name, (_setting, higher) in TARGETS.items():
+        value = k.get(name)
+        out[name] = {"value": value, "target": targets[name], "higher_is_better": higher,
+                     "status": target_status(value, targets[name], higher, margin)}
+    return out

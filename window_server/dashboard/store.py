@@ -49,6 +49,16 @@ class LiveRead:
     pools: list[tuple[int, int, int]]  # per queue: (own available, partner available, staff)
 
 
+@dataclass(frozen=True)
+class SpecialistsRead:
+    """A centre's specialists as read in one round trip (``DashboardStore.specialists``)."""
+
+    agents: list[list[str | None]]  # per specialist: status, since, session (the queue's own hash)
+    names: list[str | None]  # per specialist: display name
+    changes: list[str]  # the centre's presence changes of the day (JSON)
+    counts: list[str | None]  # per specialist: the day's counts "n,n,…" (COUNTS order)
+
+
 class DashboardStore:
     """Reads for pages, pushes and exports; the consumer's group reads and atomic batch write;
     the bad reviews' follow-up; the viewers' leases."""
@@ -105,6 +115,31 @@ class DashboardStore:
     async def presence(self) -> dict[str, str]:
         """The presence index: specialist -> JSON {status, centre, since, id}."""
         return cast(dict[str, str], await self.redis.hgetall(key("dash_presence")))
+
+    async def specialists(self, aids: Sequence[str], *, layout: str, day: str, centre: str,
+                          dim: str) -> SpecialistsRead:
+        """Each specialist's queue presence (status, since, session) and display name, the centre's
+        presence changes of ``day`` and the chain's per-specialist counts of ``day``: one pipeline."""
+        async with self.redis.pipeline(transaction=False) as p:
+            for aid in aids:
+                p.hmget(key("agent", aid=aid), ["status", "since", "session"])
+                p.hget(key("user", username=aid), "name")
+            p.zrange(key("dash_presday", day=day, centre=centre), 0, -1)
+            if aids:
+                p.hmget(key("dash_agg", layout=layout, day=day, scope="chain", dim=dim), list(aids))
+            r: list[Any] = await p.execute()
+        n = len(aids)
+        return SpecialistsRead(
+            agents=[r[2 * i] for i in range(n)], names=[r[2 * i + 1] for i in range(n)],
+            changes=r[2 * n], counts=r[2 * n + 1] if aids else [],
+        )
+
+    async def user_names(self, usernames: Sequence[str]) -> list[str | None]:
+        """Each user's display name (None for none), in one pipeline."""
+        async with self.redis.pipeline(transaction=False) as p:
+            for u in usernames:
+                p.hget(key("user", username=u), "name")
+            return cast(list[str | None], await p.execute())
 
     # --- aggregates ------------------------------------------------------------------------------
 

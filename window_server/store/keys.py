@@ -80,6 +80,14 @@ KEYS: dict[str, str] = {
     # --- signing (issue 18, helper B; window_server/signing/store.py) ---
     "sign_requests": "rw:s:{sid}:signreq",  # HASH request id -> JSON {id, doc, sha256, at, by, state, document}
     "signatures": "rw:s:{sid}:signatures",  # LIST of JSON signature records, n = place (every one is kept)
+    # --- guests (issue 19, helper G; window_server/guests/, queue/lua/guests.lua) ---
+    "guests": "rw:s:{sid}:guests",  # HASH gid -> JSON {gid, user, role, name, mode, centre, department, agent, at}
+    "guested": "rw:guested",  # SET: sessions with guests now (the guests ticker ends them when the session ends)
+    "invites": "rw:s:{sid}:invites",  # HASH invitation id -> JSON {id, sid, reviewer, by, state, deadline, …}
+    "invite": "rw:inv:{id}",  # STRING: the session of an invitation
+    "reviewer_invites": "rw:inv:u:{reviewer}",  # ZSET invitation id -> deadline ms: a reviewer's pending ones
+    "invite_deadlines": "rw:t:invites",  # ZSET invitation id -> deadline ms: pending invitations (chain-wide)
+    "material_depts": "rw:s:{sid}:depts",  # HASH material id -> JSON {view, note, by, by_name, department, at}
     # --- dashboards: aggregates folded from rw:events (docs/dashboard.md) ---
     "dash_agg": "rw:dash:agg:{layout}:{day}:{scope}:{dim}",  # HASH group -> "n,n,…" counts; scope chain|centre
     "dash_record": "rw:dash:rec:{sid}",  # STRING JSON: a session's folded facts, with a TTL
@@ -91,6 +99,9 @@ KEYS: dict[str, str] = {
     "dash_presence": "rw:dash:presence",  # HASH aid -> JSON {status, centre, since, id}
     "dash_states": "rw:dash:states",  # HASH state -> sessions in it now
     "dash_viewers": "rw:dash:viewers",  # HASH node -> JSON {rooms, until}: dashboards open per node
+    # --- dashboards (issue 19, helper D): a centre's presence changes of one day (occupancy) ---
+    "dash_presday": "rw:dash:presday:{day}:{centre}",  # ZSET JSON {aid, from, to, ts, id} -> ts ms; expires
+    # --- end dashboards ---
     # --- the hall (issue 18, helper A): seated tickets, call-backs, help calls (queue/lua/hall.lua) ---
     "hall_seated": "rw:hall:{centre}:seated",  # ZSET sid -> queue score: a hall's seated tickets (called or not)
     "hall_called": "rw:hall:{centre}:called",  # ZSET sid -> claim deadline ms: tickets the hall is calling

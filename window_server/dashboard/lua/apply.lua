@@ -31,5 +31,6 @@ for _, p in ipairs(plan.pres) do
   end
   if newer then redis.call('HSET', KEYS[2], p[1], p[3]) end
 end
+for _, x in ipairs(plan.expire or {}) do redis.call('PEXPIRE', x[1], x[2]) end
 if #plan.ack > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(plan.ack)) end
 return 1

@@ -1,7 +1,7 @@
 // Two uPlot charts of one day per 15 minutes: sessions waiting, and the service level.
 
 import uPlot from "/dashboard/vendor/uPlot.esm.js";
-import { t } from "./i18n.js";
+import { currentLang, t } from "./i18n.js";
 
 const charts = new Map();
 
@@ -14,12 +14,34 @@ function seconds(buckets, day) {
   });
 }
 
+const pad = (n) => String(n).padStart(2, "0");
+
+/** A time of day on the axis in the page's language: "08时" / "08:30" (zh), "08:00" (en); never "8am". */
+export function axisTime(sec) {
+  const d = new Date(sec * 1000);
+  const [h, m] = [d.getHours(), d.getMinutes()];
+  return currentLang() === "zh" && m === 0 ? `${pad(h)}时` : `${pad(h)}:${pad(m)}`;
+}
+
+/** A quarter hour in the legend: "08:15–08:30". */
+function legendTime(sec) {
+  const end = new Date((sec + 900) * 1000);
+  const d = new Date(sec * 1000);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}–${pad(end.getHours())}:${pad(end.getMinutes())}`;
+}
+
+// The time axis's labels as drawn (on canvas), also on the chart's element: readable by tests and tools.
+function ticks(el, labels) {
+  el.dataset.xTicks = labels.join(" ");
+  return labels;
+}
+
 function draw(id, title, xs, ys, opts) {
   const el = document.getElementById(id);
   const width = Math.max(320, (el.clientWidth || 480) - 20);
   const data = [xs, ys];
   const old = charts.get(id);
-  if (old && old.title === title) {
+  if (old && old.title === title && old.lang === currentLang()) {
     old.plot.setData(data);
     if (Math.abs(old.plot.width - width) > 4) old.plot.setSize({ width, height: 220 });
     return;
@@ -32,14 +54,22 @@ function draw(id, title, xs, ys, opts) {
       width,
       height: 220,
       scales: { x: { time: true }, y: opts.y },
-      axes: [{}, { values: opts.values }],
-      series: [{}, { label: opts.label, stroke: opts.color, fill: opts.fill, width: 2, spanGaps: opts.spanGaps }],
+      // the page's language on both axes and in the legend (uPlot's own are English: "8am", "Time", "--")
+      axes: [{ values: (u, splits) => ticks(el, splits.map(axisTime)) }, { values: opts.values }],
+      series: [
+        { label: t("chart_time"), value: (u, v) => (v === null || v === undefined ? "–" : legendTime(v)) },
+        {
+          label: opts.label, stroke: opts.color, fill: opts.fill, width: 2, spanGaps: opts.spanGaps,
+          value: (u, v) => (v === null || v === undefined ? "–" : opts.legend(v)),
+        },
+      ],
       legend: { show: true },
     },
     data,
     el,
   );
-  charts.set(id, { plot, title });
+  el.dataset.lang = currentLang();
+  charts.set(id, { plot, title, lang: currentLang() });
 }
 
 /** Draw (or update) both charts from /api/dashboard/series. */
@@ -54,12 +84,12 @@ export function drawSeries(series) {
   const hi = Math.min(series.buckets.length, Math.max(last + 2, 72)); // at least to 18:00
   draw("chart-waiting", t("chart_waiting"), xs.slice(lo, hi), series.waiting.slice(lo, hi), {
     label: t("waiting"), color: "#1f6feb", fill: "rgba(31,111,235,0.12)", y: { range: (u, a, b) => [0, Math.max(1, b)] },
-    values: (u, v) => v.map((x) => (Number.isInteger(x) ? x : "")),
+    values: (u, v) => v.map((x) => (Number.isInteger(x) ? x : "")), legend: (v) => t("n_people", { n: v }),
   });
   const level = series.service_level.slice(lo, hi).map((v) => (v === null ? null : v * 100));
   draw("chart-level", t("chart_level"), xs.slice(lo, hi), level, {
     label: t("service_level"), color: "#2da44e", fill: "rgba(45,164,78,0.10)", y: { range: [0, 100] },
-    values: (u, v) => v.map((x) => `${x}%`), spanGaps: true,
+    values: (u, v) => v.map((x) => `${x}%`), spanGaps: true, legend: (v) => `${v.toFixed(1)}%`,
   });
 }
 

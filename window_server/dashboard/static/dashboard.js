@@ -6,12 +6,14 @@ import { ApiError, get, post, query } from "../shared/api.js";
 import { drawSeries, resetCharts } from "./charts.js";
 import { $, h as el } from "../shared/dom.js";
 import { PRESENCE, PROTOCOL, STATE } from "../protocol/protocol.js";
-import { apply, currentLang, dateTime, duration, levelLabel, percent, setLang, setTimeZone, t } from "./i18n.js";
+import { fetchFlow, renderFlow } from "./flow.js";
+import { apply, currentLang, dateTime, duration, percent, setLang, setTimeZone, t } from "./i18n.js";
 import { initRecordings, recordingsScope, rerenderRecordings } from "./recordings.js";
+import { initReviews, renderReviews } from "./reviews.js";
+import { initSpecialists, refreshSpecialists, rerenderSpecialists, specialistsScope } from "./specialists.js";
 
 // Every presence status, in the domain's order but offline last (the tiles read left to right).
 const STATUSES = [...PROTOCOL.presence.statuses.filter((s) => s !== PRESENCE.OFFLINE), PRESENCE.OFFLINE];
-const STEPS = ["called_back", "rectified", "replied"];
 const KPI_REFRESH_MS = 2000;
 
 const state = {
@@ -77,6 +79,12 @@ function throttle(fn, ms) {
   };
 }
 
+/** Labelled counts of specialists by status, zeros left out: "空闲 2 · 服务中 1 · 离线 3". */
+function statusCounts(counts) {
+  const parts = STATUSES.filter((s) => counts[s]).map((s) => `${t(s)} ${counts[s]}`);
+  return parts.length ? parts.join(" · ") : t("nobody");
+}
+
 function showError(err) {
   $("#error").textContent = err ? `${t("error")}: ${err.message || err}` : "";
 }
@@ -134,7 +142,7 @@ function renderCentres(rows) {
         el("td", { "data-col": "waiting", class: "num" }, r.waiting),
         el("td", { "data-col": "longest", class: "num" }, duration(r.longest_wait_s)),
         el("td", { "data-col": "queue", class: "num" }, r.queue_waiting),
-        el("td", { "data-col": "agents", class: "agents" }, STATUSES.map((s) => r.agents[s] ?? 0).join(" / ")),
+        el("td", { "data-col": "agents", class: "agents" }, statusCounts(r.agents)),
         el("td", { "data-col": "in_service", class: "num" }, r.in_service),
         el("td", { "data-col": "transfers", class: "num" }, r.transfers_pending),
         el("td", { "data-col": "tickets", class: "num" }, r.today.tickets),
@@ -195,28 +203,38 @@ async function fetchLive() {
 
 // --- KPIs, drill-down, charts, reviews --------------------------------------------------------------
 
+// [tile, value, the KPI its target is set for (settings), how to write that target]
 const KPI_TILES = [
   ["tickets", (k) => k.tickets],
   ["served", (k) => k.served],
-  ["abandoned", (k) => `${k.abandoned} (${percent(k.abandonment_rate)})`],
+  ["abandoned", (k) => `${k.abandoned} (${percent(k.abandonment_rate)})`, "abandonment_rate", percent],
   ["no_show", (k) => k.no_show],
-  ["asa", (k) => duration(k.asa_s)],
-  ["service_level", (k) => percent(k.service_level)],
-  ["aht", (k) => duration(k.aht_s)],
+  ["asa", (k) => duration(k.asa_s), "asa_s", duration],
+  ["service_level", (k) => percent(k.service_level), "service_level", percent],
+  ["aht", (k) => duration(k.aht_s), "aht_s", duration],
   ["transfers", (k) => k.transfers],
-  ["satisfaction", (k) => percent(k.satisfaction)],
-  ["coverage", (k) => percent(k.rating_coverage)],
+  ["satisfaction", (k) => percent(k.satisfaction), "satisfaction", percent],
+  ["coverage", (k) => percent(k.rating_coverage), "rating_coverage", percent],
   ["over_wait", (k) => k.over_wait],
   ["over_handle", (k) => k.over_handle],
 ];
+
+/** A KPI tile, coloured against its target with the verdict in words too (never colour alone). */
+function kpiTile(name, fmt, k, target, fmtTarget) {
+  const tile = el("div", { class: "kpi", "data-kpi": name }, el("div", { class: "label" }, t(name)), el("div", { class: "value" }, fmt(k)));
+  if (!target) return tile;
+  tile.classList.add(`target-${target.status}`);
+  tile.dataset.target = target.status;
+  const goal = t(target.higher_is_better ? "target_ge" : "target_le", { v: fmtTarget(target.target) });
+  tile.append(el("div", { class: "target" }, `${t(`target_${target.status}`)} · ${goal}`));
+  return tile;
+}
 
 function renderKpis(result) {
   state.kpis = result;
   const k = result.total;
   $("#kpis").replaceChildren(
-    ...KPI_TILES.map(([name, fmt]) =>
-      el("div", { class: "kpi", "data-kpi": name }, el("div", { class: "label" }, t(name)), el("div", { class: "value" }, fmt(k))),
-    ),
+    ...KPI_TILES.map(([name, fmt, target, fmtTarget]) => kpiTile(name, fmt, k, target && result.targets[target], fmtTarget)),
     el(
       "div",
       { class: `kpi ${result.reviews.overdue ? "alarm" : ""}`, "data-kpi": "bad_reviews" },
@@ -261,59 +279,6 @@ function renderGroups(result) {
   );
 }
 
-function stepCell(review, step) {
-  const s = review.steps[step];
-  if (s.done_at) {
-    return el("td", { class: s.late ? "late" : "done" }, `${t("done")} ${dateTime(s.done_at)} · ${s.by}`);
-  }
-  const i = STEPS.indexOf(step);
-  const ready = i === 0 || review.steps[STEPS[i - 1]].done_at;
-  const cell = el("td", { class: s.overdue ? "overdue" : "" }, `${t("due")} ${dateTime(s.due)} `);
-  if (ready) {
-    cell.append(
-      el("button", { type: "button", class: "step", "data-step": step, onclick: () => markStep(review.sid, step) }, `${t("mark")}${t(step)}`),
-    );
-  }
-  return cell;
-}
-
-function renderReviews(list) {
-  state.reviews = list;
-  const body = $("#reviews tbody");
-  if (!list.length) {
-    body.replaceChildren(el("tr", {}, el("td", { colSpan: 9, class: "quiet" }, t("none"))));
-    return;
-  }
-  body.replaceChildren(
-    ...list.map((r) =>
-      el(
-        "tr",
-        { "data-sid": r.sid, class: r.status },
-        el("td", {}, r.sid),
-        el("td", {}, `${r.level} ${levelLabel(r.level)}`),
-        el("td", {}, dateTime(r.rated_at)),
-        el("td", {}, matterName(r.matter)),
-        el("td", {}, `${centreName(r.intake)} → ${centreName(r.serving)}`),
-        ...STEPS.map((s) => stepCell(r, s)),
-        el("td", { class: `status ${r.status}` }, t(r.status)),
-      ),
-    ),
-  );
-  const comments = list.filter((r) => r.comment);
-  $("#review-comments").replaceChildren(
-    ...comments.map((r) => el("li", {}, `${r.sid}: ${r.comment}`)),
-  );
-}
-
-async function markStep(sid, step) {
-  try {
-    await post(`/api/dashboard/bad-reviews/${encodeURIComponent(sid)}/actions`, { action: step });
-    await Promise.all([fetchReviews(), fetchKpis()]);
-  } catch (err) {
-    showError(err);
-  }
-}
-
 async function fetchKpis() {
   const base = { centre: state.scope, from: state.from, to: state.to };
   const [total, groups] = await Promise.all([
@@ -330,8 +295,13 @@ async function fetchSeries() {
   drawSeries(series);
 }
 
+async function fetchFlowChart() {
+  await fetchFlow({ centre: state.scope, from: state.from, to: state.to }, centreName);
+}
+
 async function fetchReviews() {
   const r = await get(`/api/dashboard/bad-reviews${query({ centre: state.scope, status: "all" })}`);
+  state.reviews = r.reviews;
   renderReviews(r.reviews);
 }
 
@@ -345,7 +315,7 @@ async function refreshAll() {
   showError(null);
   renderExports();
   try {
-    await Promise.all([fetchLive(), fetchKpis(), fetchSeries(), fetchReviews()]);
+    await Promise.all([fetchLive(), fetchKpis(), fetchSeries(), fetchReviews(), fetchFlowChart()]);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) location.reload();
     else showError(err);
@@ -356,7 +326,7 @@ async function refreshAll() {
 const refreshFigures = throttle(async () => {
   if (state.to < state.meta.today) return;
   try {
-    await Promise.all([fetchKpis(), fetchSeries(), fetchReviews()]);
+    await Promise.all([fetchKpis(), fetchSeries(), fetchReviews(), fetchFlowChart()]);
   } catch (err) {
     showError(err);
   }
@@ -373,6 +343,7 @@ function setScope(scope) {
   $("#group").value = state.group;
   refreshAll();
   recordingsScope(scope);
+  specialistsScope(scope);
 }
 
 function renderControls() {
@@ -399,6 +370,8 @@ function rerender() {
   if (state.groups) renderGroups(state.groups);
   if (state.series) drawSeries(state.series);
   renderReviews(state.reviews);
+  renderFlow();
+  rerenderSpecialists();
   rerenderRecordings();
   setText("#conn", t(state.connected ? "connected" : "disconnected"));
 }
@@ -431,6 +404,7 @@ function connect() {
     if (payload.scope === state.scope) renderLive(payload);
     else refreshLive(); // a chain manager drilled into one centre: ask for that scope
     refreshFigures();
+    refreshSpecialists();
   });
 }
 
@@ -476,6 +450,12 @@ async function main() {
     location.reload();
   });
   initRecordings({ scope: state.scope, centreName, timeZone: state.meta.timezone });
+  initReviews({ centreName, matterName, onError: showError, after: () => Promise.all([fetchReviews(), fetchKpis()]) });
+  initSpecialists({
+    centres: state.meta.scopes.filter((s) => s !== "chain"), chain: state.meta.user.role === "chain_manager",
+    centreName, matterName, onError: showError,
+  });
+  specialistsScope(state.scope);
   await refreshAll();
   connect();
   document.body.dataset.ready = "1";
