@@ -8,6 +8,7 @@ import { Peer, attach, firstFrame, now } from "./media.js";
 import { report, toast } from "./feedback.js";
 import { HELD, S, sock, materials } from "./state.js";
 import { renderWork, renderMedia } from "./render.js";
+import { onGuestSignal } from "./guests.js"; // issue 19: guests' peers, keyed by gid
 
 export function makePeer(name, to, sid) {
   const peer = new Peer({
@@ -89,6 +90,7 @@ export function onDeviceReady(d) {
 }
 
 export async function onSignal(d) {
+  if (d.from === "guest") return onGuestSignal(d);
   if (!S.sess || d.sid !== S.sess.sid) return;
   const name = d.pc || "call";
   let peer = S.peers.get(name);
@@ -162,18 +164,64 @@ export function toggleCamera() {
   renderMedia();
 }
 
+// --- the screen-share guard (issue 19) ---------------------------------------------------------
+// The console marks its own tab with a capture handle: a share that captured it (or a whole
+// screen, which shows it too) is stopped before anything is offered to the booth.
+
+export const CONSOLE_HANDLE = "rw-console";
+try {
+  navigator.mediaDevices?.setCaptureHandleConfig?.({ handle: CONSOLE_HANDLE, permittedOrigins: ["*"], exposeOrigin: true });
+} catch (err) {
+  console.debug("capture handle", err);
+}
+
+/** Why a captured track must not go to the booth ("console", "monitor"), or "" when it may. */
+export function refusedSurface(track) {
+  const handle = track.getCaptureHandle ? track.getCaptureHandle() : null;
+  if (handle && handle.handle === CONSOLE_HANDLE) return "console";
+  const surface = (track.getSettings && track.getSettings().displaySurface) || "";
+  return surface === "monitor" ? "monitor" : "";
+}
+
+/** 共享我的屏幕: first the guard's dialog (what the citizen will see, pick a window or another tab). */
 export async function toggleShare() {
   if (!S.sess) return;
   if (S.share) return stopShare(true);
+  $("#share-error").textContent = "";
+  $("#dlg-share").showModal();
+}
+
+export async function startShare(ev) {
+  if (ev) ev.preventDefault();
+  $("#dlg-share").close();
+  if (!S.sess || S.share) return;
   let stream;
   try {
-    stream = await navigator.mediaDevices.getDisplayMedia({ video: { displaySurface: "browser" }, audio: false });
+    stream = await navigator.mediaDevices.getDisplayMedia({
+      video: true, audio: false, selfBrowserSurface: "exclude", preferCurrentTab: false,
+      surfaceSwitching: "include", monitorTypeSurfaces: "exclude",
+    });
   } catch (err) {
     return toast(t("err.generic", { msg: err.name }), "warn");
+  }
+  const first = stream.getVideoTracks()[0];
+  const why = first ? refusedSurface(first) : "console";
+  if (why) { // stop it before anything reaches the booth, and say so plainly
+    for (const tr of stream.getTracks()) tr.stop();
+    S.marks.shareRefused = why;
+    $("#share-error").textContent = t(`share.refused_${why}`);
+    $("#dlg-share").showModal();
+    return;
   }
   S.share = stream;
   const track = stream.getVideoTracks()[0];
   track.addEventListener("ended", () => stopShare(true));
+  track.addEventListener("capturehandlechange", () => { // switched to the console mid-share
+    const now = refusedSurface(track);
+    if (!now) return;
+    stopShare(true);
+    toast(t(`share.refused_${now}`), "bad");
+  });
   const old = S.peers.get("screen");
   if (old) old.close({ bye: false });
   const peer = makePeer("screen", "booth", S.sess.sid);

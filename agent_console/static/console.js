@@ -13,15 +13,16 @@ import { localMedia } from "./media.js";
 import { PRESENCE } from "../protocol/protocol.js";
 import { report, toast } from "./feedback.js";
 import { S, sock, materials } from "./state.js";
-import { setPresence, changePresence, refreshQueue, onOffer, accept, decline } from "./queue.js";
+import { setPresence, changePresence, refreshQueue, onOffer, accept, decline, take, dismissMissed } from "./queue.js";
 import { reloadDetail, onSessionState } from "./session.js";
-import { restartCall, startPreview, onDeviceReady, onSignal, toggleMute, toggleCamera, toggleShare, askShare, updateStats } from "./calls.js";
+import { restartCall, startPreview, onDeviceReady, onSignal, toggleMute, toggleCamera, toggleShare, startShare, askShare, updateStats } from "./calls.js";
 import { recordIdentity, addNote, openTransfer, submitTransfer, openComplete, updateCompleteForm, submitComplete, noShow } from "./actions.js";
 import { bindOutcomes } from "./outcomes.js";
 import { connStatus, renderAll, renderSide, tick } from "./render.js";
 import { bindPlayback, openPlayback } from "./playback.js";
 import { bindSigning, openSign } from "./signing.js"; // issue 18: asking to sign
 import { bindChat } from "./chat.js"; // issue 18, conversation
+import { bindGuests } from "./guests.js"; // issue 19: supervisors and reviewers in the session
 
 // --- boot -------------------------------------------------------------------------------------
 
@@ -79,6 +80,7 @@ function bindSocket() {
     if (S.sess && d.sid === S.sess.sid) toast(t(d.accepted ? "media.share_yes" : "media.share_no"), d.accepted ? "ok" : "warn");
   });
   sock.on("connect", () => refreshQueue());
+  bindGuests();
 }
 
 // --- keyboard ------------------------------------------------------------------------------------
@@ -127,7 +129,13 @@ function bindUi() {
   $("#btn-decline").addEventListener("click", () => decline());
   $("#btn-mute").addEventListener("click", toggleMute);
   $("#btn-cam").addEventListener("click", toggleCamera);
-  $("#btn-share").addEventListener("click", () => toggleShare().catch(report));
+  $("#btn-share").addEventListener("click", () => toggleShare().catch(report)); // the guard's dialog first
+  $("#form-share").addEventListener("submit", (ev) => startShare(ev).catch(report));
+  $("#queue-rows").addEventListener("click", (ev) => { // 接办 (issue 19)
+    const b = ev.target.closest("button[data-take]");
+    if (b) take(b.dataset.take).catch(report);
+  });
+  $("#btn-missed-ok").addEventListener("click", dismissMissed);
   $("#btn-ask-share").addEventListener("click", askShare);
   $("#btn-restart").addEventListener("click", () => {
     restartCall().catch(report);

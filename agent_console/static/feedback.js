@@ -30,9 +30,32 @@ export function toast(text, kind = "info") {
 }
 
 let audio = null;
+let ringTimer = 0;
+
+/** Whether the browser lets the ring play now (an AudioContext that is not suspended). */
+export function soundAllowed() {
+  return !!audio && audio.state === "running";
+}
+
+/**
+ * Ring while an offer rings: a two-tone beep every 1.5 s until ring(false). Never throws: with
+ * audio blocked (no user gesture yet, no output device) the beeps are silent and the offer says so.
+ */
+export function ring(on) {
+  if (!!on === !!ringTimer) return; // already ringing, or already quiet
+  clearInterval(ringTimer);
+  ringTimer = 0;
+  if (window.rwConsole) window.rwConsole.ringing = !!on; // for the tests
+  if (!on) return;
+  beep();
+  ringTimer = setInterval(() => beep(), 1500);
+}
+
 export function beep() {
+  if (window.rwConsole) window.rwConsole.beeps = (window.rwConsole.beeps || 0) + 1; // for the tests
   try {
     audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
     const o = audio.createOscillator();
     const g = audio.createGain();
     o.frequency.value = 880;

@@ -11,6 +11,7 @@ async function main() {
   try {
     const me = await get("/api/me");
     if (me && ["specialist", "team_lead"].includes(me.user.role)) location.replace("/console");
+    if (me && me.user.role === "reviewer") location.replace("/guest"); // issue 19: reviewers' page
   } catch {
     /* not signed in: stay */
   }

@@ -4,7 +4,7 @@ import { $ } from "../shared/dom.js";
 import { t } from "./i18n.js";
 import { now } from "./media.js";
 import { PRESENCE } from "../protocol/protocol.js";
-import { report, toast, beep } from "./feedback.js";
+import { report, toast } from "./feedback.js";
 import { S, sock } from "./state.js";
 import { startSession } from "./session.js";
 import { prepareCall } from "./calls.js";
@@ -20,6 +20,7 @@ export function setPresence(status) {
   }
   renderTop();
   renderWork();
+  if (was !== status) refreshQueue(); // whether I may take a row (接办) follows my presence
 }
 
 export async function changePresence(status) {
@@ -47,9 +48,11 @@ export async function refreshQueue() {
 export function onOffer(d) {
   if (S.sess && S.sess.sid === d.sid) return; // a resent offer of what we already serve
   S.offer = { ...d, detail: null };
+  S.missed = null; // the next offer replaces the missed-call notice
   S.marks.offer = now();
   renderOffer();
-  beep();
+  renderWork();
+  renderQueue(); // renderOffer rings while S.offer is set
   prepareCall(d.sid).catch((err) => console.debug("pre-warm", err));
   sock.call("session_detail", { sid: d.sid }).then((r) => {
     if (S.offer && S.offer.sid === d.sid) {
@@ -98,4 +101,35 @@ export function clearOffer(message) {
   }
   if (message) toast(t(message));
   renderOffer();
+  renderWork();
+  renderQueue();
+}
+
+// --- issue 19 (helper C): a missed offer, told plainly; taking a session from the queue list ----
+
+/** The offer I held ran out: a notice in the centre until dismissed or the next offer. */
+export function missedOffer(d) {
+  const o = S.offer;
+  S.missed = { sid: d.sid, ticket: d.ticket || (o && o.ticket) || d.sid, transfer: !!(o && o.transfer) };
+  clearOffer();
+  refreshQueue();
+}
+
+export function dismissMissed() {
+  S.missed = null;
+  renderWork();
+}
+
+/** 接办: take a waiting session from the queue list (the router's rules decide: rw_take). */
+export async function take(sid) {
+  if (S.offer || S.sess) return;
+  S.marks.take = now();
+  try {
+    await sock.call("take", { sid });
+    S.missed = null;
+    await startSession(sid);
+  } catch (err) {
+    report(err);
+    refreshQueue();
+  }
 }

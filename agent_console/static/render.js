@@ -4,7 +4,7 @@
 import { $, $$, h, fill, show, clock, hms } from "../shared/dom.js";
 import { t, has, nameOf } from "./i18n.js";
 import { STATE, PRESENCE } from "../protocol/protocol.js";
-import { parseJson } from "./feedback.js";
+import { parseJson, ring, soundAllowed } from "./feedback.js";
 import { S, materials, serverNow } from "./state.js";
 import { className, reasonText } from "./recognition.js";
 
@@ -53,30 +53,49 @@ export function renderQueue() {
     const m = matterOf(q.matter);
     const waited = q.waited_s + (Date.now() - S.queueAt) / 1000;
     return h("tr", { dataset: { sid: q.sid }, class: S.offer && S.offer.sid === q.sid ? "hot" : "" },
-      h("td.ticket", q.ticket, q.priority ? h("span.prio", t(`prio.${q.priority}`)) : null),
+      h("td.ticket", q.ticket, q.priority ? h("span.prio", t(`prio.${q.priority}`)) : null,
+        q.lang && q.lang !== "zh" ? h("span.tag.lang", q.lang.toUpperCase()) : null),
       h("td.matter", { title: nameOf(m, q.matter) }, h("span.mname", nameOf(m, q.matter)),
         h("span.centre", centreName(q.intake_centre), q.wide ? h("span.tag", t("queue.wide")) : null)),
-      h("td.num.wait", { dataset: { waited: q.waited_s } }, clock(waited)));
+      h("td.num.wait", { dataset: { waited: q.waited_s } }, clock(waited)),
+      h("td.act", q.takeable && !S.offer && !S.sess
+        ? h("button.take", { type: "button", dataset: { take: q.sid }, title: t("queue.take_title") }, t("queue.take"))
+        : null));
   });
   fill($("#queue-rows"), rows);
   $("#queue-count").textContent = String(S.queue.length);
   show($("#queue-empty"), S.queue.length === 0);
 }
 
+/** The citizen's language as a badge: "EN English / 英语" (issue 19). */
+export function langBadge(el, lang) {
+  const code = lang || "zh";
+  el.className = `flag lang-${code}`;
+  fill(el, h("b", code.toUpperCase()), " ", has(`lang.${code}`) ? t(`lang.${code}`) : code);
+}
+
+/** The priority lane as a badge: "优先：老年人", hidden without one. */
+export function prioBadge(el, prio) {
+  show(el, !!prio);
+  el.textContent = prio ? t("offer.prio", { p: t(`prio.${prio}`) }) : "";
+}
+
 export function renderOffer() {
   const o = S.offer;
   show($("#offer"), !!o);
   document.body.classList.toggle("ringing", !!o);
+  ring(!!o); // the ring follows the offer, however it ends (accepted, declined, gone, missed)
   if (!o) return;
   $("#offer-title").textContent = t(o.transfer ? "offer.transfer" : "offer.title");
   const s = o.detail && o.detail.session;
   const m = matterOf(o.matter);
+  langBadge($("#offer-lang"), o.language || (s && s.lang));
+  prioBadge($("#offer-prio"), o.priority || (s && s.priority));
   const rows = [
-    [t("svc.ticket"), s ? s.ticket : "…"],
+    [t("svc.ticket"), o.ticket || (s ? s.ticket : "…")],
     [t("queue.matter"), nameOf(m, o.matter)],
     [t("svc.intake"), s ? centreName(s.intake_centre) : "…"],
   ];
-  if (s && s.priority) rows.push([t("prio." + s.priority), "✓"]);
   if (o.transfer && s) {
     const x = parseJson(s.xfer);
     if (x) {
@@ -91,12 +110,16 @@ export function renderOffer() {
 
 export function renderWork() {
   const sess = S.sess;
-  show($("#idle"), !sess);
+  show($("#idle"), !sess && !S.offer); // a ringing offer takes the centre (issue 19)
   show($("#service"), !!sess);
   show($("#side"), !!sess);
+  renderMissed();
   if (!sess) {
-    const key = S.presence === PRESENCE.WRAP_UP ? "idle.wrap" : S.presence === PRESENCE.AWAY || S.presence === PRESENCE.OFFLINE
-      ? "idle.away" : "idle.available";
+    const xfer = S.wrap && S.wrap.transferred; // issue 19: where my last session went
+    show($("#idle-xfer"), !!xfer);
+    if (xfer) $("#idle-xfer").textContent = t("xfer.sent_to", { who: xfer });
+    const key = S.presence === PRESENCE.WRAP_UP ? (xfer ? "idle.wrap_xfer" : "idle.wrap")
+      : S.presence === PRESENCE.AWAY || S.presence === PRESENCE.OFFLINE ? "idle.away" : "idle.available";
     $("#idle-text").textContent = t(key);
     const rating = S.wrap && S.wrap.rating;
     show($("#wrap-rating"), !!rating);
@@ -105,6 +128,8 @@ export function renderWork() {
   }
   const m = matterOf(sess.matter);
   $("#s-ticket").textContent = sess.ticket || "…";
+  langBadge($("#s-lang"), sess.lang);
+  prioBadge($("#s-prio"), sess.priority);
   $("#s-matter").textContent = nameOf(m, sess.matter || "");
   $("#s-meta").textContent = [sess.sid, `${t("svc.intake")} ${centreName(sess.intake)}`,
     m ? `${t("svc.home")} ${m.department}` : ""].filter(Boolean).join(" · ");
@@ -128,6 +153,15 @@ export function renderWork() {
   $("#cap-status").className = dev ? "ok-text" : "muted";
   materials.renderToolbar();
   materials.renderStills();
+}
+
+/** 你错过了 P001 的呼叫: in the centre until dismissed or the next offer (issue 19). */
+function renderMissed() {
+  const ms = S.missed;
+  show($("#missed"), !!ms && !S.offer);
+  if (!ms) return;
+  $("#missed-text").textContent = t(ms.transfer ? "missed.transfer" : "missed.call", { ticket: ms.ticket });
+  $("#missed-hint").textContent = t(S.presence === PRESENCE.AWAY ? "missed.away" : "missed.hint");
 }
 
 /** ● 录制中 while the booth's recording is acknowledged; a red 录制异常 banner with the error when it failed. */
@@ -251,4 +285,5 @@ export function tickOffer() {
   const total = S.ctx.timing.offer_timeout_s || 20;
   $("#offer-bar").style.width = `${Math.min(100, (left / total) * 100)}%`;
   $("#offer").classList.toggle("urgent", left < 5);
+  show($("#offer-sound"), !soundAllowed());
 }

@@ -6,9 +6,9 @@ import { t } from "./i18n.js";
 import { STATE } from "../protocol/protocol.js";
 import { toast } from "./feedback.js";
 import { HELD, S, sock, materials } from "./state.js";
-import { clearOffer } from "./queue.js";
+import { clearOffer, missedOffer } from "./queue.js";
 import { livePeer, ensureCall, restartCall, startPreview, stopShare } from "./calls.js";
-import { matterOf, renderAll, renderWork, renderRecording } from "./render.js";
+import { centreName, matterOf, renderAll, renderWork, renderRecording } from "./render.js";
 import { loadChat } from "./chat.js"; // issue 18, conversation
 
 const ENDS = { complete: "ended.completed", no_show: "ended.no_show", interrupt: "ended.interrupted",
@@ -39,7 +39,7 @@ export function applyDetail(r) {
   const s = r.session;
   S.sess.detail = r;
   Object.assign(S.sess, {
-    ticket: s.ticket, matter: s.matter, region: s.region, intake: s.intake_centre, priority: s.priority,
+    ticket: s.ticket, matter: s.matter, region: s.region, intake: s.intake_centre, priority: s.priority, lang: s.lang,
     state: s.state || S.sess.state,
   });
   if (s.answered && S.sess.since > Number(s.answered)) S.sess.since = Number(s.answered) - S.skew;
@@ -79,7 +79,10 @@ export function endSession(message) {
 
 export async function onSessionState(d) {
   const mine = d.agent === S.me;
-  if (S.offer && d.sid === S.offer.sid && d.act !== "offer" && d.act !== "transfer_offer") {
+  // issue 19: the offer I held ran out (a queue offer, or a transfer offered to me)
+  const ranOut = (d.act === "offer_timeout" && mine) || (d.act === "transfer_timeout" && d.to_agent === S.me);
+  if (S.offer && d.sid === S.offer.sid && ranOut) missedOffer(d);
+  else if (S.offer && d.sid === S.offer.sid && d.act !== "offer" && d.act !== "transfer_offer") {
     if ((d.act === "accept" || d.act === "transfer_accept") && mine) {
       /* the accept ack starts the session */
     } else if (d.act === "leave") clearOffer("ended.left_offer");
@@ -116,8 +119,12 @@ export async function onSessionState(d) {
       break;
     case "transfer_accept":
       if (!mine) {
+        // issue 19: the centre says where it went, not 上一件已办结
+        const who = [d.agent_centre ? centreName(d.agent_centre) : "", d.agent].filter(Boolean).join(" · ");
         endSession(null);
-        toast(t("xfer.done", { who: d.agent }), "ok");
+        S.wrap = { ...(S.wrap || {}), transferred: who };
+        toast(t("xfer.done", { who }), "ok");
+        renderWork();
         return;
       }
       break;

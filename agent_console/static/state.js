@@ -16,7 +16,8 @@ export const S = {
   presence: PRESENCE.OFFLINE,
   queue: [],
   queueAt: 0,
-  offer: null, // {sid, deadline, transfer, matter, region, detail}
+  offer: null, // {sid, deadline, transfer, matter, region, language, priority, ticket, detail}
+  missed: null, // {sid, ticket, transfer}: the offer I let run out, told in the centre (issue 19)
   sess: null, // {sid, ticket, matter, region, intake, state, since, detail, identity, xfer, banner}
   wrap: null, // {until, sid, rating}
   local: null, // MediaStream of my camera and microphone

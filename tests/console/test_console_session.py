@@ -138,6 +138,9 @@ async def test_reload_resumes_and_cold_transfer_shows_history_then_browser_close
         await b.page.wait_for_selector("#id-state.ok")
         await b.shot("after-transfer-history")
         await a.page.wait_for_selector("#idle:not([hidden])")  # the first specialist is done with it
+        # issue 19: the first specialist's centre says where it went, not 上一件已办结
+        await a.page.wait_for_selector("#idle-xfer:has-text('已转派给')")
+        assert "上一件已办结" not in (await a.page.text_content("#idle") or "")
 
         # The receiver's browser closes mid-session: reconnecting, then back on signing in again.
         await b.page.context.close()

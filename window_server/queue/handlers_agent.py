@@ -52,7 +52,8 @@ def register(hub: Hub, live: QueueLive) -> None:
             await hub.tell(conn, "offer", P.offer_payload({
                 "sid": offer, "deadline": int(s.get("offer_deadline") or 0), "transfer": transfer,
                 "matter": s.get("matter", ""), "region": s.get("region", ""), "from_agent": x.get("from", ""),
-                "from_centre": x.get("from_centre", ""), "why": x.get("reason", "")}))
+                "from_centre": x.get("from_centre", ""), "why": x.get("reason", ""),
+                "language": s.get("lang", ""), "priority": s.get("priority", ""), "ticket": s.get("ticket", "")}))
 
     async def on_disconnect(conn: Conn) -> None:
         if await hub.release(conn, "agent"):  # not when a newer console tab took over
@@ -107,8 +108,21 @@ def register(hub: Hub, live: QueueLive) -> None:
         # itself recorded: partner centres see a session once it widened it, and a session the
         # router will not offer you while it remembers your decline is marked ``declined``.
         pool, langs = await pool_of(live, conn.subject)
-        return {"sessions": await live.views.queue_view(conn.subject, pool, langs, live.store.now_ms(),
-                                                        QUEUE_VIEW_LIMIT)}
+        now = live.store.now_ms()
+        rows = await live.views.queue_view(conn.subject, pool, langs, now, QUEUE_VIEW_LIMIT)
+        # issue 19, helper C: whether you may take each now, by the router's own rule (rw_takeable)
+        blocks = await live.queue.takeable(conn.subject, [r["sid"] for r in rows], now)
+        for r, block in zip(rows, blocks, strict=True):
+            r["takeable"], r["take_block"] = not block, block
+        return {"sessions": rows}
+
+    # --- console (issue 19, helper C) ---
+    @hub.handle(P.AGENT, "take")
+    async def take(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:
+        out = await live.pushed(await live.queue.take(conn.subject, p["sid"]))
+        await live.device_ready_if_online(p["sid"], conn.subject)
+        return out
+    # --- end console ---
 
     @hub.handle(P.AGENT, "session_detail")
     async def session_detail(conn: Conn, p: dict[str, Any]) -> dict[str, Any]:

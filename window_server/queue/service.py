@@ -192,6 +192,17 @@ class QueueService:
     async def accept(self, aid: str, sid: str) -> Result:
         return await self.store.accept(aid, sid)
 
+    # --- console (issue 19, helper C) ---
+    async def take(self, aid: str, sid: str) -> Result:
+        """Take a waiting session from the queue list: offered and accepted in one call (rw_take checks
+        the router's eligibility: scope, language, lanes, decline memory, the specialist free)."""
+        return await self.store.take(aid, sid)
+
+    async def takeable(self, aid: str, sids: list[str], now: int | None = None) -> list[str]:
+        """Per session: '' when ``aid`` may take it now, else the code ``take`` would answer."""
+        return await self.store.takeable(aid, sids, now)
+    # --- end console ---
+
     async def decline(self, aid: str, sid: str, reason: str = "") -> Result:
         return await self.store.decline(aid, sid, reason)
 

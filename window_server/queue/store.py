@@ -92,6 +92,8 @@ LUA_PARTS = (
     "materials",  # stills, verdicts, capture requests, views, retention
     "outcomes",  # issue 18: the delivery address (the missing list is rw_complete's)
     "conversation",  # issue 18: the text beside the video (chat) and the citizen's hang-up
+    "guests",  # issue 19: guests of a live session, reviewers' invitations, departments' marks
+    "take",  # issue 19: a specialist takes a waiting session from their queue list (helper C)
 )
 
 
@@ -278,6 +280,18 @@ class QueueStore:
 
     async def accept(self, aid: str, sid: str, now: int | None = None) -> Result:
         return await self.call("rw_accept", now=now, aid=aid, sid=sid)
+
+    # --- console (issue 19, helper C) ---
+    async def take(self, aid: str, sid: str, now: int | None = None) -> Result:
+        return await self.call("rw_take", now=now, aid=aid, sid=sid)
+
+    async def takeable(self, aid: str, sids: list[str], now: int | None = None) -> list[str]:
+        """Per session of ``sids``: '' when ``aid`` may take it now, else the code rw_take would fail with."""
+        if not sids:
+            return []
+        why = (await self.call("rw_takeable", now=now, aid=aid, sids=sids)).ok.get("why") or []
+        return [str(w) for w in why] if isinstance(why, list) else []
+    # --- end console ---
 
     async def decline(self, aid: str, sid: str, reason: str = "", now: int | None = None) -> Result:
         return await self.call("rw_decline", now=now, aid=aid, sid=sid, reason=reason)

@@ -45,18 +45,18 @@ end
 local function offer(sid, aid, now, cfg, kind, qkey)
   local k = key('session', sid)
   local deadline = now + cfg.offer_ms
-  local booth, matter, region
+  local booth, matter, region, lang, ticket
   local fx = {kind = 'offer', sid = sid, agent = aid, deadline = deadline, transfer = kind == 'transfer'}
   if kind == 'queue' then
     redis.call('ZREM', qkey or hget(k, 'qkey'), sid)
     redis.call('ZREM', K.rematch, sid)
     local _, s = transition(sid, A.OFFER, 'router', '', now, {agent = aid, deadline = deadline})
-    booth, matter, region = s.booth, s.matter, s.region
+    booth, matter, region, lang, ticket = s.booth, s.matter, s.region, s.lang, s.ticket
   else
     redis.call('ZREM', key('centre_transfers', hget(k, 'xfer_centre') or ''), sid)
     annotate(sid, 'transfer_offer', 'router', '', now, {agent = aid, deadline = deadline})
-    local s = fields(k, 'booth', 'matter', 'region', 'xfer')
-    booth, matter, region = s.booth, s.matter, s.region
+    local s = fields(k, 'booth', 'matter', 'region', 'xfer', 'lang', 'ticket')
+    booth, matter, region, lang, ticket = s.booth, s.matter, s.region, s.lang, s.ticket
     local x = decode(s.xfer, {}) -- who hands it over and why: for the receiving specialist only
     fx.from_agent, fx.from_centre, fx.why = x.from, x.from_centre, x.reason
   end
@@ -65,6 +65,8 @@ local function offer(sid, aid, now, cfg, kind, qkey)
   redis.call('HSET', key('agent', aid), 'offer', sid)
   set_presence(aid, P.OFFERED, now, kind, sid)
   fx.booth, fx.matter, fx.region = booth, matter, region
+  -- the citizen's language, priority lane and ticket, for the ringing console (issue 19)
+  fx.language, fx.ticket, fx.priority = lang or '', ticket or '', hget(k, 'priority') or ''
   effect(fx)
 end
 

@@ -45,6 +45,24 @@ local function not_offered(sid, aid, state, offer_kind, now)
   fail(E.not_your_offer, 'no offer of session ' .. sid .. ' is yours', state)
 end
 
+-- The specialist ``aid`` takes the queue offer of ``sid`` they hold (``s``: its served and enq).
+-- ``extra``: more of the accept event's fields (rw_take's ``taken``).
+local function queue_accepted(sid, aid, s, now, extra)
+  local k = key('session', sid)
+  local served = decode(s.served, {})
+  served[#served + 1] = aid
+  clear_offer(sid, aid)
+  redis.call('HSET', k, 'agent', aid, 'served', cjson.encode(served), 'answered', num(now), 'missed', '')
+  redis.call('HSET', key('agent', aid), 'session', sid, 'misses', 0)
+  redis.call('DEL', key('declined', sid))
+  redis.call('ZREM', K.rematch, sid)
+  local ev = {agent = aid, agent_centre = centre_of(aid), wait_ms = now - tonumber(s.enq)}
+  if extra then for f, v in pairs(extra) do ev[f] = v end end
+  local state = transition(sid, A.ACCEPT, aid, '', now, ev)
+  set_presence(aid, P.IN_SERVICE, now, 'accepted', sid)
+  return state
+end
+
 register('rw_accept', function(a, now, cfg)
   local k = key('session', a.sid)
   local s = fields(k, 'state', 'offer_agent', 'offer_kind', 'offer_deadline', 'served', 'enq')
@@ -59,18 +77,19 @@ register('rw_accept', function(a, now, cfg)
     return {sid = a.sid, state = hget(k, 'state')}
   end
   check(a.sid, A.ACCEPT, s.state)
-  local served = decode(s.served, {})
-  served[#served + 1] = a.aid
-  clear_offer(a.sid, a.aid)
-  redis.call('HSET', k, 'agent', a.aid, 'served', cjson.encode(served), 'answered', num(now))
-  redis.call('HSET', key('agent', a.aid), 'session', a.sid, 'misses', 0)
-  redis.call('DEL', key('declined', a.sid))
-  redis.call('ZREM', K.rematch, a.sid)
-  local state = transition(a.sid, A.ACCEPT, a.aid, '', now, {agent = a.aid,
-    agent_centre = centre_of(a.aid), wait_ms = now - tonumber(s.enq)})
-  set_presence(a.aid, P.IN_SERVICE, now, 'accepted', a.sid)
-  return {sid = a.sid, state = state}
+  return {sid = a.sid, state = queue_accepted(a.sid, a.aid, s, now)}
 end)
+
+-- Who missed a queue offer of the session (it ran out), as opposed to declining it: the
+-- session's ``missed``, {aid: true} as JSON. The router's decline memory treats both alike; a
+-- take from the queue (take.lua) is refused only after a decline. (issue 19, helper C)
+local function note_miss(sid, aid, missed)
+  local k = key('session', sid)
+  local m = decode(hget(k, 'missed'), {})
+  if (m[aid] or false) == missed then return end
+  m[aid] = missed or nil
+  redis.call('HSET', k, 'missed', next(m) and cjson.encode(m) or '')
+end
 
 -- An offer was declined (``act`` A.DECLINE) or ran out (A.OFFER_TIMEOUT): the session goes back
 -- (a transfer to its first specialist), the specialist is remembered as having refused it.
@@ -81,6 +100,7 @@ local function offer_refused(sid, aid, act, why, now, cfg)
   remember_decline(sid, aid, now, cfg)
   local ak = key('agent', aid)
   local next_status = P.AVAILABLE
+  note_miss(sid, aid, act == A.OFFER_TIMEOUT and kind ~= 'transfer')
   if act == A.OFFER_TIMEOUT then
     local misses = redis.call('HINCRBY', ak, 'misses', 1)
     if misses >= MISSES_BEFORE_AWAY then next_status = P.AWAY end
