@@ -79,8 +79,19 @@ class Claims(Protocol):
         """Set ``owner`` if the current owner is still ``expected`` ('' = none)."""
 
 
-#: Who belongs to a session: ``{state, agent, booth}``; raises NotFound (unknown_session).
+#: Who belongs to a session: ``{state, agent, booth, guests?}``; raises NotFound (unknown_session).
+#: ``guests`` (issue 19): the session's current guests as ``"gid=username,gid=username"`` ('' for none).
 Members = Callable[[str], Awaitable[Mapping[str, str]]]
+
+
+def guest_members(raw: str) -> dict[str, str]:
+    """The ``guests`` member field as {gid: username}."""
+    out: dict[str, str] = {}
+    for part in (raw or "").split(","):
+        gid, _, user = part.partition("=")
+        if gid and user:
+            out[gid] = user
+    return out
 
 
 @dataclass
@@ -378,19 +389,38 @@ class Hub:
     # --- relay -------------------------------------------------------------------------------------
 
     async def relay(self, conn: Conn, p: dict[str, Any], me: str) -> dict[str, Any]:
-        """Forward SDP/ICE only between members of one held session; log no SDP above DEBUG."""
+        """Forward SDP/ICE only between members of one held session; log no SDP above DEBUG.
+
+        ``me`` is agent, booth, device or guest. A guest (issue 19) speaks to the booth, the
+        specialist and the device agent of the session it joined; they speak to a current guest
+        by its gid (``to: "guest", guest: gid``). Guests' pc is always "g".
+        """
         sid, to = p["sid"], p["to"]
         s = await self.members(sid)
         if s["state"] not in _HELD:
             raise errors.Forbidden(f"session {sid} is {s['state']}: no media now", code="not_member", field="sid")
-        if me == "agent":
+        guests = guest_members(s.get("guests", ""))
+        gid = p.get("guest") or ""
+        if me == "guest":
+            mine = [g for g, user in guests.items() if user == conn.subject]
+            member = bool(mine) and to in ("booth", "agent", "device")
+            gid = mine[0] if mine else ""
+        elif to == "guest":
+            sender = s["agent"] if me == "agent" else s["booth"]
+            member = sender == conn.subject and gid in guests
+        elif me == "agent":
             member = s["agent"] == conn.subject and to in ("booth", "device")
         else:  # the booth page and its device agent both speak only to the specialist
             member = s["booth"] == conn.subject and to == "agent"
         if not member:
             raise errors.Forbidden(f"you are not {to}'s peer in session {sid}", code="not_member", field="sid")
         out = {"sid": sid, "from": me, "kind": p["kind"], "data": p["data"], "pc": p["pc"] or "call"}
-        if to == "agent":
+        if me == "guest":
+            out["guest"], out["pc"] = gid, "g"
+        if to == "guest":
+            out["pc"] = "g"
+            await self.emit("signal", out, P.GUEST, f"guest:{guests[gid]}")
+        elif to == "agent":
             await self.emit("signal", out, P.AGENT, f"agent:{s['agent']}")
         elif to == "booth":
             await self.emit("signal", out, P.BOOTH, f"booth:{s['booth']}")

@@ -18,6 +18,14 @@ from typing import Any, Final
 
 from window_server.domain.conversation import CHAT_FROM, MAX_CHAT, QUICK_KEYS
 from window_server.domain.errors import CODES, InvalidInput, TooLarge
+from window_server.domain.guests import (  # guests (issue 19, helper G)
+    INVITE_STATES,
+    MARK_VIEWS,
+    MAX_GUEST_ID,
+    MAX_INVITE_ID,
+    MAX_MARK_NOTE,
+    MODES,
+)
 from window_server.domain.idcard import CLASSES
 from window_server.domain.materials import (
     AUTO_REASONS,
@@ -57,7 +65,8 @@ BOOTH: Final = "/booth"
 DEVICE: Final = "/device"
 AGENT: Final = "/agent"
 DASHBOARD: Final = "/dashboard"
-NAMESPACES: Final = (BOOTH, DEVICE, AGENT, DASHBOARD)
+GUEST: Final = "/guest"  # issue 19: supervisors and reviewers joined to a live session (window_server/guests/)
+NAMESPACES: Final = (BOOTH, DEVICE, AGENT, DASHBOARD, GUEST)
 
 
 class Direction(StrEnum):
@@ -184,9 +193,14 @@ BOOTH_SESSION_STATE_FIELDS = (
       required=False),
     # --- end outcomes
 )
+GUEST_PEER = "guest"  # issue 19: a guest of the session, named by its gid
+GUEST_GID = F("guest", "str", "the guest's id (gid, e.g. g3f2a9c0d): with to/from \"guest\"", required=False,
+              max_len=MAX_GUEST_ID, default="")
 SIGNAL_IN = (
     SID,
-    F("to", "str", "which member of the session receives it", choices=PEERS),
+    F("to", "str", "which member of the session receives it (guest: the one named by guest)",
+      choices=(*PEERS, GUEST_PEER)),
+    GUEST_GID,
     F("kind", "str", "offer, answer, ice candidate, or bye (tear down this peer connection)", choices=SIGNAL_KINDS),
     F("data", "any", "the SDP ({type, sdp}) or candidate ({candidate, sdpMid, sdpMLineIndex}); null for bye",
       required=False),
@@ -195,7 +209,9 @@ SIGNAL_IN = (
 )
 SIGNAL_OUT = (
     SID,
-    F("from", "str", "who sent it", choices=PEERS),
+    F("from", "str", "who sent it (guest: the guest named by guest; its pc is always \"g\")",
+      choices=(*PEERS, GUEST_PEER)),
+    GUEST_GID,
     F("kind", "str", "as sent", choices=SIGNAL_KINDS),
     F("data", "any", "as sent", required=False),
     F("pc", "str", "as sent", required=False),
@@ -257,6 +273,30 @@ CHAT_OUT = (
     F("at", "int", "epoch ms"),
 )
 # --- end conversation ---
+
+# --- guests (issue 19, helper G) ---
+GUEST_MODE = F("mode", "str", "monitor (sees and hears, nobody hears you), whisper (only the specialist hears "
+               "you), barge (everyone hears you; the booth shows a notice): supervisors; consult (everyone hears "
+               "you): reviewers", choices=MODES, code="bad_mode")
+GUEST_DOC = ("{gid, role, name, mode, centre, department, at}: gid fresh per join; name the display name; centre "
+             "a supervisor's ('' for a chain manager or a reviewer), department a reviewer's; at epoch ms of the join")
+GUESTS_OUT = (SID, F("guests", "array", "the session's guests now, [GUEST]: " + GUEST_DOC))
+BOOTH_GUESTS_OUT = (SID, F("guests", "array", "[{gid, role, mode, department}]: no names. Show a notice only for "
+                           "a guest in barge (主管已加入通话) or consult (审批部门工作人员已加入); play a guest's "
+                           "audio only in those modes; answer every guest's offer"))
+GUEST_SIGNAL_IN = (
+    SID,
+    F("to", "str", "which member of the session you joined receives it", choices=PEERS),
+    F("kind", "str", "offer, answer, ice candidate, or bye", choices=SIGNAL_KINDS),
+    F("data", "any", "the SDP or candidate; null for bye", required=False),
+    F("pc", "str", "always \"g\" (one peer connection per pair)", required=False, max_len=32, default="g"),
+)
+INVITE_DOC = ("{id, sid, reviewer, reviewer_name, by, by_name, centre, matter, region, department, deadline, "
+              "state}: deadline epoch ms (RW_INVITE_SECONDS after it was sent)")
+INVITE_ID = F("id", "str", "the invitation's id, e.g. i0a1b2c3d4e5f6a7b", max_len=MAX_INVITE_ID)
+MARK_DOC = "{view, note, by, by_name, department, at}: note masked (ID and mobile numbers)"
+GUEST_ERRORS = ("unknown_session", "not_live", "not_allowed", "guests_full", "bad_mode")
+# --- end guests ---
 
 RECORDING_STATUS = (
     SID,
@@ -363,8 +403,10 @@ EVENTS: Final[tuple[Event, ...]] = (
     Event("queue_view", AGENT, Direction.C2S,
           "The waiting sessions of your scope, best first: your centre's, and partner centres' once the "
           "router widened them (`wide`). `declined`: you declined it and the router will not offer it to "
-          "you again while it remembers that.",
-          ack="{sessions: [{sid, ticket, matter, intake_centre, region, priority, waited_s, wide, declined, state}]}"),
+          "you again while it remembers that. `takeable`: you may take it now (`take`); else `take_block` is the "
+          "code `take` would answer.",
+          ack="{sessions: [{sid, ticket, matter, intake_centre, region, lang, priority, waited_s, wide, declined, "
+              "state, takeable, take_block}]}"),
     Event("session_detail", AGENT, Direction.C2S,
           "Everything a session holds (history, notes, transfers) for its specialist or an offered one.",
           (SID,), ack="{session, events, notes}", errors=("not_member", "unknown_session")),
@@ -379,7 +421,11 @@ EVENTS: Final[tuple[Event, ...]] = (
            F("matter", "str", "matter code"), F("region", "str", "home region"),
            F("from_agent", "str", "transfer: the specialist handing it over", required=False),
            F("from_centre", "str", "transfer: that specialist's centre", required=False),
-           F("why", "str", "transfer: the reason they gave (masked: ID and mobile numbers)", required=False))),
+           F("why", "str", "transfer: the reason they gave (masked: ID and mobile numbers)", required=False),
+           # --- console (issue 19, helper C): what the ringing console shows before the detail arrives
+           F("language", "str", "the citizen's language (zh, en)", required=False),
+           F("priority", "str", "the priority lane ('' none, elderly, disabled, pregnant)", required=False),
+           F("ticket", "str", "the citizen's ticket (P001)", required=False))),
     Event("session_state", AGENT, Direction.S2C, "A session you hold or were offered changed state.",
           SESSION_STATE_FIELDS),
     Event("presence", AGENT, Direction.S2C, "Your presence changed (by you, by a timeout or a session).",
@@ -602,6 +648,100 @@ EVENTS: Final[tuple[Event, ...]] = (
           ack="{sid, delivery: {recipient, phone, address} (masked)}",
           errors=("not_your_session", "illegal_transition", "unknown_session")),
     # --- end outcomes ---
+    # --- console (issue 19, helper C) ---
+    Event("take", AGENT, Direction.C2S,
+          "Take a waiting session from your queue list (接办) when the routing rules let you serve it: you are "
+          "available with no session or offer; it waits in your centre's scope (a partner centre: once it "
+          "widened), in your language; no citizen of an earlier lane you could serve waits before it; you did not "
+          "decline it while the decline memory holds (a missed offer is no decline). Offered and accepted in one "
+          "step: the same pushes as an accept (no ringing offer).",
+          (SID,), ack="{sid, state}",
+          errors=("not_eligible", "declined_before", "not_waiting", "busy", "unknown_session",
+                  "illegal_transition")),
+    # --- end console ---
+    # --- guests (issue 19, helper G) ---
+    Event("join", GUEST, Direction.C2S,
+          "Join a live session as a guest (docs/protocol.md, Guests): a supervisor one served by a specialist of "
+          "a centre they manage; a reviewer one they accepted an invitation to (mode consult). Joining again "
+          "(a reload) replaces your earlier place. Then offer to booth, agent and device (pc \"g\").",
+          (SID, GUEST_MODE),
+          ack="{sid, gid, mode, guests: [GUEST], session: {sid, ticket, state, matter, region, language, priority, "
+          "agent, agent_name, agent_centre, booth}, device: bool (the booth's device agent is online)}",
+          errors=GUEST_ERRORS),
+    Event("mode", GUEST, Direction.C2S,
+          "Change your mode (supervisors: monitor, whisper, barge; reviewers: consult only).",
+          (SID, GUEST_MODE), ack="{sid, mode, guests}", errors=("not_guest", "bad_mode", "not_live",
+                                                                "unknown_session")),
+    Event("leave", GUEST, Direction.C2S, "Leave the session (also when your socket closes): close your peers.",
+          (SID,), ack="{sid}", errors=("unknown_session",)),
+    Event("signal", GUEST, Direction.C2S,
+          "WebRTC signaling to the booth, the specialist or the device agent of the session you joined "
+          "(relayed with from \"guest\" and your gid).",
+          GUEST_SIGNAL_IN, ack="{}", errors=RELAY_ERRORS, max_bytes=32768),
+    Event("invitations", GUEST, Direction.C2S, "Reviewers: your pending invitations (after a (re)connect).",
+          (), ack="{invitations: [INVITE]}"),
+    Event("invitation_reply", GUEST, Direction.C2S,
+          "Reviewers: accept or decline an invitation; accepting does not join: send join {sid, mode: "
+          "\"consult\"} next.",
+          (INVITE_ID, F("accept", "bool", "true: accept; false: decline")), ack="{id, sid, state}",
+          errors=("unknown_invitation", "invitation_closed", "not_live", "unknown_session")),
+    Event("mark", GUEST, Direction.C2S,
+          "Reviewers joined in consult: how your department sees a material (kept on the material as dept, in "
+          "the record as dept_mark; the note goes with the material, never into the history).",
+          (SID, MATERIAL_ID, F("view", "str", "ok, not_ok or unsure", choices=MARK_VIEWS),
+           F("note", "str", "your words (masked: ID and mobile numbers)", required=False, max_len=MAX_MARK_NOTE,
+             free_text=True, default="")),
+          ack="{sid, material_id, mark: MARK}: " + MARK_DOC,
+          errors=("not_guest", "bad_mode", "unknown_material", "not_live", "unknown_session")),
+    Event("signal", GUEST, Direction.S2C, "WebRTC signaling (answer, ice) from the booth, specialist or device.",
+          SIGNAL_OUT),
+    Event("guests", GUEST, Direction.S2C, "The guests of the session you joined changed.", GUESTS_OUT),
+    Event("guest_ended", GUEST, Direction.S2C,
+          "You are no longer a guest of the session: it left the live states (completed, transferred, ended…) or "
+          "you joined it from another tab; close your peers.",
+          (SID, F("why", "str", "session_ended, transferred, replaced, left"))),
+    Event("invited", GUEST, Direction.S2C, "Reviewers: a specialist invites you into a live session.",
+          (INVITE_ID, SID, F("reviewer", "str", "your username"), F("by", "str", "the specialist's username"),
+           F("by_name", "str", "the specialist's display name"), F("centre", "str", "the specialist's centre"),
+           F("matter", "str", "the matter code"), F("region", "str", "the matter's home region"),
+           F("department", "str", "the matter's department"), F("deadline", "int", "epoch ms: answer by then"),
+           F("state", "str", "pending", choices=INVITE_STATES), F("reviewer_name", "str", "your display name",
+                                                                   required=False),
+           F("at", "int", "epoch ms it was sent", required=False))),
+    Event("invitation_over", GUEST, Direction.S2C, "Reviewers: an invitation is no longer pending.",
+          (INVITE_ID, SID, F("state", "str", "accepted, declined, expired or cancelled", choices=INVITE_STATES))),
+    Event("reviewers", AGENT, Direction.C2S,
+          "The reviewers you may invite into the session you hold: those of its matter's home region.",
+          (SID,), ack="{reviewers: [{username, name, region, department, online}]}: online, their /guest page is "
+          "connected", errors=("not_your_session", "unknown_session")),
+    Event("invite", AGENT, Direction.C2S,
+          "Invite a reviewer into the live session you hold (三方会商); it expires after RW_INVITE_SECONDS.",
+          (SID, F("reviewer", "str", "the reviewer's username", max_len=32, code="unknown_reviewer")),
+          ack="{id, deadline}",
+          errors=("unknown_session", "not_your_session", "not_live", "unknown_reviewer", "invite_pending")),
+    Event("invite_cancel", AGENT, Direction.C2S, "Withdraw a pending invitation of yours.",
+          (INVITE_ID,), ack="{id, state}", errors=("unknown_invitation", "invitation_closed", "not_your_session")),
+    Event("guests", AGENT, Direction.S2C,
+          "The guests of the session you hold changed (every guest with name and mode, monitor too: you are told "
+          "when you are supervised). Play a guest's audio only in whisper, barge or consult.", GUESTS_OUT),
+    Event("invitation", AGENT, Direction.S2C, "An invitation of yours changed state.",
+          (INVITE_ID, SID, F("reviewer", "str", "the reviewer's username"),
+           F("state", "str", "pending, accepted, declined, expired or cancelled", choices=INVITE_STATES),
+           F("reviewer_name", "str", "their display name", required=False),
+           F("deadline", "int", "epoch ms", required=False))),
+    Event("material_mark", AGENT, Direction.S2C, "A reviewer marked a material of the session you hold.",
+          (SID, MATERIAL_ID, F("mark", "object", MARK_DOC))),
+    Event("guests", AGENT, Direction.C2S, "The guests of the session you hold now (after a reload).", (SID,),
+          ack="{sid, guests: [GUEST]}", errors=("not_member", "unknown_session")),
+    Event("guests", BOOTH, Direction.C2S, "The guests of this booth's session now (after a reload; no names).",
+          (SID,), ack="{sid, guests: [{gid, role, mode, department}]}", errors=("not_member", "unknown_session")),
+    Event("guests", DEVICE, Direction.C2S, "As the booth's, for its device agent.", (SID,),
+          ack="{sid, guests: [{gid, role, mode, department}]}", errors=("not_member", "unknown_session")),
+    Event("guests", BOOTH, Direction.S2C, "The session's guests changed (no names).", BOOTH_GUESTS_OUT),
+    Event("guests", DEVICE, Direction.S2C,
+          "The session's guests changed (no names): close the preview peer of a guest no longer listed.",
+          BOOTH_GUESTS_OUT),
+    # --- end guests ---
 )
 
 _BY_KEY: Final = {e.key: e for e in EVENTS}
@@ -684,6 +824,7 @@ def offer_payload(fx: dict[str, Any]) -> dict[str, Any]:
            "matter": fx.get("matter") or "", "region": fx.get("region") or ""}
     if out["transfer"]:
         out.update({k: fx.get(k) or "" for k in ("from_agent", "from_centre", "why")})
+    out.update({k: fx.get(k) or "" for k in ("language", "priority", "ticket")})  # issue 19, helper C
     return out
 
 
@@ -699,13 +840,15 @@ def browser_constants() -> dict[str, Any]:
         side = "send" if e.direction is Direction.C2S else "receive"
         events.setdefault(e.namespace, {"send": [], "receive": []})[side].append(e.name)
     return {
-        "namespaces": {"booth": BOOTH, "device": DEVICE, "agent": AGENT, "dashboard": DASHBOARD},
+        "namespaces": {"booth": BOOTH, "device": DEVICE, "agent": AGENT, "dashboard": DASHBOARD, "guest": GUEST},
         "events": events,
         "errors": sorted(ERROR_CODES),
         "signalKinds": list(SIGNAL_KINDS),
         "outcomes": list(OUTCOMES),
         "priorities": list(PRIORITIES),
         "quickReplies": list(QUICK_KEYS),  # issue 18, conversation: the booth's chips, in this order
+        "guestModes": list(MODES),  # issue 19, guests
+        "markViews": list(MARK_VIEWS),
 
         "materials": {"cameras": list(CAMERAS), "captureCameras": list(CAPTURE_CAMERAS),
                       "variants": list(VARIANTS), "verdicts": list(VERDICTS),

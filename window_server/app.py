@@ -46,6 +46,7 @@ from window_server.documents.pool import DocumentPool
 from window_server.documents.quality import QualityThresholds
 from window_server.domain.auth import ice_urls_problem, secret_problem
 from window_server.domain.catalogue import Catalogue
+from window_server.guests import setup as guests_setup
 from window_server.hall import handlers as hall_handlers
 from window_server.hall import routes as hall_routes
 from window_server.hall.service import HALL, HallService
@@ -171,6 +172,7 @@ def create_app(
     hall_routes.setup(app)  # the hall's display and staff view (its service is built with the hub)
     console_http.setup(app)
     status_http.setup(app)  # issue 18: the public status page /r/{code}
+    guests_setup.setup(app)  # issue 19: the guest page /guest (its service is built with the hub)
     return app
 
 
@@ -250,6 +252,7 @@ async def _signaling_ctx(app: web.Application, dashboard: dashboard_setup.Parts)
     hall_handlers.register(hub, live, app[HALL])
     app[MATERIALS_LIVE] = materials_live.register(hub, app[QUEUE], app[MATERIALS].store, views.members)
     signing_handlers.register(hub, app[SIGNING])
+    live.session_hooks.append(guests_setup.register(app, hub, views).session_changed)  # issue 19: guests
     heartbeats = asyncio.create_task(
         periodic(max(1.0, settings.heartbeat_ttl_seconds / 4), live.heartbeat_all, "heartbeats"), name="heartbeats")
     signaling = run_signaling(app[SIO], hub)
@@ -269,6 +272,8 @@ async def _tasks_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks.append(asyncio.create_task(run_purge(purge, interval_s=settings.purge_interval_hours * 3600,
                                                retention_days=settings.recording_retention_days),
                                      name="recording-purge"))
+    guests_tick = max(0.2, min(1.0, settings.invite_seconds / 4))  # issue 19: invitations expire, guests end
+    tasks.append(asyncio.create_task(guests_setup.run(app[guests_setup.GUESTS_LIVE], guests_tick), name="guests-ticker"))
     materials = app[MATERIALS]  # stills a stopped node left unrecognised, now and every minute
     tasks.append(asyncio.create_task(materials.recogniser.run_sweeps(app[MATERIALS_LIVE].recognised),
                                      name="recognition-sweep"))

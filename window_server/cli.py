@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--langs", default="", help="comma-separated languages, e.g. zh,en "
                      "(default: the centre's languages)")
     add.add_argument("--name", default="", help="display name shown on screens")
+    add.add_argument("--region", default="", help="reviewer only: the region code whose matters they review")
+    add.add_argument("--department", default="", help="reviewer only: their approving department")
     add.add_argument("--staff-no", default="", help="service number (工号) shown to the citizen while this "
                      "specialist serves them, e.g. SH0101-07")
     add.add_argument("--password-stdin", action="store_true",
@@ -159,12 +161,15 @@ async def _dispatch(ns: argparse.Namespace, store: AccountStore) -> int:
     if ns.kind == "users":
         if ns.cmd == "add":
             langs = tuple(x.strip() for x in ns.langs.split(",") if x.strip()) or None
-            store.validate_user(ns.username, ns.role, ns.centre, langs, ns.name, ns.staff_no)  # before the prompt
+            extra = {"region": ns.region, "department": ns.department}
+            store.validate_user(ns.username, ns.role, ns.centre, langs, ns.name, ns.staff_no, **extra)  # before the prompt
             password = store.check_password(_read_password(ns.password_stdin))
-            user = await store.add_user(ns.username, password, ns.role, ns.centre, langs, ns.name, ns.staff_no)
+            user = await store.add_user(ns.username, password, ns.role, ns.centre, langs, ns.name, ns.staff_no,
+                                        **extra)
             _out(f"user {user.username} added: {user.role.value}"
                  + (f" at {user.centre}" if user.centre else "") + f", languages {','.join(user.langs)}"
-                 + (f", service number {user.staff_no}" if user.staff_no else ""))
+                 + (f", service number {user.staff_no}" if user.staff_no else "")
+                 + (f", region {user.region} ({user.department})" if user.region else ""))
         elif ns.cmd == "passwd":
             await store.get_user(ns.username)
             await store.set_password(ns.username, store.check_password(_read_password(ns.password_stdin)))
@@ -262,6 +267,9 @@ def demo_banner(demo: DemoLogins) -> list[str]:
                         (Role.CHAIN_MANAGER, "chain manager:")):
         if by_role.get(role):
             lines.append(f"  {label} {' '.join(by_role[role])}")
+    if reviewers := by_role.get(Role.REVIEWER, []):  # issue 19: approving departments (三方会商), page /guest
+        lines.append(f"  reviewers:     review-<region code>, {len(reviewers)} in all, e.g. "
+                     f"{' '.join(reviewers[:3])}")
     if demo.booths:
         booth, _centre, token = demo.booths[min(1, len(demo.booths) - 1)]
         lines.append(f"Demo booths: <centre id>-01, {len(demo.booths)} in all; token demo-<booth id>, "

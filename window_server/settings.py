@@ -167,6 +167,19 @@ class Settings:
     recording_chunk_max_bytes: int = _setting(8_388_608, "RW_RECORDING_CHUNK_MAX_BYTES", "largest recording chunk an upload may send (bytes, 8 MiB: a few seconds of video at several Mbit/s); a larger one is refused with 413 too_large", _positive)
     seal_grace_seconds: float = _setting(30.0, "RW_SEAL_GRACE_SECONDS", "seconds after a session's end (rated, abandoned, interrupted, rating window closed) before its evidence is sealed, so the last recording chunks in flight still land", _non_negative)
     seal_interval_seconds: float = _setting(2.0, "RW_SEAL_INTERVAL_SECONDS", "how often each node looks for ended sessions whose evidence is due to be sealed", _positive)
+    # --- guests (issue 19, helper G)
+    invite_seconds: float = _setting(120.0, "RW_INVITE_SECONDS", "seconds a reviewer has to answer an invitation into a live session (三方会商) before it expires; everyone is told", _positive)
+    max_guests: int = _setting(2, "RW_MAX_GUESTS", "guests (supervisors and reviewers) one live session may have at once; with the booth and the specialist a mesh of this plus two peers", _positive)
+    # --- end guests
+    # --- dashboards (issue 19, helper D)
+    target_service_level: float = _setting(0.8, "RW_TARGET_SERVICE_LEVEL", "dashboard target of the service level (0..1): its tile is green at or above it, amber within RW_TARGET_MARGIN below it, red further below", _fraction)
+    target_asa_seconds: float = _setting(30.0, "RW_TARGET_ASA_SECONDS", "dashboard target of the average speed of answer (seconds): green at or below it, amber up to RW_TARGET_MARGIN above it, red beyond", _positive)
+    target_abandonment_rate: float = _setting(0.05, "RW_TARGET_ABANDONMENT_RATE", "dashboard target of the abandonment rate (0..1): green at or below it, amber up to RW_TARGET_MARGIN above it, red beyond", _fraction)
+    target_aht_seconds: float = _setting(900.0, "RW_TARGET_AHT_SECONDS", "dashboard target of the average handling time (seconds): green at or below it, amber up to RW_TARGET_MARGIN above it, red beyond", _positive)
+    target_satisfaction: float = _setting(0.95, "RW_TARGET_SATISFACTION", "dashboard target of the satisfaction rate (levels 3-5 over all ratings, 0..1): green at or above it, amber within RW_TARGET_MARGIN below it, red further below", _fraction)
+    target_rating_coverage: float = _setting(0.6, "RW_TARGET_RATING_COVERAGE", "dashboard target of the rating coverage (ratings over completed sessions, 0..1): green at or above it, amber within RW_TARGET_MARGIN below it, red further below", _fraction)
+    target_margin: float = _setting(0.1, "RW_TARGET_MARGIN", "how far from its target (a share of the target, 0..1) a dashboard tile is amber rather than red", _fraction)
+    # --- end dashboards
     evidence_key: str = _setting("", "RW_EVIDENCE_KEY", "file holding the Ed25519 private key (PEM, PKCS#8) that signs evidence seals; empty in demo mode: one is generated under data_dir and kept; required when RW_DEMO=false")
 
     @property

@@ -5,15 +5,20 @@ export const PROTOCOL = Object.freeze({
     "account_disabled",
     "address_required",
     "already_rated",
+    "bad_mode",
     "booth_busy",
+    "busy",
     "centre_not_authorised",
+    "centre_required",
     "chat_empty",
     "chat_full",
     "consent_required",
     "cross_origin",
+    "declined_before",
     "empty_signature",
     "evidence_unsealed",
     "forbidden",
+    "guests_full",
     "identity_required",
     "illegal_transition",
     "internal_error",
@@ -22,14 +27,21 @@ export const PROTOCOL = Object.freeze({
     "invalid_strokes",
     "invalid_target",
     "invalid_token",
+    "invitation_closed",
+    "invite_pending",
     "missing_required",
     "no_centre_serves",
+    "not_allowed",
     "not_called",
+    "not_eligible",
+    "not_guest",
     "not_id_photo",
+    "not_live",
     "not_member",
     "not_waiting",
     "not_your_offer",
     "not_your_session",
+    "note_required",
     "offer_expired",
     "other_hall",
     "override_required",
@@ -54,9 +66,11 @@ export const PROTOCOL = Object.freeze({
     "unknown_agent",
     "unknown_centre",
     "unknown_event",
+    "unknown_invitation",
     "unknown_material",
     "unknown_matter",
     "unknown_request",
+    "unknown_reviewer",
     "unknown_session",
     "unknown_sign_request",
     "unknown_signature",
@@ -81,7 +95,10 @@ export const PROTOCOL = Object.freeze({
         "screen_share_reply",
         "sign_declined",
         "signature_added",
-        "chat"
+        "chat",
+        "guests",
+        "invitation",
+        "material_mark"
       ],
       "send": [
         "presence",
@@ -101,7 +118,12 @@ export const PROTOCOL = Object.freeze({
         "sign_request",
         "chat",
         "chat_history",
-        "delivery_address"
+        "delivery_address",
+        "take",
+        "reviewers",
+        "invite",
+        "invite_cancel",
+        "guests"
       ]
     },
     "/booth": {
@@ -119,7 +141,8 @@ export const PROTOCOL = Object.freeze({
         "staff_coming",
         "sign_request",
         "signature_added",
-        "chat"
+        "chat",
+        "guests"
       ],
       "send": [
         "request_service",
@@ -136,7 +159,8 @@ export const PROTOCOL = Object.freeze({
         "sign_declined",
         "chat",
         "chat_history",
-        "hang_up"
+        "hang_up",
+        "guests"
       ]
     },
     "/dashboard": {
@@ -149,15 +173,46 @@ export const PROTOCOL = Object.freeze({
       "receive": [
         "signal",
         "session_state",
-        "capture_request"
+        "capture_request",
+        "guests"
       ],
       "send": [
         "register",
         "signal",
-        "capture_result"
+        "capture_result",
+        "guests"
+      ]
+    },
+    "/guest": {
+      "receive": [
+        "signal",
+        "guests",
+        "guest_ended",
+        "invited",
+        "invitation_over"
+      ],
+      "send": [
+        "join",
+        "mode",
+        "leave",
+        "signal",
+        "invitations",
+        "invitation_reply",
+        "mark"
       ]
     }
   },
+  "guestModes": [
+    "monitor",
+    "whisper",
+    "barge",
+    "consult"
+  ],
+  "markViews": [
+    "ok",
+    "not_ok",
+    "unsure"
+  ],
   "materials": {
     "autoReasons": [
       "no_document",
@@ -221,7 +276,8 @@ export const PROTOCOL = Object.freeze({
     "agent": "/agent",
     "booth": "/booth",
     "dashboard": "/dashboard",
-    "device": "/device"
+    "device": "/device",
+    "guest": "/guest"
   },
   "outcomes": [
     "consultation",

@@ -297,7 +297,11 @@ async def test_demo_seeding_is_idempotent_and_works_only_in_demo_mode(redis: Red
     demo = make_store(redis, demo=True)
     seeded = await demo.seed_demo()
     users = await redis.smembers(key("users"))
-    assert len(users) == 22 + 4 + 4 + 22 + 1 and len(seeded.users) == len(users)  # + hall staff, one per centre
+    # + hall staff, one per centre; + a reviewer per region that owns matters (issue 19)
+    assert len(users) == 22 + 4 + 4 + 22 + 1 + 22 and len(seeded.users) == len(users)
+    reviewer = await demo.authenticate("review-310101", DEMO_PASSWORD, "x")
+    assert (reviewer.role, reviewer.centre, reviewer.region) == (Role.REVIEWER, "", "310101")
+    assert reviewer.department == "黄浦区市场监督管理局" and reviewer.public()["department"] == reviewer.department
     assert len(seeded.booths) == 22 and ("sh-huangpu-01", "sh-huangpu", "demo-sh-huangpu-01") in seeded.booths
     snapshot = {u: await redis.hgetall(key("user", username=u)) for u in users}
     again = await make_store(redis, demo=True).seed_demo()

@@ -52,15 +52,16 @@ MAY_OPEN = {
     Role.BOOTH: {"/booth"},
     Role.DEVICE: {"/device"},
     Role.SPECIALIST: {"/agent"},
-    Role.TEAM_LEAD: {"/agent", "/dashboard"},
-    Role.MANAGER: {"/dashboard"},
-    Role.CHAIN_MANAGER: {"/dashboard"},
+    Role.TEAM_LEAD: {"/agent", "/dashboard", "/guest"},
+    Role.MANAGER: {"/dashboard", "/guest"},
+    Role.CHAIN_MANAGER: {"/dashboard", "/guest"},
     Role.HALL_STAFF: set(),  # the hall pages poll over HTTP (issue 18)
+    Role.REVIEWER: {"/guest"},  # issue 19: joins invited sessions
 }
 
 
 @pytest.mark.parametrize("role", list(Role))
-@pytest.mark.parametrize("namespace", ["/booth", "/device", "/agent", "/dashboard", "/", "/admin"])
+@pytest.mark.parametrize("namespace", ["/booth", "/device", "/agent", "/dashboard", "/guest", "/", "/admin"])
 def test_may_open_table(role: Role, namespace: str) -> None:
     assert may_open(role, namespace) is (namespace in MAY_OPEN[role])
 

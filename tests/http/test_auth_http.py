@@ -13,7 +13,13 @@ from redis.asyncio import Redis
 from window_server.accounts.store import DEMO_PASSWORD, AccountStore
 from window_server.app import create_app
 from window_server.appkeys import ACCOUNTS
-from window_server.domain.auth import Role, demo_accounts, read_connect_token, turn_credentials
+from window_server.domain.auth import (
+    Role,
+    demo_accounts,
+    demo_reviewers,
+    read_connect_token,
+    turn_credentials,
+)
 from window_server.http.auth import require_user
 from window_server.store.keys import key
 
@@ -341,8 +347,11 @@ async def test_demo_accounts_log_in_only_in_demo_mode(start_server: Any, redis: 
                                   headers={"Authorization": "Bearer demo-sh-huangpu-01"})
     assert status == 200 and body["centre"] == "sh-huangpu"
     await AccountStore(redis, _accounts(srv).catalogue, demo=True).seed_demo()  # as a 2nd node would
-    # one per demo account (specialists, leads, managers, hall staff, the chain manager), not twice
-    assert len(await redis.smembers(key("users"))) == len(demo_accounts(_accounts(srv).catalogue)) == 53
+    # one per demo account (specialists, leads, managers, hall staff, the chain manager; issue 19: a reviewer
+    # per region with matters), not twice
+    catalogue = _accounts(srv).catalogue
+    assert len(await redis.smembers(key("users"))) == len(demo_accounts(catalogue)) + len(demo_reviewers(catalogue)) \
+        == 53 + 22
     assert len(await redis.smembers(key("booth_accounts"))) == 22
 
 

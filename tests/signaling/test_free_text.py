@@ -29,7 +29,8 @@ FREE_TEXT = {("/booth", "leave_queue", "reason"), ("/booth", "rate", "comment"),
              ("/agent", "transfer", "reason"), ("/agent", "complete", "case_number"),
              ("/agent", "no_show", "reason"), ("/agent", "note", "text"), ("/agent", "verdict", "reason"),
              ("/agent", "verdict", "override_reason"),
-             ("/agent", "chat", "text"), ("/booth", "chat", "text")}  # issue 18: the text beside the video
+             ("/agent", "chat", "text"), ("/booth", "chat", "text"),  # issue 18: the text beside the video
+             ("/guest", "mark", "note")}  # issue 19: a reviewer's note on a material
 
 
 def test_every_free_text_field_is_masked_by_parse() -> None:

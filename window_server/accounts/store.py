@@ -47,6 +47,7 @@ from window_server.domain.auth import (
     check_staff_no,
     check_username,
     demo_accounts,
+    demo_reviewers,
     demo_staff_no,
     is_booth_id,
     is_username,
@@ -156,6 +157,10 @@ class User:
     tokens and sockets stop working."""
     staff_no: str = ""
     """The service number (工号) a citizen is shown while this specialist serves them; '' for none."""
+    region: str = ""
+    """A reviewer's region (GB/T 2260 code): they are invited to sessions of its matters (issue 19)."""
+    department: str = ""
+    """A reviewer's approving department, e.g. 黄浦区市场监督管理局 (issue 19)."""
 
     def principal(self) -> Principal:
         return Principal(self.role, self.username, self.centre, self.langs, self.name)
@@ -169,6 +174,7 @@ class User:
             "langs": list(self.langs),
             "name": self.name,
             "staff_no": self.staff_no,
+            **({"region": self.region, "department": self.department} if self.role is Role.REVIEWER else {}),
         }
 
 
@@ -298,15 +304,28 @@ class AccountStore:
     # --- users -------------------------------------------------------------------------
 
     def _check_centre(self, role: Role, centre: str) -> str:
-        if role is Role.CHAIN_MANAGER:
+        if role in (Role.CHAIN_MANAGER, Role.REVIEWER):
             if centre:
-                raise InvalidInput("a chain manager belongs to no single centre", field="centre")
+                raise InvalidInput(f"a {role.value} belongs to no centre", field="centre")
             return ""
         if not centre:
             raise InvalidInput(f"a {role.value} needs a centre", field="centre")
         if not self.catalogue.has_centre(centre):
             raise InvalidInput(f'unknown centre "{centre}"', field="centre")
         return centre
+
+    def _check_reviewer(self, role: Role, region: str, department: str) -> tuple[str, str]:
+        """A reviewer's region (a region of the catalogue) and department (required); others have neither."""
+        if role is not Role.REVIEWER:
+            if region or department:
+                raise InvalidInput("only a reviewer has a region and a department", field="region")
+            return "", ""
+        if not self.catalogue.has_region(region):
+            raise InvalidInput(f'a reviewer needs the region code of the catalogue, not "{region}"', field="region")
+        department = check_display_name(department, "department")
+        if not department:
+            raise InvalidInput("a reviewer needs their department", field="department")
+        return region, department
 
     def _default_langs(self, centre: str) -> tuple[str, ...]:
         return self.catalogue.centre(centre).languages if centre else ("zh",)
@@ -320,9 +339,13 @@ class AccountStore:
         langs: tuple[str, ...] | None = None,
         name: str = "",
         staff_no: str = "",
+        *,
+        region: str = "",
+        department: str = "",
     ) -> User:
         """Create a staff account; raise InvalidInput, or Conflict ``user_exists``."""
-        user = self.validate_user(username, role, centre, langs, name, staff_no)
+        user = self.validate_user(username, role, centre, langs, name, staff_no, region=region,
+                                  department=department)
         self.check_password(password)
         if not await self._insert_user(user, await self._hash(password)):
             raise Conflict(f'user "{username}" already exists', code="user_exists", field="username")
@@ -337,9 +360,13 @@ class AccountStore:
         langs: tuple[str, ...] | None = None,
         name: str = "",
         staff_no: str = "",
+        *,
+        region: str = "",
+        department: str = "",
     ) -> User:
         """Check a new account's fields (no I/O) and return it; raise InvalidInput."""
-        return self._new_user(username, role, centre, langs, name, demo=False, staff_no=staff_no)
+        return self._new_user(username, role, centre, langs, name, demo=False, staff_no=staff_no, region=region,
+                              department=department)
 
     def _new_user(
         self,
@@ -351,6 +378,8 @@ class AccountStore:
         *,
         demo: bool,
         staff_no: str = "",
+        region: str = "",
+        department: str = "",
     ) -> User:
         check_username(username)
         try:
@@ -362,10 +391,12 @@ class AccountStore:
         if role not in STAFF_ROLES:
             raise InvalidInput("booths and devices are added with 'booths add'", field="role")
         centre = self._check_centre(role, centre)
+        region, department = self._check_reviewer(role, region, department)
         langs = check_langs(tuple(langs) if langs else self._default_langs(centre))
         return User(
             username=username, role=role, centre=centre, langs=langs, name=check_display_name(name),
             disabled=False, demo=demo, created_ms=self.now_ms(), generation=1, staff_no=check_staff_no(staff_no),
+            region=region, department=department,
         )
 
     async def _insert_user(self, user: User, pw_hash: str) -> bool:
@@ -373,6 +404,7 @@ class AccountStore:
             "role": user.role.value, "centre": user.centre, "langs": ",".join(user.langs),
             "name": user.name, "pw": pw_hash, "disabled": "0", "demo": "1" if user.demo else "0",
             "created_ms": str(user.created_ms), "staff_no": user.staff_no,
+            "region": user.region, "department": user.department,
         }
         flat = [x for kv in fields.items() for x in kv]
         done = await self._create(
@@ -407,6 +439,8 @@ class AccountStore:
             created_ms=int(d.get("created_ms", "0")),
             generation=int(d.get("gen", "1")),
             staff_no=d.get("staff_no", ""),
+            region=d.get("region", ""),
+            department=d.get("department", ""),
         )
 
     async def find_user(self, username: str) -> User | None:
@@ -673,6 +707,14 @@ class AccountStore:
             # One hash for all: they share the published password, so a shared salt hides nothing.
             pw_hash = pw_hash or await self._hash(DEMO_PASSWORD)
             user = self._new_user(username, role, centre, None, name, demo=True, staff_no=staff_no)
+            created += await self._insert_user(user, pw_hash)
+        for username, region, department, name in demo_reviewers(self.catalogue):  # issue 19
+            plan.append((username, Role.REVIEWER, "", name))
+            if await self.redis.exists(key("user", username=username)):
+                continue
+            pw_hash = pw_hash or await self._hash(DEMO_PASSWORD)
+            user = self._new_user(username, Role.REVIEWER, "", None, name, demo=True, region=region,
+                                  department=department)
             created += await self._insert_user(user, pw_hash)
         booths = []
         for c in self.catalogue.centres:

@@ -123,31 +123,35 @@ class Role(StrEnum):
     CHAIN_MANAGER = "chain_manager"
     HALL_STAFF = "hall_staff"
     """大厅工作人员: the hall's own staff of one centre: its call display and help calls, no namespace."""
+    REVIEWER = "reviewer"
+    """审批部门工作人员 (issue 19): an approving department's officer of one region, tied to no centre; joins a
+    live session only when its specialist invites them (三方会商), on /guest."""
     BOOTH = "booth"
     DEVICE = "device"
 
 
 STAFF_ROLES: frozenset[Role] = frozenset(
-    {Role.SPECIALIST, Role.TEAM_LEAD, Role.MANAGER, Role.CHAIN_MANAGER, Role.HALL_STAFF}
+    {Role.SPECIALIST, Role.TEAM_LEAD, Role.MANAGER, Role.CHAIN_MANAGER, Role.HALL_STAFF, Role.REVIEWER}
 )
 """Roles that log in with a username and password (web session cookie)."""
 
 BOOTH_ROLES: frozenset[Role] = frozenset({Role.BOOTH, Role.DEVICE})
 """Roles that authenticate with a booth's bearer token."""
 
-NAMESPACES: tuple[str, ...] = ("/booth", "/device", "/agent", "/dashboard")
+NAMESPACES: tuple[str, ...] = ("/booth", "/device", "/agent", "/dashboard", "/guest")
 
 _MAY_OPEN: dict[Role, frozenset[str]] = {
     Role.BOOTH: frozenset({"/booth"}),
     Role.DEVICE: frozenset({"/device"}),
     Role.SPECIALIST: frozenset({"/agent"}),
-    Role.TEAM_LEAD: frozenset({"/agent", "/dashboard"}),
-    Role.MANAGER: frozenset({"/dashboard"}),
-    Role.CHAIN_MANAGER: frozenset({"/dashboard"}),
+    Role.TEAM_LEAD: frozenset({"/agent", "/dashboard", "/guest"}),
+    Role.MANAGER: frozenset({"/dashboard", "/guest"}),
+    Role.CHAIN_MANAGER: frozenset({"/dashboard", "/guest"}),
     Role.HALL_STAFF: frozenset(),  # the hall pages poll over HTTP (window_server/hall/)
+    Role.REVIEWER: frozenset({"/guest"}),  # issue 19: joins invited sessions (window_server/guests/)
 }
 
-MEDIA_NAMESPACES: frozenset[str] = frozenset({"/booth", "/device", "/agent"})
+MEDIA_NAMESPACES: frozenset[str] = frozenset({"/booth", "/device", "/agent", "/guest"})
 """Namespaces whose clients make WebRTC calls and so receive ICE (TURN) servers."""
 
 
@@ -323,6 +327,20 @@ def demo_accounts(catalogue: Catalogue) -> list[tuple[str, Role, str, str]]:
     for c in catalogue.centres:  # every centre has a demo booth, so a hall
         plan.append((f"hall-{c.id}", Role.HALL_STAFF, c.id, f"演示大厅工作人员·{c.name_zh}"))
     plan.append(("chain-manager", Role.CHAIN_MANAGER, "", "演示总管理员"))
+    return [p for p in plan if is_username(p[0])]
+
+
+def demo_reviewers(catalogue: Catalogue) -> list[tuple[str, str, str, str]]:
+    """(username, region, department, display name) of the demo reviewers (issue 19).
+
+    One per region that owns matters (``review-<region code>``), of the department of that region's
+    first matter by code; a specialist invites the reviewers of the session's matter's region.
+    """
+    first: dict[str, str] = {}
+    for m in sorted(catalogue.matters, key=lambda m: m.code):
+        first.setdefault(m.home_region, m.department)
+    plan = [(f"review-{region}", region, dept, f"演示审批·{catalogue.region(region).name_zh}")
+            for region, dept in sorted(first.items()) if catalogue.has_region(region)]
     return [p for p in plan if is_username(p[0])]
 
 

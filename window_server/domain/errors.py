@@ -183,7 +183,8 @@ _REGISTRY: Final = (
        "or not seated)", field="sid"),
     _C("other_hall", Forbidden, "that ticket was taken in another hall; claim it at a booth of its own hall",
        field="sid"),
-    _C("not_waiting", Conflict, "only a ticket still waiting (not yet offered to a specialist) may sit down",
+    _C("not_waiting", Conflict, "only a ticket still waiting (not yet offered to a specialist) may sit down or be "
+       "taken from the queue",
        field="sid"),
     # --- end hall ---
     # --- signing (issue 18, helper B) ---
@@ -207,6 +208,33 @@ _REGISTRY: Final = (
        "(delivery_address)", field="outcome"),
     _C("unknown_status", NotFound, "no status page has that code"),
     # --- end outcomes ---
+    # --- console (issue 19, helper C) ---
+    _C("not_eligible", Conflict, "the routing rules do not let you serve that session now (not your centre's and "
+       "not yet widened to partners, not your language, or a priority-lane citizen waits first)", field="sid"),
+    _C("declined_before", Conflict, "you declined that session; while the decline is remembered "
+       "(RW_DECLINE_MEMORY_SECONDS) it is not yours to take", field="sid"),
+    _C("busy", Conflict, "take a session only while available, with no session or offer of your own"),
+    # --- end console ---
+    # --- guests (issue 19, helper G) ---
+    _C("not_live", Conflict, "the session is not live now (not in service, transferring or reconnecting): "
+       "nobody may join it or be invited to it", field="sid"),
+    _C("not_allowed", Forbidden, "you may not join that session: a supervisor only joins sessions served by a "
+       "specialist of a centre they manage; a reviewer only with an accepted, unexpired invitation", field="sid"),
+    _C("guests_full", Conflict, "the session has as many guests as it may (RW_MAX_GUESTS)", field="sid"),
+    _C("bad_mode", InvalidInput, "that mode is not yours: supervisors monitor, whisper or barge; reviewers "
+       "consult", field="mode"),
+    _C("not_guest", Forbidden, "you have not joined that session (join it first)", field="sid"),
+    _C("unknown_reviewer", NotFound, "no such reviewer for the session's region", field="reviewer"),
+    _C("invite_pending", Conflict, "that reviewer already has an open invitation to this session",
+       field="reviewer"),
+    _C("unknown_invitation", NotFound, "no such invitation (for you)", field="id"),
+    _C("invitation_closed", Conflict, "that invitation was answered, cancelled or has expired", field="id"),
+    # --- end guests ---
+    # --- dashboards (issue 19, helper D) ---
+    _C("note_required", InvalidInput, "say what was done: a bad review's follow-up step needs a note", field="note"),
+    _C("centre_required", InvalidInput, "choose a centre: the specialists panel shows one centre at a time",
+       field="centre"),
+    # --- end dashboards ---
 )
 del _C
 

@@ -211,6 +211,8 @@ class SessionParties:
     intake_centre: str
     serving_centres: tuple[str, ...]
     """The centres of those specialists."""
+    guests: tuple[str, ...] = ()
+    """Usernames of its guests joined now (issue 19): supervisors and reviewers, who may look (read only)."""
 
 
 HELD = HELD_STATES  # a specialist holds the session: materials may be added and judged
@@ -228,8 +230,8 @@ def may_add(principal: Principal, parties: SessionParties) -> bool:
 
 
 def may_view(principal: Principal, parties: SessionParties) -> bool:
-    """Its booth while the session is open; its specialist now or any who served it; managers of
-    its intake or a serving centre.
+    """Its booth while the session is open; its specialist now or any who served it; a guest joined to
+    it now (issue 19); managers of its intake or a serving centre.
 
     A booth is a public place: the next citizen at it must not reach the previous one's stills,
     so its token opens only the session in progress, never one that has ended.
@@ -237,6 +239,8 @@ def may_view(principal: Principal, parties: SessionParties) -> bool:
     if is_booth_side(principal):
         return principal.subject == parties.booth and parties.state not in ENDED_STATES
     if can_serve(principal) and (principal.subject == parties.agent or principal.subject in parties.served):
+        return True
+    if principal.subject in parties.guests and parties.state in HELD_STATES:  # a joined guest (issue 19)
         return True
     centres = (parties.intake_centre, *parties.serving_centres)
     return any(can_manage_centre(principal, c) for c in centres if c)

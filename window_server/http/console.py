@@ -64,6 +64,8 @@ async def console_page(request: web.Request) -> web.StreamResponse:
         user = await current_user(request)
     except RemoteWindowError:
         raise web.HTTPFound("/console/login") from None
+    if user.role is Role.REVIEWER:  # issue 19: a reviewer's page is the guest page (their invitations)
+        raise web.HTTPFound("/guest")
     if user.role not in CONSOLE_ROLES:
         raise web.HTTPFound("/console/login?role=1")
     return _page(request, "console.html")

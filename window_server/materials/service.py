@@ -109,8 +109,8 @@ class MaterialService:
     async def parties(self, sid: str) -> M.SessionParties:
         """Who belongs to the session (raise ``unknown_session``)."""
         sessions = self.store.store
-        fields = ["state", "booth", "agent", "served", "intake_centre"]
-        state, booth, agent, served_raw, intake = await sessions.session_fields(sid, fields)
+        fields = ["state", "booth", "agent", "served", "intake_centre", "guests"]
+        state, booth, agent, served_raw, intake, guests = await sessions.session_fields(sid, fields)
         if state is None:
             raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
         served = tuple(json.loads(served_raw or "[]"))
@@ -120,6 +120,8 @@ class MaterialService:
         return M.SessionParties(
             sid=sid, state=str(state), booth=str(booth or ""), agent=str(agent or ""), served=served,
             intake_centre=str(intake or ""), serving_centres=tuple(dict.fromkeys(map(str, centres))),
+            # issue 19: "gid=user,…" written by queue/lua/guests.lua
+            guests=tuple(part.partition("=")[2] for part in str(guests or "").split(",") if "=" in part),
         )
 
     async def matter_of(self, sid: str) -> str:

@@ -119,18 +119,20 @@ class MaterialStore:
         async with self.redis.pipeline(transaction=False) as p:
             p.hget(key("materials", sid=sid), material_id)
             p.hget(key("material_verdicts", sid=sid), material_id)
-            raw, review = await p.execute()
+            p.hget(key("material_depts", sid=sid), material_id)
+            raw, review, dept = await p.execute()
         if raw is None:
             return None
-        return _with_review(json.loads(raw), review)
+        return _with_review(json.loads(raw), review, dept)
 
     async def list(self, sid: str) -> list[dict[str, Any]]:
         """Every material of the session with its current verdict, oldest first."""
         async with self.redis.pipeline(transaction=False) as p:
             p.hgetall(key("materials", sid=sid))
             p.hgetall(key("material_verdicts", sid=sid))
-            records, reviews = await p.execute()
-        out = [_with_review(json.loads(raw), reviews.get(mid)) for mid, raw in records.items()]
+            p.hgetall(key("material_depts", sid=sid))
+            records, reviews, depts = await p.execute()
+        out = [_with_review(json.loads(raw), reviews.get(mid), depts.get(mid)) for mid, raw in records.items()]
         out.sort(key=lambda m: (m.get("at", 0), m["id"]))
         return out
 
@@ -166,6 +168,8 @@ class MaterialStore:
         return None if raw is None else dict(json.loads(raw))
 
 
-def _with_review(record: dict[str, Any], review: str | None) -> dict[str, Any]:
+def _with_review(record: dict[str, Any], review: str | None, dept: str | None = None) -> dict[str, Any]:
     record["review"] = json.loads(review) if review else None
+    if dept:  # issue 19: how a reviewer's department sees it ({view, note, by, by_name, department, at})
+        record["dept"] = json.loads(dept)
     return record

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -46,6 +46,8 @@ class QueueLive:
         self.views = views
         self.dashboards = dashboards  # marks the centres' dashboard rooms changed (coalesced pushes)
         self.positions = PositionPusher(hub, views)
+        #: Called with every session effect after its pushes (issue 19: guests end with a session's live states).
+        self.session_hooks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
 
     # --- pushes ----------------------------------------------------------------------------------
 
@@ -86,6 +88,8 @@ class QueueLive:
         for aid in {e.get("agent"), e.get("from_agent"), e.get("to_agent")} - {None, ""}:
             await self.hub.emit("session_state", payload, P.AGENT, f"agent:{aid}")
         self._dashboards(e.get("centre", ""), e.get("agent_centre", ""))
+        for hook in self.session_hooks:
+            await hook(e)
 
     def _dashboards(self, *centres: str) -> None:
         if self.dashboards is not None:

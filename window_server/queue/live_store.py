@@ -18,7 +18,7 @@ from window_server.domain import errors
 from window_server.domain.routing import estimate_wait_s
 from window_server.store.keys import key
 
-_MEMBERS = ("state", "agent", "booth", "offer_agent")
+_MEMBERS = ("state", "agent", "booth", "offer_agent", "guests")  # guests: issue 19 (guests/store.py, "gid=user,…")
 
 
 class LiveStore:
@@ -31,7 +31,7 @@ class LiveStore:
     # --- membership --------------------------------------------------------------------------
 
     async def members(self, sid: str) -> dict[str, str]:
-        """Who belongs to a session: state, agent, booth, offer_agent ('' when none)."""
+        """Who belongs to a session: state, agent, booth, offer_agent, guests ('' when none)."""
         values = cast(list[str | None], await self.redis.hmget(key("session", sid=sid), list(_MEMBERS)))
         if values[0] is None:
             raise errors.NotFound(f"no session {sid}", code="unknown_session", field="sid")
@@ -119,7 +119,7 @@ class LiveStore:
         rows.sort(key=lambda r: (r[0], r[1]))
         return [
             {"sid": sid, "ticket": s.get("ticket", ""), "matter": s.get("matter", ""),
-             "intake_centre": s.get("intake_centre", ""), "region": s.get("region", ""),
+             "intake_centre": s.get("intake_centre", ""), "region": s.get("region", ""), "lang": s.get("lang", ""),
              "priority": s.get("priority", ""), "waited_s": (now - int(s.get("enq", now))) / 1000,
              "wide": s.get("wide") == "1", "declined": declined, "state": s.get("state", "")}
             for _score, sid, s, declined in rows[:limit]]

@@ -155,7 +155,7 @@ register('rw_materials_purge', function(a, now, cfg)
   end
   local n = redis.call('HLEN', key('materials', a.sid))
   redis.call('DEL', key('materials', a.sid), key('material_verdicts', a.sid), key('captures', a.sid),
-    key('notes', a.sid), key('material_private', a.sid), key('chat', a.sid))
+    key('notes', a.sid), key('material_private', a.sid), key('chat', a.sid), key('material_depts', a.sid))
   local transfers = decode(hget(k, 'transfers'), {})
   if #transfers > 0 then -- (an empty table would encode as {}, not [])
     for _, x in ipairs(transfers) do x.reason, x.result_reason = '', '' end
