@@ -6,6 +6,11 @@ restart, network) it backs off exponentially with jitter and starts over. Peer c
 are independent of that socket: media flows peer to peer, so a preview survives a server
 restart; the specialist's new offer (after ``device_ready``) replaces it, since aiortc has no
 ICE restart. Stills travel only over HTTPS to the documents endpoint, never as video.
+
+Several previews at once (issue 19): the specialist's (``from: "agent"``, pc ``preview``) and one
+per guest of the session (``from: "guest"``, ``guest: <gid>``, pc ``g``), each its own peer
+connection keyed by (from, gid, pc), all fed by one reading of the camera (``PreviewFeed``). A
+guest's bye or failed ICE closes only that guest's peer connection.
 """
 
 from __future__ import annotations
@@ -28,15 +33,50 @@ from aiortc.sdp import candidate_from_sdp
 
 from citizen_client import __version__
 from citizen_client.camera import Camera, CameraError
-from citizen_client.preview import FpsMeter, PreviewTrack
+from citizen_client.preview import FeedTrack, FpsMeter, PreviewFeed
 
 log = logging.getLogger(__name__)
 
 NS = "/device"
 PREVIEW_PC = "preview"
+GUEST_PC = "g"  # a guest's one peer connection per pair (docs/protocol.md, Guests)
+#: Guests' previews at once: the server admits 2 guests a session; a guest that rejoined (a new gid)
+#: without a bye may linger until its ICE fails, so a few more, the oldest closed first.
+MAX_GUEST_PEERS = 4
 #: Session states in which no specialist holds the session: no preview then.
 ENDED = frozenset({"completed", "rated", "abandoned", "no_show", "interrupted"})
 MAX_PENDING_RESULTS = 20
+
+
+#: A preview peer connection's key: (from, gid, pc): ("agent", "", "preview") or ("guest", gid, "g").
+PeerKey = tuple[str, str, str]
+SPECIALIST: PeerKey = ("agent", "", PREVIEW_PC)
+
+
+@dataclass
+class PreviewPeer:
+    """One preview peer connection: who it serves, in which session."""
+
+    key: PeerKey
+    sid: str
+    pc: RTCPeerConnection
+    started: float = field(default_factory=time.monotonic)
+    track: FeedTrack | None = None
+
+    @property
+    def who(self) -> str:
+        return "the specialist" if self.key == SPECIALIST else f"guest {self.key[1]}"
+
+
+def peer_key(msg: dict[str, Any]) -> PeerKey | None:
+    """Which preview a signal is about; None for anything the device agent does not serve."""
+    name = msg.get("pc") or "call"
+    if msg.get("from") == "agent" and name == PREVIEW_PC:
+        return SPECIALIST
+    gid = msg.get("guest")
+    if msg.get("from") == "guest" and name == GUEST_PC and isinstance(gid, str) and gid:
+        return ("guest", gid, GUEST_PC)
+    return None
 
 
 class AgentError(Exception):
@@ -118,8 +158,8 @@ class DeviceAgent:
         self._sio: socketio.AsyncClient | None = None
         self._http: aiohttp.ClientSession | None = None
         self._ice: list[RTCIceServer] = []
-        self._pc: RTCPeerConnection | None = None
-        self._pc_sid: str | None = None
+        self.feed = PreviewFeed(camera, self.meter)
+        self._peers: dict[PeerKey, PreviewPeer] = {}
         self._pending: list[dict[str, Any]] = []
 
     # --- lifetime ------------------------------------------------------------------------------
@@ -138,11 +178,12 @@ class DeviceAgent:
                 for t in [worker, *self._tasks]:
                     with contextlib.suppress(asyncio.CancelledError):
                         await t
-                await self._close_preview("agent stopping")
+                await self._close_peers(lambda p: True, "agent stopping")
+                await self.feed.close()
                 self._http = None
 
     async def stop(self) -> None:
-        """Ask ``run()`` to finish: disconnect and close the preview."""
+        """Ask ``run()`` to finish: disconnect and close the previews."""
         self._stop.set()
         sio = self._sio
         if sio is not None and sio.connected:
@@ -160,6 +201,17 @@ class DeviceAgent:
                 setattr(self.state, k, v)
             self.changed.notify_all()
 
+    @property
+    def _pc(self) -> RTCPeerConnection | None:
+        """The specialist's preview peer connection, if any."""
+        peer = self._peers.get(SPECIALIST)
+        return peer.pc if peer is not None else None
+
+    @property
+    def guest_peers(self) -> dict[str, RTCPeerConnection]:
+        """The guests' preview peer connections by gid."""
+        return {k[1]: p.pc for k, p in self._peers.items() if k[0] == "guest"}
+
     def status(self) -> dict[str, Any]:
         """What the control API's GET /status answers (no tokens, no personal data)."""
         pc = self._pc
@@ -170,7 +222,8 @@ class DeviceAgent:
             "session": self.state.session,
             "camera": {"id": info.id, "kind": info.kind, "role": info.role, "preview": list(info.preview),
                        "still": list(info.still)},
-            "preview": {"peer": pc.connectionState if pc is not None else None, "fps": self.meter.fps},
+            "preview": {"peer": pc.connectionState if pc is not None else None, "fps": self.meter.fps,
+                        "guests": len(self.guest_peers)},
             "connects": self.state.connects, "registrations": self.state.registrations,
             "captures": self.state.captures, "last_capture": self.state.last_capture,
             "last_error": self.state.last_error,
@@ -233,6 +286,7 @@ class DeviceAgent:
         sio.on("signal", self._on_signal, namespace=NS)
         sio.on("session_state", self._on_session_state, namespace=NS)
         sio.on("capture_request", self._on_capture_request, namespace=NS)
+        sio.on("guests", self._on_guests, namespace=NS)
         try:
             await sio.connect(self.config.origin, namespaces=[NS], auth={"token": grant["token"]},
                               transports=["websocket"], wait_timeout=self.config.connect_timeout_s)
@@ -284,11 +338,23 @@ class DeviceAgent:
             return
         session = self._active(data)
         await self._update(session=session)
-        if session is None and self._pc_sid == data.get("sid"):
-            await self._close_preview(f"session {data.get('state')}")
+        if session is None:
+            sid = data.get("sid")
+            await self._close_peers(lambda p: p.sid == sid, f"session {data.get('state')}")
+
+    async def _on_guests(self, data: Any) -> None:
+        """The session's guests now (no names): a guest no longer among them loses its preview."""
+        if not isinstance(data, dict) or not isinstance(data.get("guests"), list):
+            return
+        sid = data.get("sid")
+        here = {g.get("gid") for g in data["guests"] if isinstance(g, dict)}
+        try:  # in the signaling queue, so it cannot overtake an offer that came before it
+            self._signals.put_nowait({"kind": "guests", "sid": sid, "gids": here})
+        except asyncio.QueueFull:
+            log.warning("booth %s: signaling backlog full; dropping a guests push", self.config.booth)
 
     async def _on_signal(self, data: Any) -> None:
-        if isinstance(data, dict) and (data.get("pc") or "call") == PREVIEW_PC and data.get("from") == "agent":
+        if isinstance(data, dict) and peer_key(data) is not None:
             try:
                 self._signals.put_nowait(data)
             except asyncio.QueueFull:
@@ -304,45 +370,73 @@ class DeviceAgent:
                 log.exception("booth %s: preview signaling failed (%s)", self.config.booth, msg.get("kind"))
 
     async def _handle_signal(self, msg: dict[str, Any]) -> None:
+        if msg.get("kind") == "guests":
+            sid, gids = msg.get("sid"), msg.get("gids") or set()
+            await self._close_peers(lambda p: p.key[0] == "guest" and p.sid == sid and p.key[1] not in gids,
+                                    "the guest left")
+            return
+        key = peer_key(msg)
+        if key is None:
+            return
         kind, sid, data = msg.get("kind"), msg.get("sid"), msg.get("data")
+        peer = self._peers.get(key)
         if kind == "offer" and isinstance(data, dict) and isinstance(data.get("sdp"), str):
-            await self._answer(str(sid), data["sdp"])
-        elif kind == "ice" and self._pc is not None and self._pc_sid == sid:
+            await self._answer(key, str(sid), data["sdp"])
+        elif kind == "ice" and peer is not None and peer.sid == sid:
             if isinstance(data, dict) and data.get("candidate"):
                 cand = candidate_from_sdp(str(data["candidate"]).split(":", 1)[-1])
                 cand.sdpMid, cand.sdpMLineIndex = data.get("sdpMid"), data.get("sdpMLineIndex")
-                await self._pc.addIceCandidate(cand)
-        elif kind == "bye" and self._pc_sid == sid:
-            await self._close_preview("bye from the specialist")
+                await peer.pc.addIceCandidate(cand)
+        elif kind == "bye" and peer is not None and peer.sid == sid:
+            await self._close_peer(peer, f"bye from {peer.who}")
 
-    async def _answer(self, sid: str, sdp: str) -> None:
-        """A new offer replaces any preview peer connection (aiortc has no ICE restart)."""
-        await self._close_preview("new offer")
+    async def _answer(self, key: PeerKey, sid: str, sdp: str) -> None:
+        """A new offer replaces that peer's preview connection (aiortc has no ICE restart)."""
+        old = self._peers.get(key)
+        if old is not None:
+            await self._close_peer(old, "new offer")
+        guests = sorted((p for k, p in self._peers.items() if k[0] == "guest"), key=lambda p: p.started)
+        if key != SPECIALIST:
+            for stale in guests[: max(0, len(guests) - MAX_GUEST_PEERS + 1)]:
+                await self._close_peer(stale, "too many guest previews")
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice)))
-        self._pc, self._pc_sid = pc, sid
+        peer = PreviewPeer(key, sid, pc)
+        self._peers[key] = peer
 
         @pc.on("connectionstatechange")
         async def _state() -> None:
-            log.info("booth %s: preview peer %s (session %s)", self.config.booth, pc.connectionState, sid)
-            if pc.connectionState == "failed" and self._pc is pc:
-                await self._close_preview("ICE failed")  # the specialist re-offers
+            log.info("booth %s: preview peer of %s %s (session %s)", self.config.booth, peer.who,
+                     pc.connectionState, sid)
+            if pc.connectionState == "failed":
+                await self._close_peer(peer, "ICE failed")  # that peer re-offers; the others go on
             await self._update()
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        pc.addTrack(PreviewTrack(self.camera, self.meter))  # after the offer: reuse its video m-line
+        peer.track = self.feed.subscribe()
+        pc.addTrack(peer.track)  # after the offer: reuse its video m-line
         await pc.setLocalDescription(await pc.createAnswer())
-        reply = await self._emit("signal", {"sid": sid, "to": "agent", "kind": "answer", "pc": PREVIEW_PC,
+        to = {"to": "agent"} if key == SPECIALIST else {"to": "guest", "guest": key[1]}
+        reply = await self._emit("signal", {"sid": sid, **to, "kind": "answer", "pc": key[2],
                                             "data": {"type": "answer", "sdp": pc.localDescription.sdp}})
         if "error" in reply:
-            log.warning("booth %s: the answer was refused: %s", self.config.booth, reply["error"].get("code"))
-            await self._close_preview("answer refused")
+            log.warning("booth %s: the answer to %s was refused: %s", self.config.booth, peer.who,
+                        reply["error"].get("code"))
+            await self._close_peer(peer, "answer refused")
 
-    async def _close_preview(self, why: str) -> None:
-        pc, self._pc, self._pc_sid = self._pc, None, None
-        if pc is not None:
-            log.info("booth %s: closing the preview (%s)", self.config.booth, why)
-            await pc.close()
+    async def _close_peer(self, peer: PreviewPeer, why: str) -> None:
+        """Close one preview peer connection (only if it is still the one under its key)."""
+        if self._peers.get(peer.key) is peer:
+            del self._peers[peer.key]
+        if peer.pc.connectionState != "closed":
+            log.info("booth %s: closing the preview of %s (%s)", self.config.booth, peer.who, why)
+            await peer.pc.close()
             await self._update()
+        if peer.track is not None:
+            peer.track.stop()  # the sender stops it too, but only if it ever started sending
+
+    async def _close_peers(self, which: Callable[[PreviewPeer], bool], why: str) -> None:
+        for peer in [p for p in self._peers.values() if which(p)]:
+            await self._close_peer(peer, why)
 
     # --- captures --------------------------------------------------------------------------------------
 

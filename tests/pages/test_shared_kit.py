@@ -1,4 +1,4 @@
-"""The three pages (console, kiosk, dashboard) share one kit and take their constants from protocol.js.
+"""The pages (console, kiosk, dashboard, guest) share one kit and take their constants from protocol.js.
 
 Static checks over the JavaScript, no browser: the Chromium tests in tests/console, tests/booth and
 tests/dashboard show the pages work; these show they stay built the agreed way.
@@ -20,6 +20,7 @@ PAGES = {  # URL prefix -> the page's own static folder
     "console": ROOT / "agent_console" / "static",
     "kiosk": ROOT / "citizen_client" / "kiosk" / "static",
     "dashboard": ROOT / "window_server" / "dashboard" / "static",
+    "guest": ROOT / "window_server" / "guests" / "static",  # issue 19: reuses /console/static/media.js
 }
 SERVED = {  # what every page finds beside its own files (window_server/http/pages.py serve_assets)
     "shared": SHARED,
@@ -130,6 +131,9 @@ def _resolve(page: str, importer: Path, spec: str) -> Path:
     if spec.startswith(f"/{page}/"):
         folder, _, rest = spec[len(page) + 2:].partition("/")
         return (PAGES[page] if folder == "static" else SERVED[folder]) / rest
+    for other, folder_path in PAGES.items():  # another page's own module, e.g. /console/static/media.js
+        if spec.startswith(f"/{other}/static/"):
+            return folder_path / spec[len(other) + len("/static/") + 1:]
     target = (importer.parent / spec).resolve()
     if target.parent.parent == importer.parent.parent and target.parent.name in SERVED and importer.parent != SHARED:
         return SERVED[target.parent.name] / target.name  # ../shared/x.js, ../protocol/x.js from /<page>/static/

@@ -58,6 +58,7 @@ export class Calls {
   }
 
   async onSignal(msg) {
+    if (msg.from === "guest") return; // a guest's peer: guests.js (issue 19)
     const name = msg.pc || "call";
     if (msg.kind === "offer") return this.answer(name, msg.sid, msg.data);
     const entry = this.pcs.get(name);

@@ -9,7 +9,9 @@
 //   │                  ● REC sid #n  clock  │   burned in
 //   └───────────────────────────────────────┘
 //
-// and a WebAudio mix of both voices: the booth's microphone and the specialist's audio. The 高拍仪
+// and a WebAudio mix of both voices: the booth's microphone and the specialist's audio, and the
+// voice of a guest while the citizen hears them (a supervisor barging in, a reviewer in consult;
+// never one who monitors or whispers: the recording has what the citizen heard). The 高拍仪
 // preview is not in it. Each frame is pushed to the recorder (requestFrame) right after it is
 // drawn, so the timer is the one clock of the video.
 
@@ -29,7 +31,8 @@ export class Composite {
   /**
    * @param {object} o
    * @param {MediaStream} o.remote  the specialist's stream of this call leg (video and audio)
-   * @param {() => {local, share, sharer}} o.sources  the booth's camera and any share, now
+   * @param {() => {local, share, sharer, guests}} o.sources  the booth's camera, any share and the
+   *   streams of the guests heard, now
    * @param {() => {specialist, citizen, sharedBy}} o.labels  the words burned in
    * @param {() => string} o.caption  the burned-in line before the clock (session, segment)
    */
@@ -96,12 +99,13 @@ export class Composite {
     return v;
   }
 
-  /** Both voices into the mix (tracks come and go: a camera found late, a call's audio added). */
+  /** The voices into the mix (tracks come and go: a camera found late, a call's audio added, a
+   *  guest heard or no longer heard). */
   mix() {
     if (!this.audio || !this.dest) return;
-    const { local } = this.sources();
+    const { local, guests } = this.sources();
     const want = new Map();
-    for (const stream of [local, this.remote]) {
+    for (const stream of [local, this.remote, ...(guests || [])]) {
       for (const track of stream?.getAudioTracks() || []) if (track.readyState === "live") want.set(track.id, track);
     }
     for (const [id, node] of this.inputs) {

@@ -12,6 +12,7 @@ import { go, reset, dismissed, banner, showToast, ask, closeModal } from "./scre
 import { centreName, renderWaiting, verdictClass, materialName, renderMaterials } from "./views.js";
 import { calls, device, recorder } from "./media.js";
 import { rebuildChecklist } from "./checklist.js";
+import { refreshGuests } from "./guests.js"; // issue 19, guests
 
 const SESSION_SCREENS = new Set(["waiting", "service"]);
 
@@ -93,6 +94,7 @@ export function onSession(d) {
     case STATE.RECONNECTING:
       showService(d);
       if (d.act === "resume") rebuildChecklist(d.sid); // a reload or a reconnection: the server's list
+      if (d.act === "resume") refreshGuests(d.sid); // issue 19: who else is in the call, and heard
       break;
     case STATE.COMPLETED:
       endMedia();

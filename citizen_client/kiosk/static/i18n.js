@@ -1,8 +1,10 @@
 // The kiosk's words: Chinese first, English on one touch. Plain words, short sentences, no
 // jargon; every prompt that is spoken is here too (docs/booth.md lists them). Bound to the shared
-// engine below.
+// engine below. The words of the later features (the hall, signing, the kiosk flow, outcomes,
+// guests) are in words.js, merged into this table (one module stays under 500 lines).
 
 import { createI18n } from "../shared/i18n.js";
+import { MORE } from "./words.js";
 
 const STRINGS = {
   zh: {
@@ -147,49 +149,6 @@ const STRINGS = {
     offline: "网络连接中断，正在重新连接……",
     error_generic: "出了点问题，请再试一次，或请工作人员帮忙。",
     error_booth_busy: "本机还有一个未结束的办理，请稍候。",
-    // --- hall (issue 18, helper A)
-    hall_sit_down: "先去休息区坐一下（号码不变）",
-    hall_sit_confirm: "您可以先到休息区坐下，号码不变。轮到您时，大厅叫号屏会叫您的号码，您到任意一台远程窗口点按您的号码就能接着办。现在去坐一下吗？",
-    hall_sit_yes: "好，去坐一下",
-    hall_sit_no: "不用，在这里等",
-    hall_sit_too_late: "专员马上就要接通您了，请留在本机前。",
-    hall_slip_title: "您的号码",
-    hall_slip_note: "请到休息区坐下。大厅叫号屏叫到您的号码时，请到任意一台远程窗口，点按屏幕上您的号码。",
-    hall_slip_deadline: "叫到号后请在 {min} 分钟内回到远程窗口，过时号码作废。",
-    hall_slip_qr: "用手机扫码，随时查看办理进度",
-    hall_slip_print: "打印凭条",
-    hall_slip_done: "完成",
-    say_slip: "请拿好您的号码 {ticket}，到休息区坐下。叫到您的号码时，请到任意一台远程窗口点按您的号码。",
-    hall_calls_title: "正在叫号",
-    hall_call_button: "{ticket} 号，请点这里开始办理",
-    hall_claim_failed: "这个号码已经在别的窗口开始办理，或者已经过时。",
-    hall_help_call: "呼叫现场工作人员",
-    hall_help_ringing: "工作人员马上就来",
-    hall_help_cancel: "取消呼叫",
-    hall_help_coming: "工作人员已经看到您的呼叫，正在过来。",
-    say_help: "已经呼叫工作人员，请稍等。",
-    // --- end hall
-    // --- signing (issue 18, helper B)
-    sign_doc_label: "要签字的文件",
-    sign_prev: "上一页",
-    sign_next: "下一页",
-    sign_where: "第 {n} 页，共 {total} 页",
-    sign_later: "暂不签",
-    sign_go: "我已阅读，去签字",
-    sign_binding: "本文件以中文文本为准。",
-    sign_pad_hint: "请用手指在下面的框里写您的名字",
-    sign_pad_label: "签名框：请用手指在这里写您的名字",
-    sign_back: "返回阅读",
-    sign_clear: "重写",
-    sign_confirm: "确认签名",
-    sign_empty: "请先在框里写您的名字",
-    sign_sending: "正在保存您的签名，请稍候……",
-    sign_done: "签名已保存，谢谢您",
-    sign_failed: "签名没有保存成功，请再点一次确认签名，或请专员帮忙。",
-    sign_not_now: "好的，已告诉专员：暂不签",
-    say_sign: "专员请您阅读文件并签字。请看屏幕。",
-    say_sign_pad: "请用手指在框里写您的名字，写好后点确认签名。",
-    // --- end signing
     // --- conversation (issue 18, helper C)
     service_serving: "为您服务：{centre} · 工号 {no}",
     service_serving_centre: "为您服务：{centre}",
@@ -217,33 +176,6 @@ const STRINGS = {
     caption_label: "语音提示的文字",
     no_voice: "本机没有语音播报，请看屏幕上的文字",
     // --- end conversation
-    // --- kiosk flow (issue 18, helper D1)
-    step_first: "第 1 步", step_of: "第 {n} 步，共 {m} 步", matter_search_label: "可以输入事项名称、常用叫法或拼音首字母",
-    matter_categories: "按类别找", matter_all: "全部事项", matter_found: "找到 {n} 项", matter_for_person: "个人办事",
-    matter_for_company: "企业办事", place_title: "这件事，哪个地方的部门为您办理？", place_hint: "一般是您的户口、社保或公司所在的地方",
-    place_of: "{place}的", say_place: "这件事，哪个地方的部门为您办理？请点按地方。", chosen_place: "办理地", chosen_modes: "办理方式",
-    chosen_department: "负责部门", mode_online_full: "全程网办", mode_proxy_intake: "异地代收代办", mode_multi_site_joint: "多地联办",
-    checklist_needed: "还没拍", checklist_checking: "已拍摄，核验中", checklist_accepted: "合格", checklist_redo: "需要重拍",
-    checklist_optional: "可不交", checklist_other: "其他材料", kind_other: "其他材料", kind_id_card_merged: "身份证正反面（合并）",
-    cat_企业准入: "企业开办", cat_经营: "企业经营", cat_注销: "企业注销", cat_住房: "住房公积金·房产", cat_养老: "养老", cat_出生: "生孩子", cat_出行: "驾驶证",
-    cat_医疗: "医保·看病", cat_就业: "就业·失业", cat_户籍: "户口·身份证", cat_教育: "教育", cat_社保: "社保", cat_纳税: "纳税", cat_身后: "身后事",
-    // --- end kiosk flow
-    // --- outcomes (issue 18, helper D2)
-    receipt_department: "办理部门",
-    receipt_missing_title: "还需要补交这些材料",
-    receipt_how_post: "请邮寄到{department}",
-    receipt_how_post_plain: "请邮寄到办理部门",
-    receipt_how_upload: "请在网上上传",
-    receipt_how_visit: "请带原件回来现场补交",
-    receipt_delivery: "办理结果将寄到：{address}",
-    receipt_delivery_to: "收件人：{recipient}",
-    receipt_ended: "通话已结束",
-    receipt_ended_body: "这次通话已经结束，事情可能还没有办完。如还需办理，请重新取号。",
-    receipt_next_intake: "等待审批，承诺 {n} 个工作日内办结。",
-    receipt_qr_label: "查看办理进度的二维码",
-    receipt_print: "打印回执",
-    receipt_printing: "正在打印，请在下方取走回执。",
-    // --- end outcomes
   },
   en: {
     brand: "Remote Window",
@@ -378,49 +310,6 @@ const STRINGS = {
     offline: "The network connection was lost. Reconnecting…",
     error_generic: "Something went wrong. Please try again, or ask a member of staff.",
     error_booth_busy: "This booth still has an open session. Please wait.",
-    // --- hall (issue 18, helper A)
-    hall_sit_down: "Take a slip and sit down (you keep your place)",
-    hall_sit_confirm: "You can sit down in the waiting area and keep your place. When it is your turn, the hall screen calls your number: touch your number on any remote-window booth to go on. Sit down now?",
-    hall_sit_yes: "Yes, sit down",
-    hall_sit_no: "No, wait here",
-    hall_sit_too_late: "A specialist is about to answer. Please stay at this booth.",
-    hall_slip_title: "Your number",
-    hall_slip_note: "Please sit down in the waiting area. When the hall screen calls your number, go to any remote-window booth and touch your number on its screen.",
-    hall_slip_deadline: "Once your number is called, please come back to a booth within {min} minutes, or the number lapses.",
-    hall_slip_qr: "Scan with your phone to follow your matter",
-    hall_slip_print: "Print the slip",
-    hall_slip_done: "Done",
-    say_slip: "Please keep your number, {ticket}, and sit down in the waiting area. When your number is called, touch it on any remote-window booth.",
-    hall_calls_title: "Now calling",
-    hall_call_button: "Number {ticket}: touch here to start",
-    hall_claim_failed: "That number has already started at another booth, or it has lapsed.",
-    hall_help_call: "Call hall staff",
-    hall_help_ringing: "A member of staff is on the way",
-    hall_help_cancel: "Cancel the call",
-    hall_help_coming: "Staff have seen your call and are coming.",
-    say_help: "Staff have been called. Please wait.",
-    // --- end hall
-    // --- signing (issue 18, helper B)
-    sign_doc_label: "The document to sign",
-    sign_prev: "Previous page",
-    sign_next: "Next page",
-    sign_where: "Page {n} of {total}",
-    sign_later: "Not now",
-    sign_go: "I have read it: sign",
-    sign_binding: "English translation for reference; the Chinese text is binding.",
-    sign_pad_hint: "Please write your name in the box below with your finger",
-    sign_pad_label: "Signature box: write your name here with your finger",
-    sign_back: "Back to the document",
-    sign_clear: "Clear",
-    sign_confirm: "Confirm signature",
-    sign_empty: "Please write your name in the box first",
-    sign_sending: "Saving your signature, please wait…",
-    sign_done: "Your signature is saved. Thank you.",
-    sign_failed: "Your signature was not saved. Please touch Confirm signature again, or ask the specialist.",
-    sign_not_now: "All right: the specialist has been told you will not sign now",
-    say_sign: "The specialist asks you to read a document and sign it. Please look at the screen.",
-    say_sign_pad: "Please write your name in the box with your finger, then touch Confirm signature.",
-    // --- end signing
     // --- conversation (issue 18, helper C)
     service_serving: "Serving you: {centre} · staff no. {no}",
     service_serving_centre: "Serving you: {centre}",
@@ -448,41 +337,11 @@ const STRINGS = {
     caption_label: "Spoken prompt",
     no_voice: "This machine cannot speak. Please read the text on the screen.",
     // --- end conversation
-    // --- kiosk flow (issue 18, helper D1)
-    step_first: "Step 1", step_of: "Step {n} of {m}",
-    matter_search_label: "Type the matter's name, a common word, or pinyin initials", matter_categories: "By topic",
-    matter_all: "All matters", matter_found: "{n} found", matter_for_person: "For myself",
-    matter_for_company: "For a company", place_title: "Which place's office handles it for you?",
-    place_hint: "Usually where your household registration, social insurance or company is", place_of: "{place}",
-    say_place: "Which place's office handles it for you? Touch the place.", chosen_place: "Place",
-    chosen_modes: "How it is handled", chosen_department: "Responsible office", mode_online_full: "Fully online",
-    mode_proxy_intake: "Handed in here, handled there", mode_multi_site_joint: "Handled jointly by several places",
-    checklist_needed: "Not yet", checklist_checking: "Checking", checklist_accepted: "Accepted",
-    checklist_redo: "Please photograph again", checklist_optional: "Optional", checklist_other: "Other documents",
-    kind_other: "Another document", kind_id_card_merged: "ID card, both sides", cat_企业准入: "Starting a business",
-    cat_经营: "Running a business", cat_注销: "Closing a business", cat_住房: "Housing fund, property", cat_养老: "Old age",
-    cat_出生: "Having a baby", cat_出行: "Driving licence", cat_医疗: "Medical insurance", cat_就业: "Work",
-    cat_户籍: "Household registration, ID", cat_教育: "Education", cat_社保: "Social insurance", cat_纳税: "Tax",
-    cat_身后: "After a death",
-    // --- end kiosk flow
-    // --- outcomes (issue 18, helper D2)
-    receipt_department: "Department",
-    receipt_missing_title: "Please still supply these documents",
-    receipt_how_post: "Please post it to {department}",
-    receipt_how_post_plain: "Please post it to the department",
-    receipt_how_upload: "Please upload it online",
-    receipt_how_visit: "Please bring the original back here",
-    receipt_delivery: "The result will be posted to: {address}",
-    receipt_delivery_to: "Recipient: {recipient}",
-    receipt_ended: "The call was ended",
-    receipt_ended_body: "This call has ended; your matter may not be finished. Take a new ticket if you still need help.",
-    receipt_next_intake: "Awaiting approval: promised within {n} working days.",
-    receipt_qr_label: "QR code of your progress page",
-    receipt_print: "Print receipt",
-    receipt_printing: "Printing. Please take your receipt from below.",
-    // --- end outcomes
   },
 };
+
+// The features' words (words.js) join the table; a key is in one file only.
+for (const lang of Object.keys(MORE)) Object.assign(STRINGS[lang], MORE[lang]);
 
 // Not remembered: every citizen starts in Chinese (reset() switches back).
 const i18n = createI18n({ strings: STRINGS });

@@ -1,5 +1,6 @@
 // The service screen's media: the call with the specialist (and screen shares both ways), the
 // document camera's view from the device agent, and the session's recording with its indicator.
+// Guests' peers (issue 19) are in guests.js; the recording mixes in the voices the citizen hears.
 
 import { $, $$ } from "../shared/dom.js";
 import { PROTOCOL } from "../protocol/protocol.js";
@@ -11,12 +12,14 @@ import { Recorder } from "./recorder.js";
 import { BOOTH, DEVICE_PORT, TOKEN_KEY, S, RECORD } from "./state.js";
 import { bannerKey, banner, showToast } from "./screens.js";
 import { request } from "./connection.js";
+import { guests } from "./guests.js"; // issue 19, guests
 
 export const calls = new Calls({
   send: (msg) => request("signal", msg),
   iceServers: () => S.iceServers,
   onLocal: (stream, failed) => {
     $("#self-video").srcObject = stream;
+    if (!stream && !failed) guests.closeAll(); // the call's media ended (calls.closeAll): the guests' too
     if (failed && S.screen === "service") showToast(t("service_no_camera"));
     recorder.sync();
   },
@@ -54,7 +57,8 @@ export const calls = new Calls({
 
 const HELD = new Set(PROTOCOL.sessions.held);
 
-/** What the recorder records: the call with the specialist, the booth's own camera, any share. */
+/** What the recorder records: the call with the specialist, the booth's own camera, any share,
+ *  and the voices of the guests the citizen hears now (barge, consult). */
 function recordingSources() {
   const s = S.session;
   const call = calls.pcs.get("call");
@@ -66,6 +70,7 @@ function recordingSources() {
     local: calls.local,
     share: screen ? screen.sharing || screen.remote : null,
     sharer: screen?.sharing ? "booth" : "specialist",
+    guests: guests.heardStreams(),
   };
 }
 
@@ -83,6 +88,7 @@ function showRecording(snap) {
   const badge = $("#rec-badge");
   if (badge) badge.hidden = !snap.healthy;
   document.body.dataset.recording = snap.healthy ? "on" : snap.state;
+  document.body.dataset.voices = String(snap.voices); // how many voices the recording mixes now
 }
 
 export const recorder = new Recorder({

@@ -5,7 +5,7 @@
 // (transfer, reconnect) ends the segment and starts the next. For each leg:
 //   POST /api/sessions/{sid}/recording/segments {mime, width, height} -> {segment: {n, …}}
 //   then MediaRecorder over the composite (composite.js: both pictures, any screen share, a clock;
-//   both voices mixed), WebM VP8 1 Mbit/s + Opus 32 kbit/s; every 4 s chunk is PUT at once
+//   both voices mixed, and a guest's while the citizen hears them), WebM VP8 1 Mbit/s + Opus 32 kbit/s; every 4 s chunk is PUT at once
 //     PUT …/segments/{n}/chunks/{seq}?t=<its end>&from=<its start> (ms since the recorder started)
 //   and when the leg ends the last chunk is PUT and the segment closed: POST …/segments/{n}/end.
 // Requests go one at a time, in order, so a segment's end and the next segment never overtake a
@@ -112,7 +112,7 @@ class Leg {
 
 /**
  * The kiosk's recorder. ``sources()`` says what the page has now:
- *   {sid, held, call: {key, stream, connected} | null, local, share, sharer, agent}
+ *   {sid, held, call: {key, stream, connected} | null, local, share, sharer, agent, guests}
  * ``auth()`` gives the booth's headers; ``onChange(snapshot)`` is called when the state changes.
  */
 export class Recorder {
@@ -153,6 +153,7 @@ export class Recorder {
       queued: this.queue.length, // requests not yet answered (chunks, segment starts and ends)
       healthy: this.healthy(),
       drawing: Object.freeze(leg ? leg.composite.drawing() : {}), // role -> true while that picture has frames
+      voices: leg ? leg.composite.inputs.size : 0, // audio tracks in the mix (the booth's, the specialist's, guests heard)
       error: this.lastError,
       mime: this.mime,
     });
@@ -182,6 +183,12 @@ export class Recorder {
     } catch (err) {
       console.warn("recorder: indicator", err);
     }
+  }
+
+  /** Who is heard changed (a guest barges in or stops): the mix follows now, not at the next second. */
+  remix() {
+    if (this.leg && ["starting", "recording"].includes(this.leg.state)) this.leg.composite.mix();
+    this.changed();
   }
 
   /** Compare what the page has with what is being recorded; start or end a leg. */
