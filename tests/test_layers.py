@@ -154,8 +154,10 @@ REDIS_COMMANDS = frozenset(
     n for cls in (AsyncCoreCommands, AsyncRedisModuleCommands) for n in dir(cls) if not n.startswith("_")
 ) | {"pipeline", "pubsub", "transaction", "execute_command", "lock"}
 #: Who may: the shared stores, each feature's own store module, the queue store's group commit,
-#: and the accounts' Redis side of connect (the revocation gate).
-REDIS_ALLOWED = ("window_server/store/", "window_server/queue/batch.py", "window_server/accounts/revocation.py")
+#: the accounts' Redis side of connect (the revocation gate), and the cross-node bus
+#: (python-socketio's Redis manager, connected through Sentinel by ``signaling/bus.py``).
+REDIS_ALLOWED = ("window_server/store/", "window_server/queue/batch.py", "window_server/accounts/revocation.py",
+                 "signaling/bus.py")
 
 
 def _redis_calls(source: str) -> list[str]:

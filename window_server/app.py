@@ -44,7 +44,12 @@ from window_server.dashboard import setup as dashboard_setup
 from window_server.dashboard.service import DASHBOARD
 from window_server.documents.pool import DocumentPool
 from window_server.documents.quality import QualityThresholds
-from window_server.domain.auth import ice_urls_problem, secret_problem
+from window_server.domain.auth import (
+    ice_urls_problem,
+    relay_without_turn,
+    secret_problem,
+    split_ice_urls,
+)
 from window_server.domain.catalogue import Catalogue
 from window_server.guests import setup as guests_setup
 from window_server.hall import handlers as hall_handlers
@@ -179,7 +184,8 @@ def create_app(
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = make_redis(settings.redis_url, timeout=settings.redis_timeout,
-                        max_connections=settings.redis_max_connections)
+                        max_connections=settings.redis_max_connections,
+                        wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms)  # issue 20 (H2)
     app[REDIS] = client
     yield
     await client.aclose()
@@ -217,6 +223,11 @@ def _warn_about_auth_settings(settings: Settings) -> None:
     elif "turn" in settings.ice_servers.lower() and not settings.turn_secret:
         log.warning("RW_ICE_SERVERS lists TURN servers but RW_TURN_SECRET is empty: they are "
                     "left out (browsers refuse TURN without credentials)")
+    if not problem and relay_without_turn(
+        settings.ice_transport_policy, split_ice_urls(settings.ice_servers), settings.turn_secret
+    ):
+        log.error("RW_ICE_TRANSPORT_POLICY=relay needs a turn: or turns: URL in RW_ICE_SERVERS and "
+                  "RW_TURN_SECRET: without them no call can connect")
 
 
 async def _queue_ctx(app: web.Application, clock: Callable[[], float]) -> AsyncIterator[None]:

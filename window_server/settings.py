@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from window_server.domain.auth import ice_urls_problem, secret_problem
+from window_server.domain.auth import ice_policy_problem, ice_urls_problem, secret_problem
+from window_server.domain.redis_url import redis_url_problem
 
 
 class SettingsError(ValueError):
@@ -60,9 +61,7 @@ def _timezone(v: str) -> str | None:
 
 
 def _redis_url(v: str) -> str | None:
-    if not v or v.startswith(("redis://", "rediss://", "unix://")):
-        return None
-    return "must start with redis://, rediss:// or unix:// (or be empty for the embedded server)"
+    return redis_url_problem(v)  # redis://, rediss://, unix:// or redis+sentinel://…/<service>/<db>
 
 
 def _loopback(host: str) -> bool:
@@ -87,9 +86,16 @@ class Settings:
     port: int = _setting(8080, "RW_PORT", "TCP port of the HTTP/socket.io server (0 picks a free one)", _port)
     redis_url: str = _setting(
         "", "REDIS_URL",
-        "Redis to use, e.g. redis://10.0.0.5:6379/0; empty spawns a private redis-server under data_dir",
+        "Redis to use, e.g. redis://10.0.0.5:6379/0, or its primary through Sentinel: "
+        "redis+sentinel://[:password@]host:26379,host:26379,host:26379/<service>/<db> "
+        "(e.g. /mymaster/0; a failover is followed without a restart); empty spawns a private "
+        "redis-server under data_dir",
         _redis_url,
     )
+    # issue20-redis: settings of Sentinel / WAIT durability go here (helper H2)
+    redis_wait_replicas: int = _setting(0, "RW_REDIS_WAIT_REPLICAS", "replicas that must hold a write (Redis WAIT on the same connection) before it is acknowledged to a client; fewer in time: the client is answered unavailable and retries. 0: acknowledged once the primary has it (see docs/operations.md, Redis: Sentinel and durable acknowledgements)", _non_negative)
+    redis_wait_ms: int = _setting(500, "RW_REDIS_WAIT_MS", "milliseconds a write waits for RW_REDIS_WAIT_REPLICAS replicas before the client is answered unavailable", _positive)
+    # --- end issue20-redis ---
     data_dir: Path = _setting(Path("var"), "RW_DATA_DIR", "where the embedded Redis, stills and exports live")
     log_level: str = _setting("INFO", "RW_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", _log_level)
     demo: bool = _setting(True, "RW_DEMO", "load the 22-centre demo chain and demo accounts")
@@ -130,6 +136,8 @@ class Settings:
     # WebRTC
     ice_servers: str = _setting("", "RW_ICE_SERVERS", "comma-separated STUN/TURN URLs given to browsers and device agents; empty: host candidates only (never a public default)", ice_urls_problem)
     turn_secret: str = _setting("", "RW_TURN_SECRET", "shared secret of the TURN server (coturn use-auth-secret); empty: no TURN credentials")
+    # issue20-ice: RW_ICE_TRANSPORT_POLICY goes here (helper H4)
+    ice_transport_policy: str = _setting("all", "RW_ICE_TRANSPORT_POLICY", "all or relay: with relay, browsers and device agents use only TURN-relayed candidates (every call goes through RW_ICE_SERVERS' TURN; needs RW_TURN_SECRET)", ice_policy_problem)
     turn_ttl_seconds: float = _setting(600.0, "RW_TURN_TTL_SECONDS", "lifetime of ephemeral TURN credentials (at most 600)", _turn_ttl)
     # socket.io budgets
     allowed_origins: str = _setting("", "RW_ALLOWED_ORIGINS", "comma-separated browser origins allowed to open socket.io connections; empty: this server's own address")

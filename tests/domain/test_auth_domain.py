@@ -23,10 +23,12 @@ from window_server.domain.auth import (
     check_langs,
     check_username,
     demo_accounts,
+    ice_policy_problem,
     ice_servers,
     ice_urls_problem,
     may_open,
     read_connect_token,
+    relay_without_turn,
     sign_connect_token,
     split_ice_urls,
     turn_credentials,
@@ -295,3 +297,12 @@ def test_ice_url_problems_are_named() -> None:
     assert ice_urls_problem("stun:a:3478,turns:b:5349") is None
     problem = ice_urls_problem("stun:a:3478,https://b")
     assert problem is not None and "https://b" in problem
+
+
+def test_ice_transport_policy_and_relay_needs_turn() -> None:
+    assert ice_policy_problem("all") is None and ice_policy_problem("relay") is None
+    assert ice_policy_problem("RELAY") == ice_policy_problem("none") == "must be one of all, relay"
+    assert not relay_without_turn("all", [], "")
+    assert not relay_without_turn("relay", ["stun:s:3478", "turns:t:5349"], "secret")
+    assert relay_without_turn("relay", ["turn:t:3478"], "")  # TURN is left out without a secret
+    assert relay_without_turn("relay", ["stun:s:3478"], "secret")

@@ -234,7 +234,8 @@ async def test_connect_tokens_for_each_staff_role(
             _assert_error(body, "wrong_namespace")
             continue
         assert status == 200 and resp.headers["Cache-Control"] == "no-store"
-        assert set(body) == {"token", "expires_at", "ice_servers"} and body["ice_servers"] == []
+        assert set(body) == {"token", "expires_at", "ice_servers", "ice_transport_policy"}
+        assert body["ice_servers"] == [] and body["ice_transport_policy"] == "all"
         got = read_connect_token(await store.signing_key(), body["token"], namespace, before)
         assert (got.principal.role, got.principal.subject, got.principal.centre) == (role, username, centre)
         assert got.expires_ms == body["expires_at"] and before + 90_000 <= body["expires_at"] <= before + 95_000
@@ -271,6 +272,21 @@ async def test_media_namespaces_get_turn_credentials_dashboards_do_not(start_ser
     assert body["ice_servers"] == []
 
 
+async def test_the_relay_policy_goes_with_every_connect_token(start_server: Any) -> None:
+    srv = await _server(start_server, ice_servers="turn:turn.hall.test:3478", turn_secret="turn-shared-secret",
+                        ice_transport_policy="relay")
+    store = _accounts(srv)
+    await store.add_user("li.wei", PW, "specialist", "sh-huangpu")
+    cookie = await _login(srv, "li.wei")
+    _, body, _ = await _post(srv, "/api/connect-token", {"namespace": "/agent"}, cookie=cookie)
+    assert body["ice_transport_policy"] == "relay" and body["ice_servers"][0]["urls"] == ["turn:turn.hall.test:3478"]
+    _, token = await store.add_booth("sh-huangpu-02", "sh-huangpu", "2号亭")
+    for role in ("booth", "device"):
+        _, body, _ = await _post(srv, "/api/booths/sh-huangpu-02/connect-token", {"role": role},
+                                 headers={"Authorization": f"Bearer {token}"})
+        assert body["ice_transport_policy"] == "relay" and body["ice_servers"][0]["username"]
+
+
 # --- booths ---------------------------------------------------------------------------------------
 
 
@@ -282,7 +298,8 @@ async def test_booth_and_device_tokens_with_the_bearer_token(start_server: Any) 
     for role in ("booth", "device"):
         status, body, _ = await _post(srv, "/api/booths/sh-huangpu-02/connect-token", {"role": role}, headers=auth)
         assert status == 200, body
-        assert set(body) == {"token", "expires_at", "ice_servers", "centre"} and body["centre"] == "sh-huangpu"
+        assert set(body) == {"token", "expires_at", "ice_servers", "ice_transport_policy", "centre"}
+        assert body["centre"] == "sh-huangpu"
         got = read_connect_token(await store.signing_key(), body["token"], f"/{role}", int(time.time() * 1000))
         assert (got.principal.role.value, got.principal.subject) == (role, "sh-huangpu-02")
     status, body, _ = await _post(srv, "/api/booths/sh-huangpu-02/connect-token", {"role": "specialist"},

@@ -55,6 +55,7 @@ from window_server.domain.auth import (
 from window_server.domain.catalogue import Catalogue
 from window_server.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from window_server.settings import Settings
+from window_server.store.client import acked_script
 from window_server.store.keys import key
 
 log = logging.getLogger(__name__)
@@ -407,9 +408,9 @@ class AccountStore:
             "region": user.region, "department": user.department,
         }
         flat = [x for kv in fields.items() for x in kv]
-        done = await self._create(
-            keys=[key("user", username=user.username), key("users")],
-            args=["", "never", user.username, *flat],
+        done = await acked_script(  # issue 20: acknowledged once on the replicas asked for (not demo seeding)
+            self.redis, self._create, [key("user", username=user.username), key("users")],
+            ["", "never", user.username, *flat], durable=not user.demo,
         )
         return bool(done)
 
@@ -467,8 +468,9 @@ class AccountStore:
     async def _revoke(self, kind: str, subject: str, *fields: str) -> int:
         """Set ``fields`` and bump the generation: tokens and sockets issued so far end."""
         record = key("user", username=subject) if kind == "user" else key("booth_account", booth=subject)
-        gen = await self._bump(keys=[record, key("revoked", kind=kind, subject=subject), key("revocations")],
-                               args=[secrets.token_hex(8), *fields])
+        gen = await acked_script(  # a revocation told "done" must survive a failover (issue 20)
+            self.redis, self._bump, [record, key("revoked", kind=kind, subject=subject), key("revocations")],
+            [secrets.token_hex(8), *fields])
         return int(gen)
 
     async def set_disabled(self, username: str, disabled: bool) -> User:
@@ -619,9 +621,9 @@ class AccountStore:
         }
         flat = [x for kv in fields.items() for x in kv]
         # A revoked booth may be re-issued (that is how a token is rotated); a live one may not.
-        done = await self._create(
-            keys=[key("booth_account", booth=booth), key("booth_accounts")],
-            args=["revoked", "1", booth, *flat],
+        done = await acked_script(
+            self.redis, self._create, [key("booth_account", booth=booth), key("booth_accounts")],
+            ["revoked", "1", booth, *flat], durable=not demo,
         )
         if not done:
             raise Conflict(

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from window_server.domain.routing import Tier
+from window_server.store.client import acked_script
 from window_server.store.keys import key
 
 #: The dashboard's consumer group on the chain's event log.
@@ -189,7 +190,7 @@ class DashboardStore:
         """Record a follow-up step atomically: ``ok``, ``not_found``, ``already_recorded`` or ``out_of_order``."""
         keys = [key("dash_review", sid=sid), key("events"), key("session_events", sid=sid), key("session", sid=sid),
                 *(key("dash_reviews_open", scope=s) for s in scopes)]
-        return str(await self._review_step(keys=keys, args=[step, prev, by, str(now), note]))
+        return str(await acked_script(self.redis, self._review_step, keys, [step, prev, by, str(now), note]))
 
     # --- exports ---------------------------------------------------------------------------------
 

@@ -621,6 +621,21 @@ def ice_urls_problem(raw: str) -> str | None:
     return None
 
 
+ICE_TRANSPORT_POLICIES = ("all", "relay")
+"""RTCIceTransportPolicy values: ``relay`` makes every peer use TURN-relayed candidates only."""
+
+
+def ice_policy_problem(policy: str) -> str | None:
+    """The settings-table check for ``RW_ICE_TRANSPORT_POLICY``: a problem message or None."""
+    return None if policy in ICE_TRANSPORT_POLICIES else f"must be one of {', '.join(ICE_TRANSPORT_POLICIES)}"
+
+
+def relay_without_turn(policy: str, urls: list[str], turn_secret: str) -> bool:
+    """True when ``relay`` is asked but no TURN server can be handed out: no call would connect."""
+    has_turn = any(u.lower().startswith(("turn:", "turns:")) for u in urls)
+    return policy == "relay" and not (has_turn and turn_secret)
+
+
 def ice_servers(
     urls: list[str], turn_secret: str, user: str, now_s: int, ttl_s: float
 ) -> list[dict[str, Any]]:

@@ -105,7 +105,7 @@ class GuestStore:
 
     async def expire(self, *, limit: int = 100, now: int | None = None) -> list[dict[str, Any]]:
         """Expire pending invitations past their deadline; return them."""
-        res = await self.queue.call("rw_invites_expire", now=now, limit=limit, act=InviteAct.EXPIRE.value,
+        res = await self.queue.call("rw_invites_expire", durable=False, now=now, limit=limit, act=InviteAct.EXPIRE.value,
                                     next=_NEXT, hist=_HIST)
         return _list(res.ok.get("expired"))
 

@@ -165,7 +165,10 @@ async def _connect_token(
         gen=gen, login=login,
     )
     expires_at = now_ms + token_lifetime_ms(lifetime)
-    return {"token": token, "expires_at": expires_at, "ice_servers": _ice(request, namespace, principal.subject)}
+    return {
+        "token": token, "expires_at": expires_at, "ice_servers": _ice(request, namespace, principal.subject),
+        "ice_transport_policy": request.app[SETTINGS].ice_transport_policy,  # RTCConfiguration.iceTransportPolicy
+    }
 
 
 # --- routes ----------------------------------------------------------------------------------

@@ -214,12 +214,17 @@ class QueueStore:
         """Load (or replace) the Lua library; safe to run on every node at start."""
         await self.redis.function_load(library_source(), replace=True)
 
-    async def call(self, fn: str, **args: Any) -> Result:
-        """Run one Redis function with ``now`` and the timings; raise its error as a domain error."""
+    async def call(self, fn: str, *, durable: bool = True, **args: Any) -> Result:
+        """Run one Redis function with ``now`` and the timings; raise its error as a domain error.
+
+        ``durable`` (every call whose answer a client is given): with RW_REDIS_WAIT_REPLICAS the
+        answer waits until that many replicas hold the change, else ``unavailable``
+        (``store.client.acked``). False for the queue's own work: ticks, heartbeats, reads.
+        """
         now = args.pop("now", None) or self.now_ms()
         rest = ", " + json.dumps(args, ensure_ascii=False)[1:] if args else "}"
         payload = f'{{"now": {json.dumps(now)}{rest}'
-        raw = await self.batcher.call(fn, payload)
+        raw = await self.batcher.call(fn, payload, durable=durable)
         reply = json.loads(raw)
         if "err" in reply:
             raise _error(reply["err"], reply.get("msg", reply["err"]), reply.get("state"))
@@ -270,7 +275,7 @@ class QueueStore:
         return await self.call("rw_agent_login", now=now, aid=aid, centre=centre, pool=entries, langs=list(langs))
 
     async def heartbeat(self, aid: str, now: int | None = None) -> Result:
-        return await self.call("rw_heartbeat", now=now, aid=aid)
+        return await self.call("rw_heartbeat", durable=False, now=now, aid=aid)
 
     async def presence(self, aid: str, status: str, now: int | None = None) -> Result:
         return await self.call("rw_presence", now=now, aid=aid, status=status)
@@ -289,7 +294,7 @@ class QueueStore:
         """Per session of ``sids``: '' when ``aid`` may take it now, else the code rw_take would fail with."""
         if not sids:
             return []
-        why = (await self.call("rw_takeable", now=now, aid=aid, sids=sids)).ok.get("why") or []
+        why = (await self.call("rw_takeable", durable=False, now=now, aid=aid, sids=sids)).ok.get("why") or []
         return [str(w) for w in why] if isinstance(why, list) else []
     # --- end console ---
 
@@ -364,7 +369,7 @@ class QueueStore:
 
     async def open_rating_windows(self) -> int:
         """Give completed sessions without a rating window one (from before it existed); return how many."""
-        return int((await self.call("rw_rating_backfill")).ok.get("count", 0))
+        return int((await self.call("rw_rating_backfill", durable=False)).ok.get("count", 0))
 
     async def tick(self, limit: int = 100, now: int | None = None, *, forgive: bool = False) -> Result:
         """Carry out everything due by ``now``: offer timeouts, widening, lost heartbeats, grace.
@@ -373,8 +378,8 @@ class QueueStore:
         those nobody could write while Redis was down do not count as lost presence.
         """
         if forgive:
-            return await self.call("rw_tick", now=now, limit=limit, forgive=True)
-        return await self.call("rw_tick", now=now, limit=limit)
+            return await self.call("rw_tick", durable=False, now=now, limit=limit, forgive=True)
+        return await self.call("rw_tick", durable=False, now=now, limit=limit)
 
     # --- reading ----------------------------------------------------------------------------
 

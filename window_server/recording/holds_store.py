@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from window_server.store.client import acked_script
 from window_server.store.keys import key
 
 #: The dashboard's chain-wide scope (``dashboard.rules.CHAIN``): every open bad review is in its
@@ -105,7 +106,7 @@ class HoldsStore:
 
     async def _change(self, sid: str, act: str, hold: str, *, by: str, why: str, now: int) -> str:
         keys = [key("holds"), key("events"), key("session_events", sid=sid), key("session", sid=sid)]
-        reply = str(await self._hold(keys=keys, args=[sid, act, hold, by, why, now]))
+        reply = str(await acked_script(self.redis, self._hold, keys, [sid, act, hold, by, why, now]))
         if reply == "unknown_session":
             raise UnknownSession(sid)
         return reply

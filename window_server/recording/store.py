@@ -15,6 +15,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from window_server.evidence.store import CAS_APPEND_LUA, MAX_RETRIES, ChainContended, next_entry
+from window_server.store.client import acked_script
 from window_server.store.keys import key
 
 _START = """
@@ -95,7 +96,7 @@ class RecordingStore:
             key("rec_by_centre", centre=c) for c in centres if c]
         args: list[str | int] = [key("rec_segment", sid=sid, n=""), sid, json.dumps({s: True for s in held}),
                 json.dumps(meta, ensure_ascii=False), now, *indexes]
-        return cast(dict[str, Any], json.loads(await self._start(keys=keys, args=args)))
+        return cast(dict[str, Any], json.loads(await acked_script(self.redis, self._start, keys, args)))
 
     async def add_chunk(self, sid: str, n: int, seq: int, chunk: dict[str, Any], at: int) -> dict[str, Any]:
         """Record a stored chunk and chain it, in one step; reply ``{ok}``, ``{dup}`` or ``{err}``."""
@@ -104,7 +105,7 @@ class RecordingStore:
         for _ in range(MAX_RETRIES):
             head = cast(str | None, await self.redis.get(keys[3]))
             expected, entry, new_head = next_entry(head, kind="chunk", ref=f"seg{n}/{seq}", sha256=chunk["sha256"], at=at)
-            reply = json.loads(await self._chunk(keys=keys, args=[
+            reply = json.loads(await acked_script(self.redis, self._chunk, keys, [
                 sid, f"c:{seq}", json.dumps(chunk), chunk["sha256"], expected, entry, new_head, seq]))
             if not reply.get("retry"):
                 return cast(dict[str, Any], reply)
@@ -112,7 +113,7 @@ class RecordingStore:
 
     async def end_segment(self, sid: str, n: int, *, count: int, t: int, now: int) -> dict[str, Any]:
         keys = [key("recording", sid=sid), key("rec_segment", sid=sid, n=str(n))]
-        return cast(dict[str, Any], json.loads(await self._end(keys=keys, args=[str(n), count, t, now])))
+        return cast(dict[str, Any], json.loads(await acked_script(self.redis, self._end, keys, [str(n), count, t, now])))
 
     async def fail(self, sid: str, error: str, now: int) -> bool:
         """Mark the recording failed; return whether it was not failed before."""

@@ -16,6 +16,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from window_server.evidence.store import CAS_APPEND_LUA, MAX_RETRIES, ChainContended, next_entry
+from window_server.store.client import acked_script
 from window_server.store.keys import key
 
 #: The evidence chain's kinds of a signature's items (docs/recording.md, the package).
@@ -103,12 +104,12 @@ class SigningStore:
         """Record a pending request (older pending ones are replaced): ``{ok: {booth}}`` or ``{err, state?}``."""
         keys = [key("session", sid=sid), key("sign_requests", sid=sid)]
         args = [agent, json.dumps({s: True for s in held}), json.dumps(request, ensure_ascii=False), request["id"]]
-        return cast(dict[str, Any], json.loads(await self._request(keys=keys, args=args)))
+        return cast(dict[str, Any], json.loads(await acked_script(self.redis, self._request, keys, args)))
 
     async def decline(self, sid: str, booth: str, request_id: str, *, held: list[str], now: int) -> dict[str, Any]:
         keys = [key("session", sid=sid), key("sign_requests", sid=sid)]
         args: list[str | int] = [booth, json.dumps({s: True for s in held}), request_id, now]
-        return cast(dict[str, Any], json.loads(await self._decline(keys=keys, args=args)))
+        return cast(dict[str, Any], json.loads(await acked_script(self.redis, self._decline, keys, args)))
 
     async def add_signature(self, sid: str, booth: str, record: dict[str, Any], *, record_sha256: str,
                             held: list[str]) -> dict[str, Any]:
@@ -130,7 +131,7 @@ class SigningStore:
                 entries.append([expected, entry, cur])
             args: list[str | int] = [booth, json.dumps({s: True for s in held}), record["request_id"], n,
                     json.dumps(record, ensure_ascii=False), json.dumps(entries), record["strokes_sha256"]]
-            reply = json.loads(await self._sign(keys=keys, args=args))
+            reply = json.loads(await acked_script(self.redis, self._sign, keys, args))
             if not reply.get("retry"):
                 return cast(dict[str, Any], reply)
         raise ChainContended(f"session {sid}: the evidence chain kept moving")
