@@ -28,7 +28,13 @@ from urllib.parse import quote
 
 import aiohttp
 import socketio
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.sdp import candidate_from_sdp
 
 from citizen_client import __version__
@@ -134,12 +140,19 @@ class AgentState:
     captures: int = 0
 
 
-def ice_servers_from(grant: dict[str, Any]) -> list[RTCIceServer]:
-    """The RTCIceServer list of a connect-token answer: explicit, possibly empty, never a default."""
+def rtc_configuration_from(grant: dict[str, Any]) -> RTCConfiguration:
+    """The peer connection configuration of a connect-token answer.
+
+    ICE servers are explicit, possibly empty, never a default (aiortc would add a public STUN
+    server). ``ice_transport_policy: "relay"`` keeps aioice from gathering host and
+    server-reflexive candidates at all, so the device agent offers TURN-relayed ones only.
+    """
     servers = []
     for s in grant.get("ice_servers") or []:
         servers.append(RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")))
-    return servers
+    relay = grant.get("ice_transport_policy") == "relay"
+    policy = RTCIceTransportPolicy.RELAY if relay else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
 
 
 class DeviceAgent:
@@ -157,7 +170,7 @@ class DeviceAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sio: socketio.AsyncClient | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._ice: list[RTCIceServer] = []
+        self._rtc = RTCConfiguration(iceServers=[])  # from each connect token
         self.feed = PreviewFeed(camera, self.meter)
         self._peers: dict[PeerKey, PreviewPeer] = {}
         self._pending: list[dict[str, Any]] = []
@@ -271,7 +284,7 @@ class DeviceAgent:
                 raise BoothTokenRefused((body or {}).get("error", {}).get("message", "401"))
             if resp.status != 200 or not isinstance(body, dict) or "token" not in body:
                 raise AgentError(f"connect-token answered HTTP {resp.status}")
-        self._ice = ice_servers_from(body)
+        self._rtc = rtc_configuration_from(body)
         return body
 
     async def _connection(self, grant: dict[str, Any]) -> None:
@@ -399,7 +412,8 @@ class DeviceAgent:
         if key != SPECIALIST:
             for stale in guests[: max(0, len(guests) - MAX_GUEST_PEERS + 1)]:
                 await self._close_peer(stale, "too many guest previews")
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice)))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._rtc.iceServers or []),
+                                                iceTransportPolicy=self._rtc.iceTransportPolicy))
         peer = PreviewPeer(key, sid, pc)
         self._peers[key] = peer
 

@@ -12,7 +12,7 @@ import { onGuestSignal } from "./guests.js"; // issue 19: guests' peers, keyed b
 
 export function makePeer(name, to, sid) {
   const peer = new Peer({
-    name, to, sid, iceServers: sock.iceServers,
+    name, to, sid, rtc: sock.rtc,
     signal: (msg) => sock.send("signal", msg),
     onTrack: (track, stream) => onRemoteTrack(peer, track, stream),
     onState: (state) => onPeerState(peer, state),

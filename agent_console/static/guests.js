@@ -93,7 +93,7 @@ export async function onGuestSignal(d) {
   if (d.kind === "offer") {
     if (peer) drop(gid);
     peer = new Peer({
-      name: d.pc || "g", to: "guest", sid: d.sid, iceServers: sock.iceServers,
+      name: d.pc || "g", to: "guest", sid: d.sid, rtc: sock.rtc,
       signal: (msg) => sock.send("signal", { ...msg, guest: gid }),
       onTrack: (track) => onTrack(gid, peer, track),
     });

@@ -15,11 +15,11 @@ export class Peer {
    * @param {string} o.to     "booth" | "device"
    * @param {string} o.sid    session number
    * @param {(payload: object) => void} o.signal  sends one `signal` event
-   * @param {RTCIceServer[]} o.iceServers
+   * @param {RTCConfiguration} o.rtc  ICE servers and transport policy of the connect token (shared/rtc.js)
    * @param {(track: MediaStreamTrack, stream: MediaStream) => void} [o.onTrack]
    * @param {(state: string, peer: Peer) => void} [o.onState]
    */
-  constructor({ name, to, sid, signal, iceServers, onTrack, onState }) {
+  constructor({ name, to, sid, signal, rtc, onTrack, onState }) {
     Object.assign(this, { name, to, sid, signal });
     this.onTrack = onTrack || (() => {});
     this.onState = onState || (() => {});
@@ -28,7 +28,7 @@ export class Peer {
     this.outbox = [];
     this.remoteIce = [];
     this.closed = false;
-    this.pc = new RTCPeerConnection({ iceServers: iceServers || [], bundlePolicy: "max-bundle" });
+    this.pc = new RTCPeerConnection({ iceServers: [], ...rtc, bundlePolicy: "max-bundle" });
     this.pc.onicecandidate = (ev) => {
       if (ev.candidate) this._send("ice", ev.candidate.toJSON());
     };

@@ -6,7 +6,9 @@ import hashlib
 from typing import Any
 
 import numpy as np
+from aiortc import RTCIceTransportPolicy
 
+from citizen_client.agent import rtc_configuration_from
 from window_server.appkeys import SETTINGS
 
 from .conftest import receive_frames, serve_session
@@ -88,3 +90,16 @@ async def test_a_revoked_booth_token_is_reported_not_hammered(booth_account: Any
     device = await start_agent(booth_account.url, booth_account.id, "not-the-token")
     state = await device.wait_for(lambda s: s.last_error is not None, within=10)
     assert "booth token refused" in (state.last_error or "") and not state.connected
+
+
+def test_the_grant_s_transport_policy_reaches_aiortc() -> None:
+    # "relay" (RW_ICE_TRANSPORT_POLICY) keeps aioice from gathering host and server-reflexive candidates;
+    # tests/cluster/test_cluster_call.py shows the preview then goes through coturn.
+    turn = {"urls": ["turn:127.0.0.1:3478?transport=udp"], "username": "1:u", "credential": "c"}
+    relay = rtc_configuration_from({"ice_servers": [turn], "ice_transport_policy": "relay"})
+    assert relay.iceTransportPolicy == RTCIceTransportPolicy.RELAY
+    assert [(s.urls, s.username, s.credential) for s in relay.iceServers or []] == [
+        (turn["urls"], "1:u", "c")]
+    for grant in ({"ice_servers": []}, {"ice_servers": [], "ice_transport_policy": "all"}):
+        plain = rtc_configuration_from(grant)
+        assert plain.iceServers == [] and plain.iceTransportPolicy == RTCIceTransportPolicy.ALL  # never a default server

@@ -7,9 +7,9 @@
 // "bye" ends it. Candidates are trickled both ways; early ones wait for the remote description.
 
 export class Calls {
-  constructor({ send, iceServers, onRemote, onState, onLocal, onShareEnded }) {
+  constructor({ send, rtcConfig, onRemote, onState, onLocal, onShareEnded }) {
     this.send = send; // (msg) => Promise: emits /booth "signal"
-    this.iceServers = iceServers; // () => RTCIceServer[] from the connect token
+    this.rtcConfig = rtcConfig; // () => RTCConfiguration from the connect token (ICE servers, policy)
     this.onRemote = onRemote; // (name, MediaStream | null)
     this.onState = onState; // (name, connectionState)
     this.onLocal = onLocal; // (MediaStream | null, failed)
@@ -83,7 +83,7 @@ export class Calls {
 
   make(name, sid) {
     this.close(name);
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers() });
+    const pc = new RTCPeerConnection(this.rtcConfig());
     const entry = { pc, sid, pending: [], sharing: null, remote: null };
     this.pcs.set(name, entry);
     pc.onicecandidate = (ev) => {

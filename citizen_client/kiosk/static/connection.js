@@ -4,6 +4,7 @@
 
 import { io } from "/kiosk/vendor/socket.io.esm.min.js";
 import { $ } from "../shared/dom.js";
+import { rtcConfig } from "../shared/rtc.js";
 import { PROTOCOL, STATE } from "../protocol/protocol.js";
 import { getLang, t } from "./i18n.js";
 import { say } from "./speech.js";
@@ -31,7 +32,7 @@ export async function fetchGrant() {
   if (resp.status === 401) throw new TokenRefused("booth token refused");
   if (!resp.ok) throw new Error(`connect-token: HTTP ${resp.status}`);
   const body = await resp.json();
-  S.iceServers = body.ice_servers || [];
+  S.rtc = rtcConfig(body);
   return body.token;
 }
 

@@ -16,9 +16,9 @@ export const GUEST_PC = "g";
 export const AUDIBLE = new Set(["barge", "consult"]);
 
 export class GuestCalls {
-  constructor({ send, iceServers, localMedia, onChange }) {
+  constructor({ send, rtcConfig, localMedia, onChange }) {
     this.send = send; // (msg) => Promise: emits /booth "signal"
-    this.iceServers = iceServers; // () => RTCIceServer[]
+    this.rtcConfig = rtcConfig; // () => RTCConfiguration from the connect token (ICE servers, policy)
     this.localMedia = localMedia; // () => Promise<MediaStream | null>: the booth's camera and microphone
     this.onChange = onChange; // () => void: who is heard changed (the notice, the recording's mix)
     this.peers = new Map(); // gid -> {pc, sid, pending: [], remote: MediaStream | null, audio: <audio>}
@@ -77,7 +77,7 @@ export class GuestCalls {
   /** Answer a guest's offer with the booth's camera and microphone (a new offer replaces the peer). */
   async answer(gid, sid, desc) {
     this.close(gid);
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers() });
+    const pc = new RTCPeerConnection(this.rtcConfig());
     // Muted until the server says this guest may be heard; the element is not in the page.
     const audio = h("audio", { autoplay: true, muted: true });
     const peer = { pc, sid, pending: [], remote: null, audio };

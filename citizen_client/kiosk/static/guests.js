@@ -16,7 +16,7 @@ const HELD = new Set(PROTOCOL.sessions.held);
 
 export const guests = new GuestCalls({
   send: (msg) => request("signal", msg),
-  iceServers: () => S.iceServers,
+  rtcConfig: () => S.rtc,
   localMedia: () => calls.localMedia(),
   onChange: () => {
     renderGuestNotice();

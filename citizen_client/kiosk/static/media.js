@@ -16,7 +16,7 @@ import { guests } from "./guests.js"; // issue 19, guests
 
 export const calls = new Calls({
   send: (msg) => request("signal", msg),
-  iceServers: () => S.iceServers,
+  rtcConfig: () => S.rtc,
   onLocal: (stream, failed) => {
     $("#self-video").srcObject = stream;
     if (!stream && !failed) guests.closeAll(); // the call's media ended (calls.closeAll): the guests' too

@@ -34,7 +34,7 @@ export const S = {
   session: null, // {sid, ticket, state, matter, agent, agent_centre, position, ahead, eta_s, wide, outcome, case_number}
   materials: new Map(),
   rating: null,
-  iceServers: [],
+  rtc: { iceServers: [] }, // RTCConfiguration of the last connect token (shared/rtc.js)
   authProblem: null,
   greeted: null, // the specialist we announced, so a renegotiation is not announced again
 };

@@ -95,7 +95,7 @@ export class GuestMedia {
     const stream = new MediaStream();
     this.remote.set(to, stream);
     const peer = new Peer({
-      name: "g", to, sid, iceServers: this.sock.iceServers,
+      name: "g", to, sid, rtc: this.sock.rtc,
       signal: (msg) => this.sock.send("signal", msg),
       onTrack: (track) => this.onTrack(peer, to, track),
       onState: (state) => this.onState(peer, to, state),

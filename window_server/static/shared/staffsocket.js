@@ -4,6 +4,7 @@
 
 import { io } from "../vendor/socket.io.esm.min.js";
 import { post } from "./api.js";
+import { rtcConfig } from "./rtc.js";
 
 export class SocketError extends Error {
   constructor(code, message, field) {
@@ -21,7 +22,7 @@ export class StaffSocket {
    * @param {(err: Error & {status: number}) => void} [o.onDenied]  the connect-token request was refused
    */
   constructor({ namespace, onStatus, onDenied }) {
-    this.iceServers = [];
+    this.rtc = rtcConfig(null); // the last connect token's ICE servers and transport policy
     this.onStatus = onStatus || (() => {});
     this.socket = io(namespace, {
       transports: ["websocket"],
@@ -31,7 +32,7 @@ export class StaffSocket {
       auth: (cb) => {
         post("/api/connect-token", { namespace })
           .then((tok) => {
-            this.iceServers = tok.ice_servers || [];
+            this.rtc = rtcConfig(tok);
             cb({ token: tok.token });
           })
           .catch((err) => {
