@@ -96,6 +96,13 @@ class Unavailable(RemoteWindowError):
     http_status = 503
 
 
+class StorageFull(RemoteWindowError):
+    """The blob directory is full (ENOSPC/EDQUOT): nothing was stored (issue 20, helper H5)."""
+
+    code = "storage_full"
+    http_status = 507
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 
@@ -235,6 +242,10 @@ _REGISTRY: Final = (
     _C("centre_required", InvalidInput, "choose a centre: the specialists panel shows one centre at a time",
        field="centre"),
     # --- end dashboards ---
+    # --- issue 20: storage / cluster (helper H5) ---
+    _C("storage_full", StorageFull, "the server's storage for stills and recordings is full: nothing was stored "
+       "(no partial file, no record); try again once an operator has made room"),
+    # --- end issue 20 ---
 )
 del _C
 

@@ -131,6 +131,9 @@ class RecordingService:
             raise errors.InvalidInput("the body's SHA-256 is not X-Content-SHA256", code="digest_mismatch")
         try:
             await self.blobs.put(data)
+        except errors.StorageFull:  # 507 storage_full: nothing stored, and the recording has a hole now
+            await self._failed(sid, "chunk not stored: the storage is full")
+            raise
         except OSError as exc:
             await self._failed(sid, f"chunk not stored: {exc.strerror or type(exc).__name__}")
             raise RecordingUnavailable("the recording cannot be stored now; it is marked failed") from None

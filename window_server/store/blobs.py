@@ -6,6 +6,10 @@ under ``<root>/ab/cd/<sha256>`` and makes each write durable before ``put`` retu
 in the same directory, fsync, rename, fsync the directory. An S3-compatible store can replace it
 behind the same ``BlobStore`` protocol (``path`` then returns None).
 
+A full disk (ENOSPC, or EDQUOT for a quota) raises ``StorageFull`` (507 ``storage_full``) after the
+temp file is removed: the caller records nothing, so no record names a blob that is not there,
+and no partial file is left under any name.
+
 Every disk operation runs in a thread (``asyncio.to_thread``): hashing 15 MB or an fsync on a
 busy disk must not stall the event loop.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -23,11 +28,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from window_server.domain.errors import NotFound
+from window_server.domain.errors import NotFound, StorageFull
 
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class BlobMissing(NotFound):
@@ -80,7 +86,15 @@ class FileBlobStore:
         return self.root / sha[:2] / sha[2:4] / sha
 
     async def put(self, data: bytes) -> str:
-        return await asyncio.to_thread(self._put, data)
+        try:
+            return await asyncio.to_thread(self._put, data)
+        except OSError as exc:
+            if exc.errno in _FULL:
+                log.error("blob store %s is full (%s): a write of %d bytes was refused", self.root,
+                          errno.errorcode.get(exc.errno or 0, "?"), len(data))
+                raise StorageFull("the server's storage is full: nothing was stored; "
+                                  "try again later (an operator has been alerted in the log)") from None
+            raise
 
     async def get(self, sha: str) -> bytes:
         return await asyncio.to_thread(self._get, sha)
