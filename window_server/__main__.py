@@ -6,6 +6,7 @@ With no ``REDIS_URL`` a private redis-server is spawned under ``data_dir`` and s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import gc
@@ -50,8 +51,8 @@ def fail(message: str, status: int = 1) -> int:
     return status
 
 
-async def serve(settings: Settings, announce: bool = True) -> None:
-    """Run the app until SIGINT or SIGTERM."""
+async def serve(settings: Settings, announce: bool = True, simulate: bool = False) -> None:
+    """Run the app until SIGINT or SIGTERM (``simulate``: with simulated traffic, docs/simulate.md)."""
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -75,16 +76,31 @@ async def serve(settings: Settings, announce: bool = True) -> None:
     if announce:
         print_banner(settings, port, demo_banner(app[DEMO_LOGINS]) if DEMO_LOGINS in app else [])
     log.info("serving on http://%s:%d", settings.host, port)
+    sim = start_simulation(settings, port, stop) if simulate else None
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
+        if sim is not None:  # stop arrivals, clear what the simulation holds open
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(15):
+                    await sim
+            sim.cancel()
         if agent is not None:
             await stop_process(agent)
         await runner.cleanup()
 
 
 DEMO_BOOTH = "sh-huangpu-01"
+
+
+def start_simulation(settings: Settings, port: int, stop: asyncio.Event) -> asyncio.Task[None]:
+    """``--simulate``: gentle simulated traffic against this server (window_server/simulate/)."""
+    from window_server.simulate.cli import simulate_demo
+
+    return asyncio.create_task(simulate_demo(
+        f"http://127.0.0.1:{port}", settings.redis_url, stop, secret=settings.secret,
+        centres_file=settings.centres_file, matters_file=settings.matters_file), name="simulated traffic")
 
 
 async def start_demo_device_agent(port: int) -> asyncio.subprocess.Process | None:
@@ -183,17 +199,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return MaterialStore(sessions), recording.finalize
 
         return evidence_main(argv[1:], sources)
+    if argv[:1] == ["cluster"]:  # issue 20: the production topology on this machine (and deploy/'s files)
+        from window_server.cluster.cli import main as cluster_main
+
+        return cluster_main(argv[1:])
+    if argv[:1] == ["simulate"]:  # issue 20: simulated booths and specialists (docs/simulate.md)
+        from window_server.simulate.cli import main as simulate_main
+
+        return simulate_main(argv[1:])
     if argv[:1] == ["settings"]:  # the settings table for docs/operations.md
         print(settings_markdown())
         return 0
     if argv and argv[0] == "run":
         argv = argv[1:]
+    simulate = "--simulate" in argv  # issue 20: the demo with simulated traffic (./rw run --simulate)
+    argv = [a for a in argv if a != "--simulate"]
     _ns, cli = parse_cli(argv)
     try:
         settings = build_settings(os.environ, cli)
         load_seal_key(settings)  # outside demo mode without RW_EVIDENCE_KEY: refuse to start
     except SettingsError as exc:
         return fail(str(exc), 2)
+    if simulate and not settings.demo:
+        return fail("--simulate drives the demo chain's accounts: it needs demo mode (RW_DEMO=true)", 2)
     configure_logging(settings.log_level)
 
     embedded: EmbeddedRedis | None = None
@@ -206,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("REDIS_URL is not set: using the embedded redis-server (stopped on exit)")
         settings = dataclasses.replace(settings, redis_url=url)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, simulate=simulate))
     except PortInUse as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
