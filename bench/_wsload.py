@@ -1,11 +1,9 @@
 """A light websocket load generator: thousands of clients in one asyncio loop.
 
 ``socketio.AsyncClient`` costs too much per client to hold 2,000 of them on a 2-core box, so
-this speaks the wire protocol itself over plain aiohttp websockets. Engine.io v4 over a
-websocket is one text frame per packet: ``0{...}`` open, ``2``/``3`` ping/pong, ``4`` message;
-a socket.io packet rides inside a ``4``: ``40/ns,{auth}`` connect, ``40/ns,{"sid":..}`` its
-acceptance, ``44/ns,{..}`` a refusal, ``42/ns,<id>[event, data]`` an event that wants an ack,
-``43/ns,<id>[reply]`` the ack.
+this speaks the wire protocol itself over plain aiohttp websockets: the client is
+``window_server.simulate.wire`` (shared with the traffic simulator, docs/simulate.md); this
+module adds the bench's echo baseline, bulk connects and the chatty pattern.
 
 The raw baseline uses the same client class against a bare aiohttp echo server (``ECHO_SERVER``),
 so both measurements share the generator and its costs.
@@ -14,14 +12,18 @@ so both measurements share the generator and its costs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
+
+from window_server.simulate.wire import ConnectRefused, Link, resume_request, sio_connect
+
+__all__ = ["ECHO_SERVER", "ConnectRefused", "Link", "ack_ok", "close_all", "connect_all", "pct", "raw_connect",
+           "resume_request", "run_chatty", "sio_connect", "stalls"]
 
 #: A bare aiohttp websocket echo server, run with ``python -c``: argv[1] is the port (0: any).
 #: Same defaults as python-engineio's aiohttp driver (WebSocketResponse(), compression
@@ -56,99 +58,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-class ConnectRefused(Exception):
-    """The server answered the namespace connect with ``44`` (or the open was malformed)."""
-
-
-@dataclass
-class Link:
-    """One client socket: a reader task answers pings and resolves acks by id."""
-
-    ws: aiohttp.ClientWebSocketResponse
-    reply_prefix: str
-    """``43/booth,`` for socket.io acks; ``42/booth,`` for the echo server's copy."""
-    request: Callable[[int], str]
-    pending: dict[int, asyncio.Future[tuple[float, str]]] = field(default_factory=dict)
-    next_id: int = 0
-    reader: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.reader = asyncio.get_running_loop().create_task(self._read())
-
-    async def _read(self) -> None:
-        prefix, n = self.reply_prefix, len(self.reply_prefix)
-        with contextlib.suppress(aiohttp.ClientError, ConnectionError, asyncio.CancelledError):
-            async for msg in self.ws:
-                if msg.type is not aiohttp.WSMsgType.TEXT:
-                    continue
-                data = msg.data
-                if data == "2":  # engine.io ping: a client that does not answer is dropped
-                    await self.ws.send_str("3")
-                elif data.startswith(prefix):
-                    at = time.perf_counter()  # stamp on arrival, before the waiter is scheduled
-                    cut = data.index("[", n)
-                    fut = self.pending.pop(int(data[n:cut]), None)
-                    if fut is not None and not fut.done():
-                        fut.set_result((at, data[cut:]))
-        for fut in self.pending.values():  # the socket ended: fail whoever still waits
-            if not fut.done():
-                fut.set_exception(ConnectionError("socket closed"))
-
-    async def call(self, limit_s: float = 10.0) -> tuple[float, str]:
-        """Send one request and wait for its reply; return (round trip in ms, reply payload)."""
-        self.next_id += 1
-        rid = self.next_id
-        fut: asyncio.Future[tuple[float, str]] = asyncio.get_running_loop().create_future()
-        self.pending[rid] = fut
-        t0 = time.perf_counter()
-        await self.ws.send_str(self.request(rid))
-        async with asyncio.timeout(limit_s):
-            at, payload = await fut
-        return (at - t0) * 1000.0, payload
-
-    async def close(self) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.reader
-        with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
-            async with asyncio.timeout(2.0):
-                await self.ws.close()
-
-
-def resume_request(namespace: str) -> Callable[[int], str]:
-    """The socket.io ``resume`` event with ack id ``rid`` (the echo server returns it verbatim)."""
-    return lambda rid: f'42{namespace},{rid}["resume",{{}}]'
-
-
-async def sio_connect(
-    session: aiohttp.ClientSession, url: str, namespace: str, token: str, *, deflate: bool, limit_s: float
-) -> Link:
-    """Open an engine.io websocket and join ``namespace`` with ``token``; return a running Link."""
-    async with asyncio.timeout(limit_s):
-        ws = await session.ws_connect(url, autoping=True, compress=15 if deflate else 0,
-                                      max_msg_size=1 << 20)
-        try:
-            opening = await ws.receive_str()
-            if not opening.startswith("0{"):
-                raise ConnectRefused(f"engine.io open expected, got {opening[:40]!r}")
-            await ws.send_str(f"40{namespace}," + json.dumps({"token": token}))
-            while True:
-                data = await ws.receive_str()
-                if data == "2":
-                    await ws.send_str("3")
-                elif data.startswith(f"40{namespace},"):
-                    break
-                elif data.startswith(f"44{namespace},"):
-                    raise ConnectRefused(data[len(namespace) + 3:][:200])
-        except BaseException:
-            await ws.close()
-            raise
-    link = Link(ws, f"43{namespace},", resume_request(namespace))
-    link.start()
-    return link
 
 
 async def raw_connect(
