@@ -58,6 +58,7 @@ from _wsload import (
 
 from window_server.accounts.store import AccountStore
 from window_server.domain.auth import Principal, Role, sign_connect_token
+from window_server.evidence.keys import write_new_key
 from window_server.runtime.catalogue import load_catalogue
 from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.store.client import make_redis
@@ -160,7 +161,10 @@ def running(child: Child, banner: re.Pattern[str]) -> Iterator[Child]:
 def signaling_server(tmp: Path, redis_url: str, secret: str, tag: str) -> Child:
     data = tmp / f"data-{tag}"
     data.mkdir()
+    key = data / "seal-key.pem"  # RW_DEMO=false requires RW_EVIDENCE_KEY
+    write_new_key(key)
     env = {**os.environ, "REDIS_URL": redis_url, "RW_SECRET": secret, "RW_DEMO": "false",
+           "RW_EVIDENCE_KEY": str(key),
            "RW_LOG_LEVEL": "WARNING", "RW_RATE_LIMIT_PER_SECOND": "1000", "RW_RATE_LIMIT_BURST": "1000",
            "PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, "-m", "window_server", "--port", "0", "--data-dir", str(data)]
