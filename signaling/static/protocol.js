@@ -54,6 +54,7 @@ export const PROTOCOL = Object.freeze({
     "sign_request_closed",
     "signed_out",
     "stale_material",
+    "storage_full",
     "target_not_authorised",
     "target_unavailable",
     "text_required",
