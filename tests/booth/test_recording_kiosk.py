@@ -54,10 +54,13 @@ async def test_the_consent_screen_says_what_who_and_how_long_and_declining_sends
         # What is recorded, who may see it, how long it is kept (the server's retention setting).
         assert "画面和声音" in await k.text("#consent-what") and "共享的屏幕" in await k.text("#consent-what")
         assert "专员和他们的主管" in await k.text("#consent-who")
+        # Who may join live (issue 19's guests): the supervisor and the approving department.
+        assert "主管可能旁听" in await k.text("#consent-join") and "审批的部门" in await k.text("#consent-join")
         assert "保存 30 天" in await k.text("#consent-keep")
         await k.shot("consent")
         await k.page.click("#btn-lang")
         assert (await k.text("#consent-keep")).startswith("30 days")
+        assert "approving department" in await k.text("#consent-join")
         assert "screen shared" in await k.text("#consent-what")
         await k.page.click("#btn-lang")
         assert not await small_targets(k.page)
