@@ -48,8 +48,10 @@ def _cluster_for_up(ns: argparse.Namespace) -> Cluster:
     """The cluster recorded under --root (same ports and secrets), or a new one."""
     if (ns.root / STATE).exists():
         old = Cluster.load(ns.root)
-        if ns.nodes is None or ns.nodes == old.nodes:
+        same_shape = len(old.ports.redis) == len(Ports.default().redis)  # a state from before the 2nd replica
+        if same_shape and (ns.nodes is None or ns.nodes == old.nodes):
             return old
+        ns.nodes = ns.nodes or old.nodes
         old.down()
         c = Cluster(ns.root, nodes=ns.nodes, ports=Ports.free(ns.nodes) if ns.free_ports else Ports.default(ns.nodes))
         c.turn_secret, c.secret = old.turn_secret, old.secret
