@@ -8,7 +8,7 @@ import logging
 import random
 from typing import Any
 
-from window_server.simulate.client import SimClient
+from window_server.simulate.client import SimClient, next_unless_closing
 from window_server.simulate.model import Citizen, handling_s, patience_s, rating_level
 from window_server.simulate.recorder import Refused
 from window_server.simulate.world import World
@@ -105,19 +105,10 @@ class SimBooth(SimClient):
             left = None if until is None else until - self.world.now()
             if left is not None and left <= 0:
                 return None
-            get = asyncio.ensure_future(self.states.get())
-            closing = asyncio.ensure_future(self.world.closing.wait())
-            try:
-                await asyncio.wait((get, closing), timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                closing.cancel()
-                if not get.done():
-                    get.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await get
-            if not get.done() or get.cancelled():
+            got = await next_unless_closing(self.states, self.world.closing, left)
+            if got is None:
                 return None
-            at, data = get.result()
+            at, data = got
             if data.get("sid") == sid:
                 return at, data
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from window_server.simulate.recorder import Refused
 from window_server.simulate.wire import ConnectRefused, Link, sio_connect
@@ -19,8 +19,27 @@ from window_server.simulate.world import World
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 BACKOFF_S = (0.05, 0.2, 0.5, 1.0, 2.0)
 """Waits between reconnect attempts (the last one repeats)."""
+
+
+async def next_unless_closing(queue: asyncio.Queue[T], closing: asyncio.Event, left: float | None) -> T | None:
+    """The next item of ``queue``; None after ``left`` seconds (None: no limit) or once ``closing`` is set."""
+    get = asyncio.ensure_future(queue.get())
+    stop = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait((get, stop), timeout=left, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not get.done():
+            get.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await get
+    if not get.done() or get.cancelled():
+        return None
+    return get.result()
 
 
 class SimClient:

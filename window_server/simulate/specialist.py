@@ -10,7 +10,7 @@ import random
 import time
 from typing import Any
 
-from window_server.simulate.client import SimClient
+from window_server.simulate.client import SimClient, next_unless_closing
 from window_server.simulate.model import handling_s, offer_choice, weighted, wrap_s
 from window_server.simulate.recorder import Refused
 from window_server.simulate.world import World
@@ -62,19 +62,7 @@ class SimSpecialist(SimClient):
     async def _next(self, until: float | None = None) -> tuple[str, Any] | None:
         """The next push, or None at ``until`` (monotonic) or when the run closes."""
         left = None if until is None else max(0.0, until - self.world.now())
-        get = asyncio.ensure_future(self.inbox.get())
-        closing = asyncio.ensure_future(self.world.closing.wait())
-        try:
-            await asyncio.wait((get, closing), timeout=left, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closing.cancel()
-            if not get.done():
-                get.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await get
-        if not get.done() or get.cancelled():
-            return None
-        return get.result()
+        return await next_unless_closing(self.inbox, self.world.closing, left)
 
     async def available(self) -> None:
         if self.status == "available":
