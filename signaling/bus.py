@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import socketio
 from redis.asyncio.sentinel import Sentinel
@@ -63,8 +63,8 @@ class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             sentinel_options: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
             if target.sentinel_password:
                 sentinel_options["password"] = target.sentinel_password
-            self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
-                list(target.hosts), sentinel_kwargs=sentinel_options)
+            # through Any: redis-py < 8.2 leaves Sentinel's constructor untyped, 8.2 types it
+            self._sentinel = cast(Any, Sentinel)(list(target.hosts), sentinel_kwargs=sentinel_options)
         # no socket_timeout: the subscription blocks on reads between messages
         options: dict[str, Any] = {"db": target.db, "socket_connect_timeout": 2.0, **self.redis_options}
         for name in ("username", "password"):

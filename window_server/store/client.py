@@ -131,7 +131,8 @@ def make_redis(
         sentinel_options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if target.sentinel_password:
             sentinel_options["password"] = target.sentinel_password
-        sentinel = Sentinel(list(target.hosts), sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
+        # through Any: redis-py < 8.2 leaves Sentinel's constructor untyped, 8.2 types it
+        sentinel: Sentinel = cast(Any, Sentinel)(list(target.hosts), sentinel_kwargs=sentinel_options)
         for name in ("username", "password"):
             if value := getattr(target, name):
                 options[name] = value
