@@ -12,7 +12,7 @@ from typing import Any
 
 import engineio
 import socketio
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as aiohttp_driver
 from socketio import packet as sio_packet
@@ -41,9 +41,11 @@ class _PlainWebSocket(aiohttp_driver.WebSocket):  # type: ignore[misc]
         self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
         await self._sock.prepare(environ["aiohttp.request"])
         self.environ = environ
+        self.sio.websockets.add(self._sock)
         try:
             await self.handler(self)
         finally:
+            self.sio.websockets.discard(self._sock)
             # engine.io ends its socket (disconnect handlers, hooks) after its reader loop; when the
             # client drops the connection during our closing handshake, aiohttp may cancel this
             # handler first, and the hooks would wait for the ping timeout
@@ -121,6 +123,7 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.limits = limits
         self.doors: dict[str, Door] = {}
+        self.websockets: set[WebSocketResponse] = set()  # open; closed all at once by close_websockets()
         self._closing: set[asyncio.Task[Any]] = set()
         self.eio.max_outbound = max_outbound
         self.eio.on_slow_consumer = self._slow_consumer
@@ -232,6 +235,14 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         if sock is not None:
             await sock.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
             self.eio.sockets.pop(eio_sid, None)
+
+    async def close_websockets(self) -> None:
+        """Close every open websocket (1001, going away): on a node's shutdown its clients reconnect
+        to another node now, and aiohttp need not wait for their handlers until its timeout."""
+        sockets = list(self.websockets)
+        if sockets:
+            await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY) for ws in sockets),
+                                 return_exceptions=True)
 
     def keep(self, closing: Coroutine[Any, Any, Any]) -> None:
         """Run a connection's close as a task of its own, referenced until done."""

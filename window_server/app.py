@@ -167,6 +167,7 @@ def create_app(
     dashboard = dashboard_setup.setup(app, clock)  # its tasks' context runs after signaling's
     app.cleanup_ctx.insert(signaling_ctx_index, lambda a: _signaling_ctx(a, dashboard))
     app.cleanup_ctx.append(_tasks_ctx)
+    app.on_shutdown.append(_close_sockets)
     app.add_routes(health.routes)
     app.add_routes(auth_http.routes)
     app.add_routes(materials_http.routes)
@@ -179,6 +180,12 @@ def create_app(
     status_http.setup(app)  # issue 18: the public status page /r/{code}
     guests_setup.setup(app)  # issue 19: the guest page /guest (its service is built with the hub)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, close every socket.io connection at once, so that clients reconnect to another
+    node now (a rolling restart) and aiohttp need not wait for them until its shutdown timeout."""
+    await app[SIO].close_websockets()
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:

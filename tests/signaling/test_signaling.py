@@ -253,3 +253,18 @@ async def test_device_registers_and_the_specialist_hears_of_it(server: Any, clie
     bad = await device.call("register", {"cameras": [{"id": "x", "still": [0, 5]}]})
     assert bad["error"]["code"] == "invalid_input"
     assert json.loads(json.dumps(reg))  # plain JSON through and through
+
+
+async def test_a_node_shutting_down_closes_its_websockets_going_away(start_server: Any) -> None:
+    """A stopping node closes every client's websocket with 1001 (going away) itself, so clients
+    reconnect to another node at once instead of after aiohttp's shutdown timeout."""
+    srv = await start_server(secret=SECRET)
+    ws_url = srv.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+        assert (await ws.receive(timeout=5)).data.startswith("0")  # engine.io open packet
+        stopping = asyncio.create_task(srv.server.close())
+        async with asyncio.timeout(10):
+            while (msg := await ws.receive()).type is aiohttp.WSMsgType.TEXT:
+                pass
+        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.GOING_AWAY
+        await stopping
