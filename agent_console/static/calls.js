@@ -1,6 +1,8 @@
 // The session's peer connections: the call (to the booth page), the preview (from the device
-// agent), screen shares both ways, mute/camera switches and the media figures. Reconnect = new
-// peer connections under the same session (aiortc has no ICE restart).
+// agent), screen shares both ways, mute/camera switches and the media figures. On a weak link
+// (issue 21, shared/quality.js): encoder roles and a send budget, a good/weak/lost indicator per
+// connection, and after a network change an ICE restart of the call (both ends are browsers) or
+// a new preview connection (aiortc has no ICE restart).
 
 import { $, show } from "../shared/dom.js";
 import { t } from "./i18n.js";
@@ -9,6 +11,7 @@ import { report, toast } from "./feedback.js";
 import { HELD, S, sock, materials } from "./state.js";
 import { renderWork, renderMedia } from "./render.js";
 import { onGuestSignal } from "./guests.js"; // issue 19: guests' peers, keyed by gid
+import { CONSOLE_SEND_KBPS, IceWatch, QualityMonitor, capSendRate, tuneSender } from "../shared/quality.js";
 
 export function makePeer(name, to, sid) {
   const peer = new Peer({
@@ -17,7 +20,75 @@ export function makePeer(name, to, sid) {
     onTrack: (track, stream) => onRemoteTrack(peer, track, stream),
     onState: (state) => onPeerState(peer, state),
   });
+  watchPeer(peer);
   return peer;
+}
+
+// --- on a weak link (issue 21) ------------------------------------------------------------------
+
+// ~25 s of ICE restarts (IceWatch.retryMs 3 s) before a new connection: longer than the 20 s a
+// booth link may drop for, so a drop that ends is healed in place (same DTLS, same recording leg)
+const RESTARTS_BEFORE_REBUILD = 8;
+const QUALITY_EL = { call: "#q-call", preview: "#q-preview" }; // the indicators beside the pictures
+
+/** The quality indicator for the call and the preview, and what brings each back after a network change. */
+function watchPeer(peer) {
+  const shown = QUALITY_EL[peer.name];
+  if (shown) {
+    peer.quality = new QualityMonitor(peer.pc, (state) => showQuality(peer, state)).start();
+  }
+  if (peer.name === "call") {
+    // both ends are browsers: renegotiate the same connection with new candidates
+    peer.iceWatch = new IceWatch(peer.pc, () => {
+      if (S.peers.get("call") !== peer || !S.sess) return null;
+      // restarts that never connect (a kiosk that lost its connection object): a new one
+      if (peer.iceWatch.restarts > RESTARTS_BEFORE_REBUILD) return restartCall();
+      return peer.restartIce();
+    });
+  } else if (peer.name === "preview") {
+    // the device agent (aiortc) cannot restart ICE: a new connection, again while none connects
+    peer.iceWatch = new IceWatch(peer.pc, () => {
+      if (S.peers.get("preview") === peer && S.sess && S.device) return startPreview(S.sess.sid, { force: true });
+      return null;
+    });
+  }
+}
+
+function showQuality(peer, state) {
+  if (S.peers.get(peer.name) !== peer || peer.closed) return;
+  const el = $(QUALITY_EL[peer.name]);
+  if (!el) return;
+  el.dataset.quality = state;
+  const hint = peer.name === "preview" && state === "weak" ? ` ${t("quality.still_hint")}` : "";
+  el.textContent = `${t(`quality.${state}`)}${hint}`;
+  el.title = hint ? t("quality.still_hint") : "";
+  el.hidden = false;
+}
+
+function clearQuality(peer) {
+  if (peer.quality) peer.quality.stop();
+  if (peer.iceWatch) peer.iceWatch.stop();
+  const sel = QUALITY_EL[peer.name];
+  if (sel && S.peers.get(peer.name) === peer && $(sel)) {
+    $(sel).hidden = true;
+    delete $(sel).dataset.quality;
+  }
+}
+
+/** Encoder roles for what this console sends, then the budget over all of it. */
+async function tunePeer(peer) {
+  for (const sender of peer.pc.getSenders()) {
+    if (!sender.track) continue;
+    const role = sender.track.kind === "audio" ? "voice" : peer.name === "screen" ? "screen" : "face";
+    await tuneSender(sender, role);
+  }
+  await capAll();
+}
+
+/** The console's send budget (CONSOLE_SEND_KBPS) over the call and my screen share. */
+export function capAll() {
+  const pcs = ["call", "screen"].map((n) => S.peers.get(n)).filter((p) => p && !p.closed).map((p) => p.pc);
+  return capSendRate(pcs, CONSOLE_SEND_KBPS).catch(() => ({}));
 }
 
 export function livePeer(name) {
@@ -37,6 +108,7 @@ export async function prepareCall(sid) {
   const peer = makePeer("call", "booth", sid);
   S.peers.set("call", peer);
   await peer.offer(callSpec());
+  await tunePeer(peer);
 }
 
 export function callSpec() {
@@ -57,6 +129,20 @@ export async function ensureCall(sid) {
   await restartCall();
 }
 
+/** Whether the call's media still arrives: a connected call whose inbound bytes grow over `ms`. */
+export async function callFlowing(ms = 1000) {
+  const p = livePeer("call");
+  if (!p || p.pc.connectionState !== "connected") return false;
+  const received = async () => {
+    let n = 0;
+    (await p.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp") n += s.bytesReceived || 0; });
+    return n;
+  };
+  const before = await received();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return S.peers.get("call") === p && !p.closed && (await received()) > before;
+}
+
 export async function restartCall() {
   if (!S.sess) return;
   const sid = S.sess.sid;
@@ -66,13 +152,15 @@ export async function restartCall() {
   const peer = makePeer("call", "booth", sid);
   S.peers.set("call", peer);
   await peer.offer(callSpec());
+  await tunePeer(peer);
   peer.release();
+  peer.iceWatch.expect(); // a new connection that never connects is retried like a lost one
   S.marks.callReleased = now();
 }
 
-export async function startPreview(sid) {
+export async function startPreview(sid, { force = false } = {}) {
   const old = S.peers.get("preview");
-  if (old && !old.closed && old.sid === sid && old.state === "new" && now() - old.marks.created < 1500) return;
+  if (!force && old && !old.closed && old.sid === sid && old.state === "new" && now() - old.marks.created < 1500) return;
   if (old) old.close({ bye: false });
   show($("#w-preview"), true);
   const peer = makePeer("preview", "device", sid);
@@ -80,6 +168,7 @@ export async function startPreview(sid) {
   S.marks.previewStart = now();
   await peer.offer({ recv: ["video"] });
   peer.release();
+  peer.iceWatch.expect(); // a new connection that never connects is retried like a lost one
 }
 
 export function onDeviceReady(d) {
@@ -140,8 +229,11 @@ export function onRemoteTrack(peer, track, stream) {
 }
 
 export function onPeerState(peer, state) {
+  if (state === "closed") clearQuality(peer);
   if (S.peers.get(peer.name) !== peer) return;
   renderMedia();
+  // the call's ICE failure is the IceWatch's (an ICE restart); a refused restart is rebuilt here
+  if (state === "failed" && peer.name === "call" && !peer.restartRefused) return;
   if (state === "failed" && S.sess && HELD.has(S.sess.state) && !(S.sess.xfer && S.sess.xfer.mode === "cold")) {
     // No ICE restart (aiortc): build a new connection after a short pause.
     setTimeout(() => {
@@ -227,6 +319,7 @@ export async function startShare(ev) {
   const peer = makePeer("screen", "booth", S.sess.sid);
   S.peers.set("screen", peer);
   await peer.offer({ send: [track], stream, sendOnly: true });
+  await tunePeer(peer);
   peer.release();
   $("#v-screen").srcObject = stream;
   $("#screen-caption").textContent = t("video.my_screen");

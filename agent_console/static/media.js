@@ -3,8 +3,10 @@
 //   "preview" console <-> device agent   the console offers (recvonly video)
 //   "screen"  console -> booth page      the console offers (sendonly: my shared screen)
 //   any other name offered by the booth (e.g. "booth_screen") is answered here (recvonly).
-// aiortc has no ICE restart, so "reconnect" always means: close, and build a new connection
-// under the same session and pc name. The answerer replaces its old one when a new offer comes.
+// aiortc has no ICE restart, so reconnecting the preview means: close, and build a new connection
+// under the same session and pc name (the answerer replaces its old one when a new offer comes).
+// Between two browsers (the call) an ICE restart renegotiates the same connection instead
+// (restartIce below; the kiosk answers it in place, recognising the offer's SDP origin).
 
 const now = () => performance.timeOrigin + performance.now(); // comparable across pages
 
@@ -28,6 +30,7 @@ export class Peer {
     this.outbox = [];
     this.remoteIce = [];
     this.closed = false;
+    this.restarting = false; // an ICE restart's offer is out: a refused answer means rebuild
     this.pc = new RTCPeerConnection({ iceServers: [], ...rtc, bundlePolicy: "max-bundle" });
     this.pc.onicecandidate = (ev) => {
       if (ev.candidate) this._send("ice", ev.candidate.toJSON());
@@ -81,6 +84,22 @@ export class Peer {
     this._send("offer", { type: offer.type, sdp: this.pc.localDescription.sdp });
   }
 
+  /**
+   * Restart ICE on this connection (the offerer's side): same DTLS, same tracks, new candidates.
+   * An offer still out from a restart the link swallowed is rolled back first.
+   */
+  async restartIce() {
+    if (this.closed || this.held) return false;
+    if (this.pc.signalingState === "have-local-offer") await this.pc.setLocalDescription({ type: "rollback" });
+    if (this.pc.signalingState !== "stable") return false;
+    const offer = await this.pc.createOffer({ iceRestart: true });
+    await this.pc.setLocalDescription(offer);
+    this.restarting = true;
+    this.marks.iceRestart = now();
+    this._send("offer", { type: offer.type, sdp: this.pc.localDescription.sdp });
+    return true;
+  }
+
   /** Answer a remote offer (the booth sharing its screen): receive only. */
   async answer(desc) {
     this.held = false;
@@ -96,12 +115,23 @@ export class Peer {
     if (this.closed) return;
     if (kind === "answer") {
       if (this.pc.signalingState !== "have-local-offer") return; // a stale or duplicate answer
-      await this.pc.setRemoteDescription(data);
-      this.marks.answer = now();
+      try {
+        await this.pc.setRemoteDescription(data);
+      } catch (err) {
+        if (!this.restarting) throw err;
+        // An answer from a new connection (a kiosk that cannot renegotiate in place): rebuild.
+        this.restarting = false;
+        this.restartRefused = true;
+        this.onState("failed", this);
+        return;
+      }
+      this.restarting = false;
+      if (!this.marks.answer) this.marks.answer = now();
       await this._flushIce();
     } else if (kind === "ice") {
       if (!data || !data.candidate) return;
-      if (this.pc.remoteDescription) await this._addIce(data);
+      // during an ICE restart the new candidates wait for the answer that carries their ufrag
+      if (this.pc.remoteDescription && !this.restarting) await this._addIce(data);
       else this.remoteIce.push(data);
     }
   }

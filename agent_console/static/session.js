@@ -7,7 +7,7 @@ import { STATE } from "../protocol/protocol.js";
 import { toast } from "./feedback.js";
 import { HELD, S, sock, materials } from "./state.js";
 import { clearOffer, missedOffer } from "./queue.js";
-import { livePeer, ensureCall, restartCall, startPreview, stopShare } from "./calls.js";
+import { callFlowing, livePeer, ensureCall, restartCall, startPreview, stopShare } from "./calls.js";
 import { centreName, matterOf, renderAll, renderWork, renderRecording } from "./render.js";
 import { loadChat } from "./chat.js"; // issue 18, conversation
 
@@ -140,8 +140,10 @@ export async function onSessionState(d) {
       break;
     case "media_back":
       sess.banner = null;
-      // The booth page came back with new peer connections to make: offer again.
-      if (d.party === "booth") await restartCall();
+      // The booth's socket came back. A reloaded kiosk has new peer connections to make: offer
+      // again. A kiosk whose link only dropped kept its call, healed in place by the ICE restart
+      // (calls.js): rebuilding it would interrupt the picture a second time.
+      if (d.party === "booth" && !(await callFlowing())) await restartCall();
       break;
     default:
       if (ENDS[d.act]) {

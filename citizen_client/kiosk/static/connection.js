@@ -40,7 +40,10 @@ export const socket = io(PROTOCOL.namespaces.booth, {
   autoConnect: false,
   transports: ["websocket"],
   reconnectionDelay: 500,
-  reconnectionDelayMax: 10000,
+  // at most 2 s between attempts: after a booth's link returns, its call needs signaling again
+  // soon (measured: with 10 s the first attempt came 4–6.6 s after the link, bench/reconnect_bench.py);
+  // socket.io's randomization (±50 %) still spreads a hall's booths after a node restart
+  reconnectionDelayMax: 2000,
   auth: (cb) => {
     fetchGrant().then(
       (token) => {

@@ -46,14 +46,28 @@ export const calls = new Calls({
         S.greeted = who;
         say("say_connected");
       }
-    } else if (state === "failed" || state === "disconnected") {
-      if (!bannerKey) banner("service_media_lost");
     }
+    // a lost picture is said by the quality overlay (showQuality: 网络中断，正在重新连接……), not a banner too
   },
   onShareEnded: () => {
     $("#btn-share-stop").hidden = true;
   },
+  onQuality: (name, state) => showQuality(state),
 });
+
+/** The link's quality in big plain words over the specialist's picture (issue 21): said when
+ *  weak or lost, a small quiet tag when good, nothing while there is no call. */
+function showQuality(state) {
+  const el = $("#net-quality");
+  if (state) document.body.dataset.quality_call = state;
+  else delete document.body.dataset.quality_call;
+  if (!el) return;
+  el.hidden = !state;
+  if (!state) return;
+  el.dataset.quality = state;
+  el.dataset.i18n = `quality_${state}`; // a language switch re-applies it
+  el.textContent = t(`quality_${state}`);
+}
 
 const HELD = new Set(PROTOCOL.sessions.held);
 
