@@ -38,6 +38,7 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from citizen_client import __version__
+from citizen_client.adapt import add_adaptive_video
 from citizen_client.camera import Camera, CameraError
 from citizen_client.preview import FeedTrack, FpsMeter, PreviewFeed
 
@@ -427,7 +428,7 @@ class DeviceAgent:
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         peer.track = self.feed.subscribe()
-        pc.addTrack(peer.track)  # after the offer: reuse its video m-line
+        add_adaptive_video(pc, peer.track)  # after the offer: reuse its video m-line; adapts to the link
         await pc.setLocalDescription(await pc.createAnswer())
         to = {"to": "agent"} if key == SPECIALIST else {"to": "guest", "guest": key[1]}
         reply = await self._emit("signal", {"sid": sid, **to, "kind": "answer", "pc": key[2],
