@@ -60,19 +60,30 @@ bench therefore uses this relay for every path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
+import os
 import random
 import re
 import socket
+import sys
+import threading
 import time
+from array import array
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
+_ROOT = str(Path(__file__).resolve().parent.parent)  # the child process imports bench.netem from here
 LOOPBACK = "127.0.0.1"
 SOCKET_BUFFER = 4 << 20  # bytes; the kernel caps it at net.core.rmem_max / wmem_max
 UDP_IP_OVERHEAD = 28  # IPv4 (20) + UDP (8) header bytes a real link also carries
@@ -130,16 +141,29 @@ class Counters:
     bytes_delivered: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     stray: int = 0  # from an unexpected source: not forwarded, not in packets_in
+    # How late each delivered packet left against its verdict's time (ms): the relay's own
+    # scheduling error, which grows when its event loop is kept busy by other work.
+    late_ms: array[float] = field(default_factory=lambda: array("f"))
 
     @property
     def in_flight(self) -> int:
         return self.packets_in - self.delivered - sum(self.dropped.values())
 
+    def late_p95_ms(self, since: int = 0) -> float | None:
+        """The 95th percentile of the lateness of packets delivered after the first ``since``."""
+        late = sorted(self.late_ms[since:])
+        return late[min(len(late) - 1, (95 * len(late) + 99) // 100 - 1)] if late else None
+
     def as_dict(self) -> dict[str, Any]:
         """Return a plain dict for printing."""
         return {"in": self.packets_in, "bytes_in": self.bytes_in, "delivered": self.delivered,
                 "bytes_delivered": self.bytes_delivered, "dropped": dict(self.dropped),
-                "in_flight": self.in_flight, "stray": self.stray}
+                "in_flight": self.in_flight, "stray": self.stray, "late_n": len(self.late_ms)}
+
+    def copy(self) -> Counters:
+        """A snapshot another thread may read while this one keeps counting."""
+        return Counters(self.packets_in, self.bytes_in, self.delivered, self.bytes_delivered,
+                        Counter(self.dropped), self.stray, array("f", self.late_ms))
 
 
 @dataclass(frozen=True)
@@ -262,7 +286,7 @@ class _Direction:
         self.name = name
         self.impairment = impairment
         self.counters = Counters()
-        self.heap: list[tuple[float, int, bytes]] = []
+        self.heap: list[tuple[float, int, bytes]] = []  # (deliver_at, seq, payload)
         self.seq = 0
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due = 0.0
@@ -314,6 +338,12 @@ class UdpRelay:
         """The counters of 'a>b' or 'b>a'."""
         return self.dirs[direction].counters
 
+    def set_rate(self, direction: str, rate_kbps: float | None) -> None:
+        """Change the bandwidth cap of 'a>b' or 'b>a' on the live relay (None: no cap); the
+        impairment reads its profile per packet, so the next packet meets the new cap."""
+        imp = self.dirs[direction].impairment
+        imp.profile = replace(imp.profile, rate_kbps=rate_kbps)
+
     def drop_for(self, duration_s: float, start_in_s: float = 0.0) -> tuple[float, float]:
         """Drop everything both ways from now + start_in_s for duration_s; return the clock window."""
         start = self.clock() + start_in_s
@@ -349,8 +379,9 @@ class UdpRelay:
         # a timer's firing still means its packet's time has come.
         now = max(self.clock(), due)
         while d.heap and d.heap[0][0] <= now:
-            _, _, data = heapq.heappop(d.heap)
-            self._send(d, data)
+            at, _, data = heapq.heappop(d.heap)
+            if self._send(d, data):
+                d.counters.late_ms.append(max(0.0, (self.clock() - at) * 1000.0))
         if d.heap:
             head = d.heap[0][0]
             if d.timer is None or head < d.timer_due:
@@ -370,16 +401,17 @@ class UdpRelay:
         due, d.timer = d.timer_due, None
         self._pump(d, due)
 
-    def _send(self, d: _Direction, data: bytes) -> None:
+    def _send(self, d: _Direction, data: bytes) -> bool:
         out_side = "b" if d.name == "a>b" else "a"
         dest = self.peer[out_side]
         transport = self.faces[out_side].transport
         if dest is None or transport is None or transport.is_closing():
             d.counters.dropped["no_peer"] += 1
-            return
+            return False
         transport.sendto(data, dest)
         d.counters.delivered += 1
         d.counters.bytes_delivered += len(data)
+        return True
 
     async def wait(self, done: Callable[[], bool]) -> None:
         """Return once ``done()`` holds, re-checked after every packet (wrap in asyncio.timeout)."""
@@ -403,3 +435,308 @@ class UdpRelay:
             if face.transport is not None:
                 face.transport.close()
         await asyncio.sleep(0)  # let the transports' close callbacks run
+
+
+# --- the relay on a thread of its own ---------------------------------------------------------
+
+T = TypeVar("T")
+RELAY_NICE = -10
+
+
+class ThreadedRelay:
+    """A :class:`UdpRelay` on its own thread and event loop, with the same calls (thread-safe).
+
+    Why: in a bench process the aiortc sender's encoding, DTLS/SRTP and Playwright's traffic
+    share the event loop with the relay, and every packet the relay holds for its delay leaves
+    when a timer fires on that loop; a busy loop adds its own delay and jitter to the profile's
+    (``Counters.late_ms`` shows how much). On its own thread the timers fire while the main loop
+    is busy, but the thread still waits for the GIL; :class:`ProcessRelay` does not.
+    """
+
+    def __init__(self, a_to_b: Profile, b_to_a: Profile | None = None, *, seed: int = 0) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._relay = UdpRelay(a_to_b, b_to_a, seed=seed)
+        self._thread = threading.Thread(target=self._run, name="netem-relay", daemon=True)
+        self.niced = False
+
+    def _run(self) -> None:
+        # The relay stands for the network: on 2 busy cores the endpoints' encoders must not
+        # starve it. A higher priority for this thread alone (needs CAP_SYS_NICE; else as is).
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RELAY_NICE)
+            self.niced = True
+        except OSError:
+            pass
+        self._loop.run_forever()
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        done: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                done.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return done.result(timeout=5)
+
+    async def start(self) -> None:
+        """Start the thread and bind the faces there."""
+        self._thread.start()
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._relay.start(), self._loop))
+
+    @property
+    def epoch(self) -> float:
+        return self._relay.epoch
+
+    def port(self, side: str) -> int:
+        """See :meth:`UdpRelay.port`."""
+        return self._call(lambda: self._relay.port(side))
+
+    def set_peer(self, side: str, addr: tuple[str, int]) -> None:
+        """See :meth:`UdpRelay.set_peer`."""
+        self._call(lambda: self._relay.set_peer(side, addr))
+
+    def counters(self, direction: str) -> Counters:
+        """A copy of :meth:`UdpRelay.counters` taken on the relay's thread."""
+        return self._call(lambda: self._relay.counters(direction).copy())
+
+    def drop_for(self, duration_s: float, start_in_s: float = 0.0) -> tuple[float, float]:
+        """See :meth:`UdpRelay.drop_for`."""
+        return self._call(lambda: self._relay.drop_for(duration_s, start_in_s))
+
+    async def wait(self, done: Callable[[UdpRelay], bool]) -> None:
+        """Return once ``done(relay)`` holds on the relay's thread (wrap in asyncio.timeout)."""
+        relay = self._relay
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(relay.wait(lambda: done(relay)), self._loop))
+
+    async def close(self) -> None:
+        """Close the relay on its thread, then stop the thread."""
+        if self._thread.is_alive():
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._relay.close(), self._loop))
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join, 5)
+        self._loop.close()
+
+
+# --- time code: the send time drawn into each video frame ---------------------------------------
+#
+# End-to-end frame delay is measured by writing the sender's wall-clock time (ms) into every
+# frame as a strip of black and white cells along the top edge, and reading it back from the
+# frame the receiver renders. Cells are fractions of the frame, so a frame the sender scaled
+# down still decodes; a CRC-8 rejects a strip the codec smeared. The sender and receiver run on
+# this machine and share its clock. bench/_pages/bench.js draws and samples the same layout.
+
+TIMECODE_DATA_BITS = 24  # ms modulo 2**24 (4.66 h): unwrapped against the receive time
+TIMECODE_CRC_BITS = 8
+TIMECODE_CELLS = TIMECODE_DATA_BITS + TIMECODE_CRC_BITS  # across the frame's whole width
+TIMECODE_HEIGHT = 1 / 18  # of the frame's height (40 px at 720)
+TIMECODE_CRC_XOR = 0x55  # so that neither an all-white nor an all-black strip is a valid code
+_MOD = 1 << TIMECODE_DATA_BITS
+
+
+def crc8(data: bytes) -> int:
+    """CRC-8, polynomial 0x07 (ATM HEC without the xor), init 0."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def timecode_bits(t_ms: int) -> list[int]:
+    """The cells for ``t_ms``, most significant bit first; 1 is a black cell."""
+    v = t_ms % _MOD
+    crc = crc8(v.to_bytes(3, "big")) ^ TIMECODE_CRC_XOR
+    word = (v << TIMECODE_CRC_BITS) | crc
+    return [(word >> (TIMECODE_CELLS - 1 - i)) & 1 for i in range(TIMECODE_CELLS)]
+
+
+def decode_timecode(levels: Sequence[float], threshold: float = 128.0) -> int | None:
+    """The 24-bit time of sampled cell luminances (0-255, left to right), or None if the CRC fails."""
+    if len(levels) != TIMECODE_CELLS:
+        return None
+    word = 0
+    for level in levels:
+        word = (word << 1) | (1 if level < threshold else 0)
+    v, crc = word >> TIMECODE_CRC_BITS, word & 0xFF
+    return v if crc8(v.to_bytes(3, "big")) ^ TIMECODE_CRC_XOR == crc else None
+
+
+def unwrap_timecode(code: int, received_ms: float) -> float:
+    """The send time (ms) whose low 24 bits are ``code``, the latest not after ``received_ms``."""
+    r = int(received_ms)
+    return float(r - (r - code) % _MOD)
+
+
+def draw_timecode(image: NDArray[Any], t_ms: int) -> None:
+    """Draw the strip for ``t_ms`` into the top edge of a BGR (or grey) image, in place."""
+    h, w = image.shape[:2]
+    strip = max(1, round(h * TIMECODE_HEIGHT))
+    for i, bit in enumerate(timecode_bits(t_ms)):
+        x0, x1 = round(i * w / TIMECODE_CELLS), round((i + 1) * w / TIMECODE_CELLS)
+        image[:strip, x0:x1] = 0 if bit else 255
+
+
+def sample_timecode(image: NDArray[Any]) -> list[float]:
+    """Mean luminance of each cell's central half (what the receiving page samples)."""
+    h, w = image.shape[:2]
+    grey = image.mean(axis=2) if image.ndim == 3 else image
+    strip = h * TIMECODE_HEIGHT
+    y0, y1 = int(strip * 0.25), max(int(strip * 0.25) + 1, int(strip * 0.75))
+    out = []
+    for i in range(TIMECODE_CELLS):
+        cw = w / TIMECODE_CELLS
+        x0 = int(i * cw + cw * 0.25)
+        x1 = max(x0 + 1, int(i * cw + cw * 0.75))
+        out.append(float(np.mean(grey[y0:y1, x0:x1])))
+    return out
+
+
+# --- the relay in a process of its own -----------------------------------------------------------
+
+
+class ProcessRelay:
+    """A :class:`UdpRelay` in a child process (no shared GIL), with the same calls.
+
+    Why: in the bench process the relay's timers compete with aiortc's encoding, DTLS/SRTP and
+    Playwright for the event loop (``UdpRelay``) or for the GIL (:class:`ThreadedRelay`). A child
+    process at a higher priority (``RELAY_NICE``, when allowed) competes only for the CPU, as a
+    real network would not at all. ``Counters.late_ms`` measures what is left; the bench prints
+    its p95 (``late95``) for ``--relay process|thread|loop``. On a machine loaded by other work
+    (load 10-14 on 2 cores) all three varied between 4 and 40 ms from run to run: the CPU, not
+    the placement, decided there. Commands go over a socket pair as pickled tuples
+    (``multiprocessing.connection``) and are answered at once.
+    """
+
+    def __init__(self, a_to_b: Profile, b_to_a: Profile | None = None, *, seed: int = 0) -> None:
+        self._args = (a_to_b, b_to_a, seed)
+        self._ports: dict[str, int] = {}
+        self._proc: Any = None
+        self._conn: Any = None
+        self.niced = False
+
+    async def start(self) -> None:
+        """Start the child, which binds both faces and reports their ports."""
+        from multiprocessing.connection import Connection
+
+        here, there = socket.socketpair()
+        root = _ROOT
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "import sys; from bench.netem import _serve_relay; _serve_relay(int(sys.argv[1]))",
+            str(there.fileno()), pass_fds=[there.fileno()], cwd=root,
+            env={**os.environ, "PYTHONPATH": root})
+        there.close()
+        self._conn = Connection(here.detach())
+        self._conn.send(self._args)
+        ports, self.niced = await asyncio.to_thread(self._reply, 20.0)
+        self._ports = dict(ports)
+
+    def _reply(self, timeout: float = 5.0) -> Any:
+        if not self._conn.poll(timeout):
+            raise TimeoutError("the relay process did not answer")
+        out = self._conn.recv()
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+    def _ask(self, *command: Any) -> Any:
+        self._conn.send(command)
+        return self._reply()
+
+    def port(self, side: str) -> int:
+        """See :meth:`UdpRelay.port`."""
+        return self._ports[side]
+
+    def set_peer(self, side: str, addr: tuple[str, int]) -> None:
+        """See :meth:`UdpRelay.set_peer`."""
+        self._ask("peer", side, tuple(addr))
+
+    def counters(self, direction: str) -> Counters:
+        """A copy of the child's :meth:`UdpRelay.counters`."""
+        return cast(Counters, self._ask("counters", direction))
+
+    def drop_for(self, duration_s: float, start_in_s: float = 0.0) -> tuple[float, float]:
+        """See :meth:`UdpRelay.drop_for` (CLOCK_MONOTONIC is one clock for both processes)."""
+        return cast(tuple[float, float], self._ask("drop", duration_s, start_in_s))
+
+    async def settled(self, direction: str, packets_in: int) -> None:
+        """Return once ``packets_in`` packets arrived in ``direction`` (wrap in asyncio.timeout)."""
+        self._conn.send(("settled", direction, packets_in))
+        await asyncio.to_thread(self._reply, 30.0)
+
+    async def close(self) -> None:
+        """Tell the child to close the relay and exit; wait for it."""
+        if self._proc is None:
+            return
+        with contextlib.suppress(OSError, EOFError, TimeoutError):
+            self._conn.send(("close",))
+            await asyncio.to_thread(self._reply, 5.0)
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        try:
+            async with asyncio.timeout(5):
+                await self._proc.wait()
+        except TimeoutError:
+            self._proc.kill()
+            await self._proc.wait()
+        self._proc = None
+
+
+def _serve_relay(fd: int) -> None:
+    """The child of :class:`ProcessRelay`: one relay, commands from ``fd`` until 'close'."""
+    from multiprocessing.connection import Connection
+
+    conn = Connection(fd)
+    a_to_b, b_to_a, seed = conn.recv()
+    niced = True
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, RELAY_NICE)
+    except OSError:
+        niced = False
+
+    async def serve() -> None:
+        relay = UdpRelay(a_to_b, b_to_a, seed=seed)
+        await relay.start()
+        conn.send(({"a": relay.port("a"), "b": relay.port("b")}, niced))
+        done = asyncio.Event()
+        waits: set[asyncio.Task[None]] = set()
+
+        async def settle(direction: str, n: int) -> None:
+            await relay.wait(lambda: relay.counters(direction).packets_in >= n)
+            conn.send(True)
+
+        def command() -> None:
+            try:
+                cmd, *args = conn.recv()
+            except EOFError:  # the bench went away
+                done.set()
+                return
+            try:
+                if cmd == "peer":
+                    relay.set_peer(args[0], tuple(args[1]))
+                    conn.send(None)
+                elif cmd == "counters":
+                    conn.send(relay.counters(args[0]).copy())
+                elif cmd == "drop":
+                    conn.send(relay.drop_for(*args))
+                elif cmd == "settled":
+                    task = asyncio.create_task(settle(*args))
+                    waits.add(task)
+                    task.add_done_callback(waits.discard)
+                elif cmd == "close":
+                    done.set()
+            except Exception as exc:  # handed back to the bench
+                conn.send(exc)
+
+        asyncio.get_running_loop().add_reader(conn.fileno(), command)
+        await done.wait()
+        for task in waits:
+            task.cancel()
+        await relay.close()
+        with contextlib.suppress(OSError):
+            conn.send(True)
+
+    asyncio.run(serve())

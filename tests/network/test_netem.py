@@ -11,9 +11,27 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import cv2
+import numpy as np
 import pytest
 
-from bench.netem import PROFILES, Impairment, Profile, UdpRelay, steer_sdp, with_drop
+from bench.netem import (
+    PROFILES,
+    TIMECODE_CELLS,
+    Impairment,
+    ProcessRelay,
+    Profile,
+    ThreadedRelay,
+    UdpRelay,
+    crc8,
+    decode_timecode,
+    draw_timecode,
+    sample_timecode,
+    steer_sdp,
+    timecode_bits,
+    unwrap_timecode,
+    with_drop,
+)
 
 
 class FakeClock:
@@ -271,3 +289,147 @@ def test_steer_sdp_keeps_only_the_loopback_udp_host_candidate() -> None:
     assert cands == ["a=candidate:1 1 udp 2122260223 127.0.0.1 61000 typ host generation 0"]
     with pytest.raises(ValueError):
         steer_sdp("v=0\r\n", 61000)
+
+
+# --- the relay on its own thread ---------------------------------------------------------------
+
+
+async def test_threaded_relay_forwards_counts_and_drops() -> None:
+    loop = asyncio.get_running_loop()
+    relay = ThreadedRelay(Profile(name="clean"), seed=3)
+    await relay.start()
+    a, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    b, sink_b = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    try:
+        relay.set_peer("a", a.get_extra_info("sockname"))
+        relay.set_peer("b", b.get_extra_info("sockname"))
+        for i in range(20):
+            a.sendto(b"p%d" % i, ("127.0.0.1", relay.port("a")))
+        await sink_b.wait_for(20)
+        c = relay.counters("a>b")
+        assert (c.packets_in, c.delivered, len(c.late_ms)) == (20, 20, 20)
+        assert c.late_p95_ms() is not None
+        relay.drop_for(3600.0)
+        a.sendto(b"lost", ("127.0.0.1", relay.port("a")))
+        async with asyncio.timeout(5):
+            await relay.wait(lambda r: r.counters("a>b").packets_in >= 21)
+        c = relay.counters("a>b")
+        assert c.dropped["window"] == 1 and c.delivered == 20
+        assert b"lost" not in sink_b.got
+    finally:
+        a.close()
+        b.close()
+        await relay.close()
+
+
+async def test_process_relay_forwards_counts_and_drops() -> None:
+    loop = asyncio.get_running_loop()
+    relay = ProcessRelay(Profile(name="clean"), seed=3)
+    await relay.start()
+    a, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    b, sink_b = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    try:
+        relay.set_peer("a", a.get_extra_info("sockname"))
+        relay.set_peer("b", b.get_extra_info("sockname"))
+        for i in range(20):
+            a.sendto(b"p%d" % i, ("127.0.0.1", relay.port("a")))
+        await sink_b.wait_for(20)
+        c = relay.counters("a>b")
+        assert (c.packets_in, c.delivered, len(c.late_ms)) == (20, 20, 20)
+        relay.drop_for(3600.0)
+        a.sendto(b"lost", ("127.0.0.1", relay.port("a")))
+        async with asyncio.timeout(10):
+            await relay.settled("a>b", 21)
+        c = relay.counters("a>b")
+        assert c.dropped["window"] == 1 and c.delivered == 20
+        assert b"lost" not in sink_b.got
+    finally:
+        a.close()
+        b.close()
+        await relay.close()
+
+
+# --- time code ----------------------------------------------------------------------------------
+
+
+def test_crc8_check_value() -> None:
+    assert crc8(b"123456789") == 0xF4  # CRC-8/SMBUS: poly 0x07, init 0
+
+
+def _frame(seed: int, w: int = 1280, h: int = 720) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(40, 200, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("t_ms", [0, 1, 0xFFFFFF, 1_764_820_000_123, 1_764_820_000_190])
+def test_timecode_round_trip(t_ms: int) -> None:
+    image = _frame(t_ms % 97)
+    draw_timecode(image, t_ms)
+    assert decode_timecode(sample_timecode(image)) == t_ms % (1 << 24)
+
+
+def test_timecode_survives_scaling_and_a_coarse_jpeg() -> None:
+    t_ms = 1_764_820_000_777
+    image = _frame(5)
+    draw_timecode(image, t_ms)
+    small = cv2.resize(image, (320, 180), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 20])
+    assert ok
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    assert decode_timecode(sample_timecode(decoded)) == t_ms % (1 << 24)
+
+
+def test_timecode_rejects_a_flipped_cell_and_a_wrong_length() -> None:
+    image = _frame(9)
+    draw_timecode(image, 123_456)
+    levels = sample_timecode(image)
+    for i in range(TIMECODE_CELLS):
+        flipped = list(levels)
+        flipped[i] = 255.0 - flipped[i]
+        assert decode_timecode(flipped) is None
+    assert decode_timecode(levels[:-1]) is None
+    assert decode_timecode([255.0] * TIMECODE_CELLS) is None  # no strip: a white edge
+    assert decode_timecode([0.0] * TIMECODE_CELLS) is None  # no strip: a black edge
+    assert sum(timecode_bits(123_456)) == sum(1 for v in levels if v < 128)
+
+
+def test_unwrap_takes_the_latest_send_time_not_after_receipt() -> None:
+    sent = 1_764_820_000_123
+    code = sent % (1 << 24)
+    assert unwrap_timecode(code, sent + 250.4) == sent
+    assert unwrap_timecode(code, sent) == sent
+    wrapped = (1 << 24) * 3 - 10  # sent just before the 24-bit wrap, received just after it
+    assert unwrap_timecode(wrapped % (1 << 24), (1 << 24) * 3 + 40.0) == wrapped
+
+
+def test_frame_delays_decode_the_strips_the_receiver_sampled() -> None:
+    from bench.network_bench import frame_delays
+
+    frames = []
+    for i, (sent, received) in enumerate([(1_000_000.0, 1_000_120.5), (1_000_066.0, 1_000_300.0)]):
+        image = _frame(i)
+        draw_timecode(image, int(sent))
+        frames.append([received, 1280, 720, sample_timecode(image)])
+    frames.append([1_000_400.0, 1280, 720, [128.0] * TIMECODE_CELLS])  # a smeared strip: not decoded
+    frames.append([1_000_500.0, 0, 0, None])  # rendered before the size was known
+    delays, rendered = frame_delays(frames, 1_000_000.0, 1_000_450.0)
+    assert rendered == 3
+    assert [round(d, 1) for d in delays] == [120.5, 234.0]
+
+
+def test_recovery_waits_for_fresh_frames_that_keep_flowing() -> None:
+    from bench.network_bench import recovery
+
+    def frame(at: float, sent: float | None) -> list[object]:
+        image = _frame(1, 320, 180)
+        if sent is not None:
+            draw_timecode(image, int(sent))
+        return [at, 320, 180, sample_timecode(image) if sent is not None else None]
+
+    back = 2_000_000.0  # the link returned; the drop began 3 s before
+    frames = [frame(back - 3100.0, back - 3200.0)]
+    frames.append(frame(back + 50.0, back - 3150.0))  # a retransmitted frame from before the drop
+    frames.append(frame(back + 100.0, back + 20.0))  # fresh, but then a freeze until a keyframe
+    frames += [frame(back + 900.0 + 66.0 * i, back + 850.0 + 66.0 * i) for i in range(30)]
+    assert recovery(frames, back) == 0.9
+    assert recovery(frames[:3], back) == float("inf")
