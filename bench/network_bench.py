@@ -442,7 +442,8 @@ class AgentEnd:
             with contextlib.suppress(Exception):
                 snap = self.adaptation.snapshot()
                 out = (f"{snap.get('width')}x{snap.get('height')} {float(snap.get('fps') or 0):.0f}fps {out} "
-                       f"target {float(snap.get('target_bps') or 0) / 1000:.0f}k {snap.get('rung')}")
+                       f"target {float(snap.get('target_bps') or 0) / 1000:.0f}k {snap.get('rung')} "
+                       f"reopens {snap.get('reopens')} keyframes {snap.get('keyframes')}")  # whole call
         else:
             out = f"1280x720 {out} (no adaptation)"
         return out

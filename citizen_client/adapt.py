@@ -99,6 +99,12 @@ RUNG_UP_MARGIN = 1.2  # climb to a rung only with 20 % to spare over its min_bps
 RATE_DOWN = 0.9  # re-open lower as soon as the target falls 10 % under the encoder's rate
 RATE_UP = 1.2  # re-open higher only when the target is 20 % over it ...
 UP_HOLD_S = 2.0  # ... for this long (each re-open is a keyframe: no flapping)
+# Measured trade-off (bench/network_bench.py, 2026-12-04, docs/benchmarks.md): a re-open is a
+# fresh keyframe whose size libvpx caps, soft for a second or two, and with this 10 % band the
+# received page read 41-58 % of its lines on `busy` (Chromium itself 68-85 %). A 25 % band read
+# 77-84 %, but then the loss report after a 3 s outage no longer forced a re-open, and the
+# preview took 3.1 s instead of 0.3 s to recover (the target is <= 2 s). Kept at 10 % until
+# recovery has its own keyframe rule.
 KEYFRAME_MIN_S = 0.5  # keyframes at most every max(this, 2 × RTT)
 LOSS_GROW, LOSS_CUT = 0.02, 0.10  # libwebrtc's thresholds on the RR's fraction lost
 LOSS_MIN_PACKETS = 20  # judge loss over at least this many packets (libwebrtc's kLimitNumPackets)
