@@ -54,9 +54,9 @@ from typing import Any, cast
 from playwright.async_api import Page, async_playwright
 
 from bench.turn_path import TurnPath, turn_path
-from tests.screens import CHROMIUM, CHROMIUM_ARGS, walk_to_consent
+from tests.screens import CHROMIUM, CHROMIUM_ARGS, specialist_ready, walk_to_consent
 from tests.service import ROOT, service_env
-from window_server.accounts.store import DEMO_PASSWORD, demo_booth_token
+from window_server.accounts.store import demo_booth_token
 from window_server.runtime.catalogue import load_catalogue
 from window_server.runtime.redis_server import EmbeddedRedis
 from window_server.store.client import make_redis
@@ -283,14 +283,7 @@ async def session(args: argparse.Namespace, tp: TurnPath, link: TcpLink, browser
     console, kiosk = await cctx.new_page(), await kctx.new_page()
 
     # the specialist signs in and is available; the citizen takes a ticket; the specialist accepts
-    await console.goto(base + "/console")
-    await console.wait_for_selector("#login-form")
-    await console.fill("#username", SPECIALIST)
-    await console.fill("#password", DEMO_PASSWORD)
-    await console.click("#login-submit")
-    await console.wait_for_selector("#conn.on", timeout=15000)
-    await console.click("#btn-available")
-    await console.wait_for_selector("#status-pill.p-available", timeout=10000)
+    await specialist_ready(console, base, SPECIALIST)
     await walk_to_consent(kiosk, f"{booth_base}/booth/{BOOTH}?token={demo_booth_token(BOOTH)}", region, MATTER)
     await kiosk.click("#consent-yes")
     await kiosk.wait_for_selector("body[data-screen='waiting']", timeout=20000)

@@ -294,9 +294,17 @@ def test_steer_sdp_keeps_only_the_loopback_udp_host_candidate() -> None:
 # --- the relay on its own thread ---------------------------------------------------------------
 
 
-async def test_threaded_relay_forwards_counts_and_drops() -> None:
+# how each waits until the relay has taken n packets in from side a (its own thread or process)
+SETTLED = {
+    ThreadedRelay: lambda relay, n: relay.wait(lambda r: r.counters("a>b").packets_in >= n),
+    ProcessRelay: lambda relay, n: relay.settled("a>b", n),
+}
+
+
+@pytest.mark.parametrize("kind", [ThreadedRelay, ProcessRelay], ids=["thread", "process"])
+async def test_a_relay_of_its_own_forwards_counts_and_drops(kind: type) -> None:
     loop = asyncio.get_running_loop()
-    relay = ThreadedRelay(Profile(name="clean"), seed=3)
+    relay = kind(Profile(name="clean"), seed=3)
     await relay.start()
     a, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
     b, sink_b = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
@@ -311,35 +319,8 @@ async def test_threaded_relay_forwards_counts_and_drops() -> None:
         assert c.late_p95_ms() is not None
         relay.drop_for(3600.0)
         a.sendto(b"lost", ("127.0.0.1", relay.port("a")))
-        async with asyncio.timeout(5):
-            await relay.wait(lambda r: r.counters("a>b").packets_in >= 21)
-        c = relay.counters("a>b")
-        assert c.dropped["window"] == 1 and c.delivered == 20
-        assert b"lost" not in sink_b.got
-    finally:
-        a.close()
-        b.close()
-        await relay.close()
-
-
-async def test_process_relay_forwards_counts_and_drops() -> None:
-    loop = asyncio.get_running_loop()
-    relay = ProcessRelay(Profile(name="clean"), seed=3)
-    await relay.start()
-    a, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
-    b, sink_b = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
-    try:
-        relay.set_peer("a", a.get_extra_info("sockname"))
-        relay.set_peer("b", b.get_extra_info("sockname"))
-        for i in range(20):
-            a.sendto(b"p%d" % i, ("127.0.0.1", relay.port("a")))
-        await sink_b.wait_for(20)
-        c = relay.counters("a>b")
-        assert (c.packets_in, c.delivered, len(c.late_ms)) == (20, 20, 20)
-        relay.drop_for(3600.0)
-        a.sendto(b"lost", ("127.0.0.1", relay.port("a")))
         async with asyncio.timeout(10):
-            await relay.settled("a>b", 21)
+            await SETTLED[kind](relay, 21)
         c = relay.counters("a>b")
         assert c.dropped["window"] == 1 and c.delivered == 20
         assert b"lost" not in sink_b.got
